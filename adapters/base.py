@@ -1,0 +1,240 @@
+"""The signing-provider port: provider-neutral types, the interface, and the error taxonomy.
+
+The engine imports this module and nothing else from `adapters/`. Each provider module
+translates these types to and from its vendor's JSON; no vendor field crosses this line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SigningState(StrEnum):
+    """Where a signing request stands, in our words rather than a vendor's."""
+
+    SENT = "sent"
+    VIEWED = "viewed"
+    PARTIALLY_SIGNED = "partially_signed"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATES
+
+
+_FINAL_STATES = {
+    SigningState.COMPLETED,
+    SigningState.DECLINED,
+    SigningState.EXPIRED,
+    SigningState.CANCELLED,
+    SigningState.FAILED,
+}
+
+
+class SignerAuth(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+@dataclass(frozen=True)
+class SignerSpec:
+    email: str
+    first_name: str
+    last_name: str
+    order: int
+    mobile_phone: str | None = None
+    auth: SignerAuth = SignerAuth.EMAIL
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    """One PDF to sign. `title` is the Salesforce file title it came from."""
+
+    title: str
+    filename: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class SigningRequestSpec:
+    """Everything a provider needs to send one request.
+
+    `external_id` identifies our job at the provider, so that a request created just before a
+    crash can be found again instead of being sent twice.
+    """
+
+    external_id: str
+    documents: tuple[DocumentSpec, ...]
+    signers: tuple[SignerSpec, ...]
+    subject: str
+    message: str
+    callback_url: str
+    expires_in_days: int | None = None
+    send_reminders: bool = True
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    """How we find a request again at its provider.
+
+    `request_id` is the provider's primary id for the request; `details` carries any other ids
+    the adapter needs later (e.g. a second uuid for cancel). It is stored as JSON, so values
+    are strings.
+    """
+
+    provider: str
+    request_id: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignerStatus:
+    email: str
+    signed: bool = False
+    declined: bool = False
+    viewed: bool = False
+    decline_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    state: SigningState
+    signers: tuple[SignerStatus, ...] = ()
+    decline_reason: str | None = None
+    declined_by: str | None = None
+    external_id: str | None = None
+    provider_status: str = ""  # the vendor's own code, for logs and the status page only
+
+
+@dataclass(frozen=True)
+class SignedFile:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """An authenticated callback, reduced to what identifies the request it concerns.
+
+    The engine never acts on `state_hint` alone: it confirms the state through `get_status`.
+    """
+
+    provider: str
+    event_id: str
+    request_id: str
+    kind: str
+    external_id: str | None = None
+    occurred_at: datetime | None = None
+    state_hint: SigningState | None = None
+
+
+@dataclass(frozen=True)
+class ProviderCapabilities:
+    sms_authentication: bool = False
+    multiple_documents: bool = False
+    signing_order: bool = True
+
+
+# --- errors, sorted by what the caller does next -------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every provider failure. `retriable` tells the engine whether to try again."""
+
+    retriable = False
+    kind = "provider"
+
+    def __init__(self, provider: str, message: str, *, retry_after: float | None = None):
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.message = message
+        self.retry_after = retry_after
+
+
+class ProviderAuthError(ProviderError):
+    kind = "authentication"
+
+
+class ProviderQuotaError(ProviderError):
+    kind = "quota"
+
+
+class ProviderValidationError(ProviderError):
+    kind = "validation"
+
+
+class ProviderNotFound(ProviderError):
+    kind = "not_found"
+
+
+class ProviderRateLimited(ProviderError):
+    retriable = True
+    kind = "rate_limited"
+
+
+class ProviderTransientError(ProviderError):
+    retriable = True
+    kind = "transient"
+
+
+class WebhookRejected(Exception):
+    """A callback we refuse. `status_code` is the 4xx to answer; `reason` is safe to log."""
+
+    def __init__(self, status_code: int, reason: str):
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
+# --- the interface --------------------------------------------------------------------------
+
+
+class SigningProvider(ABC):
+    name: str
+    display_name: str
+    capabilities: ProviderCapabilities = ProviderCapabilities()
+
+    @abstractmethod
+    def create(self, spec: SigningRequestSpec) -> RequestRef:
+        """Create and send the request. Not retried blindly: see `find_by_external_id`."""
+
+    @abstractmethod
+    def find_by_external_id(self, external_id: str) -> RequestRef | None:
+        """Find a request we may have created before a crash or a lost response."""
+
+    @abstractmethod
+    def get_status(self, ref: RequestRef) -> RequestStatus: ...
+
+    @abstractmethod
+    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
+        """The signed document(s), in the order the documents were sent."""
+
+    @abstractmethod
+    def download_evidence(self, ref: RequestRef) -> SignedFile:
+        """The evidence report / audit trail / signing log."""
+
+    @abstractmethod
+    def cancel(self, ref: RequestRef) -> None: ...
+
+    @abstractmethod
+    def send_reminder(self, ref: RequestRef) -> None: ...
+
+    @abstractmethod
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Authenticate and parse one callback; raise `WebhookRejected` for anything else.
+
+        `headers` keys are lower-case.
+        """

@@ -1,0 +1,86 @@
+"""Daemon settings: environment variables prefixed CONNECTOR_, or a .env file.
+
+Every setting is documented in config/example.env. Secrets are SecretStr, so their repr and
+str are masked; call .get_secret_value() only at the point of use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class WritebackFields(BaseSettings):
+    """Opportunity field API names the connector writes. Create them in the org (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONNECTOR_FIELD_", env_file=".env", extra="ignore")
+
+    status: str = "Signing_Status__c"
+    request_id: str = "Signing_Request_Id__c"
+    sent_at: str = "Signing_Sent_At__c"
+    completed_at: str = "Signing_Completed_At__c"
+    last_error: str = "Signing_Last_Error__c"
+    last_error_max_length: int = 4000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", env_file=".env", extra="ignore")
+
+    # --- state and rules
+    database_url: str = "sqlite:///connector.db"
+    mappings_path: Path = REPO_ROOT / "mappings" / "rules.yaml"
+
+    # --- Salesforce
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_auth_flow: Literal["client_credentials", "jwt", "password", "soap"] = "client_credentials"
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_private_key_file: Path | None = None
+    salesforce_api_version: str = "59.0"
+    salesforce_ca_bundle: Path | None = None
+    salesforce_timeout_seconds: float = 30.0
+
+    # --- SignRequest
+    signrequest_api_token: SecretStr | None = None
+    signrequest_base_url: str = "https://signrequest.com/api/v1"
+    signrequest_from_email: str | None = None
+    signrequest_download_hosts: list[str] = Field(
+        default_factory=lambda: ["signrequest.com", "*.signrequest.com", "signrequest-pro.s3.amazonaws.com"]
+    )
+
+    # --- webhook server
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    webhook_max_body_bytes: int = 1_000_000
+    webhook_replay_window_seconds: int = 900
+
+    # --- scheduling
+    poll_interval_seconds: float = 30.0
+    poll_overlap_seconds: int = 300
+    poll_initial_lookback_minutes: int = 60
+    work_interval_seconds: float = 1.0
+    status_check_minutes: float = 30.0
+    max_attempts: int = 8
+    retry_base_seconds: float = 5.0
+
+    # --- documents
+    max_document_bytes: int = 50 * 1024 * 1024
+    max_document_pages: int = 2000
+
+    log_level: str = "INFO"
+
+    writeback: WritebackFields = Field(default_factory=WritebackFields)
+
+    @field_validator("salesforce_login_url", "signrequest_base_url", "public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

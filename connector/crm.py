@@ -1,0 +1,149 @@
+"""The CRM port: what the engine needs from Salesforce, in plain dataclasses.
+
+`connector.salesforce` implements it over the REST API; `connector.fakes` keeps an
+in-memory version for the engine's unit tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    mobile_phone: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactRole:
+    contact: Contact
+    role: str | None
+    is_primary: bool = False
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file linked to the opportunity (a ContentDocument and its latest version)."""
+
+    document_id: str
+    version_id: str
+    title: str
+    extension: str | None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    """An opportunity as one poll sees it, with everything a signing needs."""
+
+    id: str
+    name: str
+    stage: str
+    system_modstamp: datetime
+    stage_changed_at: datetime | None = None
+    owner_id: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+    account_id: str | None = None
+    account_name: str | None = None
+    contact_roles: tuple[ContactRole, ...] = ()
+    files: tuple[FileRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class PollResult:
+    opportunities: tuple[Opportunity, ...]
+    api_calls: int = 1
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A file to attach to the opportunity as a Salesforce File."""
+
+    title: str
+    filename: str
+    content: bytes
+
+    @property
+    def checksum(self) -> str:
+        """MD5 hex, the value Salesforce stores in ContentVersion.Checksum."""
+        return hashlib.md5(self.content).hexdigest()  # noqa: S324 - Salesforce's own checksum
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """An activity logged on the opportunity. `subject` must be unique per job and event,
+    because it is how an interrupted write is recognised afterwards."""
+
+    subject: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Writeback:
+    """One group of writes to one opportunity, applied together (one API call where possible).
+
+    Field writes are idempotent; files and tasks are checked for before a retry with
+    `CRM.missing_parts`.
+    """
+
+    opportunity_id: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+    files: tuple[FileUpload, ...] = ()
+    tasks: tuple[TaskEntry, ...] = ()
+
+    def without(self, files: Sequence[FileUpload] = (), tasks: Sequence[TaskEntry] = ()) -> Writeback:
+        return replace(
+            self,
+            files=tuple(f for f in self.files if f not in files),
+            tasks=tuple(t for t in self.tasks if t not in tasks),
+        )
+
+
+@dataclass(frozen=True)
+class WritebackResult:
+    file_version_ids: tuple[str, ...] = ()
+    task_ids: tuple[str, ...] = ()
+
+
+class CRMError(Exception):
+    """A Salesforce failure. `retriable` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retriable: bool = False, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retriable = retriable
+        self.code = code
+
+
+class CRM(ABC):
+    @abstractmethod
+    def poll_opportunities(
+        self, stages: Sequence[str], modified_since: datetime | None
+    ) -> PollResult:
+        """Opportunities in any of `stages` with SystemModstamp >= `modified_since`, oldest
+        first, each with its contact roles, owner and linked files (one query, paged)."""
+
+    @abstractmethod
+    def get_opportunity(self, opportunity_id: str) -> Opportunity | None: ...
+
+    @abstractmethod
+    def download_file(self, version_id: str) -> bytes: ...
+
+    @abstractmethod
+    def apply(self, writeback: Writeback) -> WritebackResult:
+        """Write fields, upload files linked to the opportunity and log tasks."""
+
+    @abstractmethod
+    def missing_parts(self, writeback: Writeback) -> Writeback:
+        """The part of `writeback` not yet in Salesforce: files whose checksum is not linked to
+        the opportunity, tasks whose subject is not logged on it. Fields always stay in."""

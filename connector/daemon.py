@@ -1,0 +1,146 @@
+"""The composition root: builds the daemon's parts from settings, and runs them.
+
+`bootstrap` accepts fakes for every port, so tests build the same daemon around in-memory or
+simulated parts. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import requests
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from adapters.base import SigningProvider
+from config.settings import Settings
+from connector.crm import CRM
+from connector.dispatcher import EventDispatcher
+from connector.documents import PdfLimits
+from connector.engine import Engine, EngineOptions
+from connector.poller import Poller
+from connector.providers import build_providers, check_rules_have_providers
+from connector.sandbox.servers import RunningServer, serve_in_thread
+from connector.store import Store
+from connector.webhooks import build_webhook_app
+from connector.writebacks import WritebackBuilder
+from mappings.loader import load_mapping
+from mappings.models import MappingFile
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Daemon:
+    settings: Settings
+    store: Store
+    crm: CRM
+    providers: dict[str, SigningProvider]
+    mapping: MappingFile
+    clock: Callable[[], datetime]
+    engine: Engine = field(init=False)
+    poller: Poller = field(init=False)
+    dispatcher: EventDispatcher = field(init=False)
+    _scheduler: BackgroundScheduler | None = field(default=None, init=False)
+    _server: RunningServer | None = field(default=None, init=False)
+    _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.engine = Engine(
+            store=self.store, crm=self.crm, providers=self.providers,
+            writebacks=WritebackBuilder(s.writeback), clock=self.clock,
+            options=EngineOptions(
+                callback_base_url=s.public_base_url,
+                status_check_interval=timedelta(minutes=s.status_check_minutes),
+                max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds,
+                pdf_limits=PdfLimits(max_bytes=s.max_document_bytes, max_pages=s.max_document_pages),
+            ),
+        )
+        self.poller = Poller(
+            store=self.store, crm=self.crm, mappings=lambda: self.mapping, clock=self.clock,
+            overlap=timedelta(seconds=s.poll_overlap_seconds),
+            initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
+        )
+        self.dispatcher = EventDispatcher(store=self.store, clock=self.clock, orphan_grace=timedelta(minutes=10))
+
+    # --- one round, for tests and for the scheduler -----------------------------------------
+
+    def poll(self) -> None:
+        try:
+            self.poller.poll_once()
+        except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
+            log.exception("poll failed; will try again in %.0fs", self.settings.poll_interval_seconds)
+
+    def work(self) -> None:
+        """Match events to jobs and advance due jobs until none is due."""
+        with self._work_lock:
+            self.dispatcher.dispatch()
+            while self.engine.run_due():
+                self.dispatcher.dispatch()
+
+    def run_once(self) -> None:
+        self.poll()
+        self.work()
+
+    def health(self) -> dict:
+        return {"jobs": self.store.count_jobs_by_state()}
+
+    # --- running as a service --------------------------------------------------------------
+
+    def webhook_app(self):
+        return build_webhook_app(
+            store=self.store, providers=self.providers, max_body_bytes=self.settings.webhook_max_body_bytes,
+            on_event=self.wake_worker, health=self.health,
+        )
+
+    def wake_worker(self) -> None:
+        if self._scheduler:
+            self._scheduler.modify_job("work", next_run_time=self.clock())
+
+    def start(self) -> str:
+        s = self.settings
+        self._server = serve_in_thread(self.webhook_app(), host=s.webhook_host, port=s.webhook_port)
+        scheduler = BackgroundScheduler(timezone=UTC)
+        scheduler.add_job(self.poll, "interval", seconds=s.poll_interval_seconds, id="poll",
+                          next_run_time=self.clock(), max_instances=1, coalesce=True)
+        scheduler.add_job(self.work, "interval", seconds=s.work_interval_seconds, id="work",
+                          next_run_time=self.clock(), max_instances=1, coalesce=True)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("daemon running: webhooks on %s, polling every %.0fs", self._server.url, s.poll_interval_seconds)
+        return self._server.url
+
+    def stop(self) -> None:
+        if self._scheduler:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._server:
+            self._server.stop()
+            self._server = None
+
+
+def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
+              store: Store | None = None, mapping: MappingFile | None = None,
+              clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
+              require_https_downloads: bool = True) -> Daemon:
+    clock = clock or utc_now
+    mapping = mapping or load_mapping(settings.mappings_path)
+    if store is None:
+        store = Store(settings.database_url, clock=clock)
+        store.migrate()
+    if providers is None:
+        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
+    check_rules_have_providers(mapping.rules, providers)
+    if crm is None:
+        from connector.salesforce import build_crm
+
+        crm = build_crm(settings, session=http_session)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mapping=mapping, clock=clock)

@@ -1,0 +1,273 @@
+"""The signing engine: moves each job one committed step at a time.
+
+new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ──status──▶ completing ──files+status──▶ done
+ │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ done
+ └──bad input──▶ failing ──write error──▶ done
+
+Before each external side effect the job records it as `pending_effect` and commits; if a crash
+or a lost response leaves that mark behind, the next attempt first looks for the effect (the
+request by our external id, the Files and Tasks by checksum and subject) instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from adapters.base import (
+    DocumentSpec,
+    ProviderError,
+    RequestRef,
+    SigningProvider,
+    SigningRequestSpec,
+    SigningState,
+)
+from connector.codec import opportunity_from_json
+from connector.crm import CRM, CRMError, Writeback
+from connector.documents import PdfLimits, check_pdf, pdf_filename, select_files
+from connector.errors import PreparationError
+from connector.signers import build_signers
+from connector.store import Job, JobState, Store
+from connector.templates import render
+from connector.writebacks import Status, WritebackBuilder
+from mappings.models import Rule
+
+log = logging.getLogger(__name__)
+
+_ADVICE = {
+    "authentication": "check the provider's API credentials in the connector settings",
+    "quota": "top up the provider account (no signing credits or quota left)",
+    "validation": "correct the data named above on the opportunity or in the mapping",
+    "not_found": "the request no longer exists at the provider",
+}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    callback_base_url: str
+    status_check_interval: timedelta = timedelta(minutes=30)
+    max_attempts: int = 8
+    retry_base_seconds: float = 5.0
+    pdf_limits: PdfLimits = PdfLimits()
+
+
+class Engine:
+    def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
+                 writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime]):
+        self.store = store
+        self.crm = crm
+        self.providers = providers
+        self.writebacks = writebacks
+        self.options = options
+        self.clock = clock
+        self.worker_id = uuid.uuid4().hex[:12]
+        self._steps = {
+            JobState.NEW: self._send,
+            JobState.SENT: self._write_sent,
+            JobState.AWAITING: self._check_status,
+            JobState.COMPLETING: self._complete,
+            JobState.CLOSING: self._close,
+            JobState.FAILING: self._write_failure,
+        }
+
+    # --- driving ---------------------------------------------------------------------------
+
+    def run_due(self, limit: int = 20) -> int:
+        """Advance every due job once as far as it can go now; return how many were claimed."""
+        jobs = self.store.claim_due_jobs(self.worker_id, limit=limit)
+        for job in jobs:
+            self.advance(job)
+        return len(jobs)
+
+    def advance(self, job: Job) -> None:
+        while not job.state.is_terminal and job.next_run_at <= self.clock():
+            before = job.state
+            try:
+                self._steps[job.state](job)
+            except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
+                self._on_failure(job, exc)
+                break
+            job.attempts = 0
+            self.store.save_job(job)
+            if job.state == before:
+                break
+        self.store.save_job(job, release=True)
+
+    def _on_failure(self, job: Job, exc: Exception) -> None:
+        if isinstance(exc, PreparationError):
+            log.warning("job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, exc.message)
+            job.last_error, job.state, job.outcome = exc.message, JobState.FAILING, "failed"
+            job.next_run_at = self.clock()
+            return
+        if isinstance(exc, ProviderError) and not exc.retriable and job.state == JobState.NEW:
+            message = f"{self._label(job.provider)}: {exc.message} — {_ADVICE.get(exc.kind, 'see the logs')}."
+            log.error("job %s (opportunity %s): %s", job.id, job.opportunity_id, message)
+            job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
+            job.next_run_at = self.clock()
+            return
+        retriable = getattr(exc, "retriable", True) if isinstance(exc, ProviderError | CRMError) else True
+        job.attempts += 1
+        job.last_error = str(exc) or type(exc).__name__
+        if not retriable or job.attempts >= self.options.max_attempts:
+            log.error("job %s (opportunity %s) parked in state %s after %d attempt(s): %s",
+                      job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
+            job.parked_from = job.state.value
+            job.state = JobState.PARKED
+            return
+        delay = getattr(exc, "retry_after", None) or self.options.retry_base_seconds * 2 ** (job.attempts - 1)
+        delay = min(delay, 3600) * random.uniform(1.0, 1.25)
+        log.warning("job %s (opportunity %s) will retry step %s in %.0fs: %s",
+                    job.id, job.opportunity_id, job.state, delay, job.last_error,
+                    exc_info=not isinstance(exc, ProviderError | CRMError))
+        job.next_run_at = self.clock() + timedelta(seconds=delay)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _send(self, job: Job) -> None:
+        provider = self._provider(job)
+        ref = None
+        if job.pending_effect == "create":
+            ref = provider.find_by_external_id(job.id)
+            if ref:
+                log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
+        if ref is None:
+            spec = self._build_request(job, provider)
+            job.pending_effect = "create"
+            self.store.save_job(job)
+            ref = provider.create(spec)
+        job.request_id = ref.request_id
+        job.request_ref = {**(job.request_ref or {}), "provider": ref.provider, "request_id": ref.request_id,
+                           "details": dict(ref.details)}
+        job.pending_effect = None
+        job.sent_at = self.clock()
+        job.provider_state = SigningState.SENT.value
+        job.state = JobState.SENT
+        log.info("job %s: sent %s request %s for opportunity %s",
+                 job.id, job.provider, ref.request_id, job.opportunity_id)
+
+    def _build_request(self, job: Job, provider: SigningProvider) -> SigningRequestSpec:
+        rule = Rule.model_validate(job.rule)
+        opportunity = opportunity_from_json(job.opportunity)
+        signers = build_signers(opportunity, list(rule.signers))
+        files = select_files(opportunity, rule.documents.title_pattern, rule.documents.select)
+        if len(files) > 1 and not provider.capabilities.multiple_documents:
+            raise PreparationError(
+                f"Rule {rule.id} selects {len(files)} files but {provider.display_name} sends one document per "
+                "request. Set documents.select to 'newest' or narrow documents.title_pattern."
+            )
+        documents = []
+        for file in files:
+            content = self.crm.download_file(file.version_id)
+            check_pdf(file, content, self.options.pdf_limits)
+            documents.append(DocumentSpec(title=file.title, filename=pdf_filename(file.title), content=content))
+        # What was sent is kept with the job: the later writebacks name these titles and signers.
+        job.request_ref = {"titles": [d.title for d in documents], "signers": [s.email for s in signers]}
+        spec = SigningRequestSpec(
+            external_id=job.id,
+            documents=tuple(documents),
+            signers=signers,
+            subject=render(rule.subject, opportunity),
+            message=render(rule.message, opportunity),
+            callback_url=f"{self.options.callback_base_url}/webhooks/{job.provider}",
+            expires_in_days=rule.expires_in_days,
+            send_reminders=rule.send_reminders,
+        )
+        return spec
+
+    def _write_sent(self, job: Job) -> None:
+        ref = job.request_ref or {}
+        writeback = self.writebacks.sent(
+            opportunity_id=job.opportunity_id, request_id=job.request_id or "",
+            provider_label=self._label(job.provider), titles=ref.get("titles", []),
+            signers=ref.get("signers", []), sent_at=job.sent_at or self.clock(),
+        )
+        self._apply(job, "writeback:sent", writeback)
+        job.state = JobState.AWAITING
+        job.next_run_at = self.clock() + self.options.status_check_interval
+
+    def _check_status(self, job: Job) -> None:
+        status = self._provider(job).get_status(self._ref(job))
+        job.provider_state = status.state.value
+        if status.state == SigningState.COMPLETED:
+            job.state = JobState.COMPLETING
+            job.next_run_at = self.clock()
+        elif status.state.is_final:
+            job.state, job.outcome = JobState.CLOSING, status.state.value
+            job.decline_reason = status.decline_reason
+            job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
+            job.next_run_at = self.clock()
+        else:
+            job.next_run_at = self.clock() + self.options.status_check_interval
+
+    def _complete(self, job: Job) -> None:
+        provider, ref = self._provider(job), self._ref(job)
+        signed = provider.download_signed(ref)
+        evidence = provider.download_evidence(ref)
+        titles = (job.request_ref or {}).get("titles") or [f.filename for f in signed]
+        completed_at = job.completed_at or self.clock()
+        writeback = self.writebacks.completed(
+            opportunity_id=job.opportunity_id, request_id=job.request_id or "",
+            provider_label=self._label(job.provider), titles=titles[: len(signed)],
+            signed=[f.content for f in signed], evidence=evidence.content, completed_at=completed_at,
+        )
+        job.completed_at = completed_at
+        self._apply(job, "writeback:completed", writeback)
+        job.state, job.outcome = JobState.DONE, "completed"
+        log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
+
+    def _close(self, job: Job) -> None:
+        ref = job.request_ref or {}
+        common = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
+                  "provider_label": self._label(job.provider), "titles": ref.get("titles", [])}
+        if job.outcome == SigningState.DECLINED.value:
+            writeback = self.writebacks.declined(**common, declined_by=ref.get("declined_by"),
+                                                 reason=job.decline_reason)
+        elif job.outcome == SigningState.EXPIRED.value:
+            writeback = self.writebacks.ended(**common, status=Status.EXPIRED, explanation=(
+                "The signing request expired before everyone signed. Move the opportunity to the stage "
+                "again to send a new request."))
+        elif job.outcome == SigningState.CANCELLED.value:
+            writeback = self.writebacks.ended(**common, status=Status.CANCELLED, explanation=(
+                "The signing request was cancelled at the provider."))
+        else:
+            writeback = self.writebacks.ended(**common, status=Status.ERROR, explanation=(
+                f"{common['provider_label']} reported that the request failed."))
+        self._apply(job, "writeback:closed", writeback)
+        job.state = JobState.DONE
+        log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
+
+    def _write_failure(self, job: Job) -> None:
+        writeback = self.writebacks.failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
+        self._apply(job, "writeback:failed", writeback)
+        job.state, job.outcome = JobState.DONE, job.outcome or "failed"
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
+        if job.pending_effect == effect:
+            writeback = self.crm.missing_parts(writeback)
+        else:
+            job.pending_effect = effect
+            self.store.save_job(job)
+        self.crm.apply(writeback)
+        job.pending_effect = None
+
+    def _provider(self, job: Job) -> SigningProvider:
+        provider = self.providers.get(job.provider)
+        if provider is None:
+            raise PreparationError(
+                f"Provider {job.provider!r} is not configured. Set its credentials in the connector settings."
+            )
+        return provider
+
+    def _label(self, name: str) -> str:
+        provider = self.providers.get(name)
+        return provider.display_name if provider else name
+
+    def _ref(self, job: Job) -> RequestRef:
+        ref = job.request_ref or {}
+        return RequestRef(provider=ref["provider"], request_id=ref["request_id"], details=ref.get("details", {}))

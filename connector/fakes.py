@@ -1,0 +1,141 @@
+"""In-memory versions of the two ports, for the engine's unit tests.
+
+They keep the ports' promises (idempotent fields, files found again by checksum, requests
+found again by external id) without any HTTP, so engine tests assert on outcomes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from adapters.base import (
+    ProviderCapabilities,
+    RequestRef,
+    RequestStatus,
+    SignedFile,
+    SignerStatus,
+    SigningProvider,
+    SigningRequestSpec,
+    SigningState,
+    WebhookEvent,
+    WebhookRejected,
+)
+from connector.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
+
+
+@dataclass
+class FakeCRM(CRM):
+    opportunities: dict[str, Opportunity] = field(default_factory=dict)
+    file_contents: dict[str, bytes] = field(default_factory=dict)
+    fields: dict[str, dict[str, object]] = field(default_factory=dict)
+    attached: dict[str, list[FileUpload]] = field(default_factory=dict)
+    tasks: dict[str, list[str]] = field(default_factory=dict)
+    calls: int = 0
+    fail_next_apply: Exception | None = None
+    crash_after_next_apply: Exception | None = None
+
+    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
+        self.calls += 1
+        found = [o for o in self.opportunities.values()
+                 if o.stage in stages and (modified_since is None or o.system_modstamp >= modified_since)]
+        found.sort(key=lambda o: (o.system_modstamp, o.id))
+        return PollResult(opportunities=tuple(found))
+
+    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
+        self.calls += 1
+        return self.opportunities.get(opportunity_id)
+
+    def download_file(self, version_id: str) -> bytes:
+        self.calls += 1
+        if version_id not in self.file_contents:
+            raise CRMError(f"ContentVersion {version_id} not found")
+        return self.file_contents[version_id]
+
+    def apply(self, writeback: Writeback) -> WritebackResult:
+        self.calls += 1
+        if self.fail_next_apply:
+            exc, self.fail_next_apply = self.fail_next_apply, None
+            raise exc
+        self.fields.setdefault(writeback.opportunity_id, {}).update(writeback.fields)
+        self.attached.setdefault(writeback.opportunity_id, []).extend(writeback.files)
+        self.tasks.setdefault(writeback.opportunity_id, []).extend(t.subject for t in writeback.tasks)
+        if self.crash_after_next_apply:  # the write landed but the caller never hears back
+            exc, self.crash_after_next_apply = self.crash_after_next_apply, None
+            raise exc
+        return WritebackResult()
+
+    def missing_parts(self, writeback: Writeback) -> Writeback:
+        self.calls += 1
+        present_sums = {f.checksum for f in self.attached.get(writeback.opportunity_id, [])}
+        present_subjects = set(self.tasks.get(writeback.opportunity_id, []))
+        return writeback.without(
+            files=[f for f in writeback.files if f.checksum in present_sums],
+            tasks=[t for t in writeback.tasks if t.subject in present_subjects],
+        )
+
+
+@dataclass
+class FakeRequest:
+    ref: RequestRef
+    spec: SigningRequestSpec
+    status: RequestStatus
+
+
+class FakeProvider(SigningProvider):
+    name = "fake"
+    display_name = "FakeSign"
+
+    def __init__(self, capabilities: ProviderCapabilities = ProviderCapabilities(multiple_documents=True)):
+        self.capabilities = capabilities
+        self.requests: dict[str, FakeRequest] = {}
+        self.create_calls = 0
+        self.fail_next_create: Exception | None = None
+        self.lose_next_create_response: Exception | None = None
+        self._ids = itertools.count(1)
+
+    def create(self, spec: SigningRequestSpec) -> RequestRef:
+        if self.fail_next_create:
+            exc, self.fail_next_create = self.fail_next_create, None
+            raise exc
+        self.create_calls += 1
+        ref = RequestRef(provider=self.name, request_id=f"req-{next(self._ids)}")
+        self.requests[ref.request_id] = FakeRequest(ref, spec, RequestStatus(
+            state=SigningState.SENT, external_id=spec.external_id,
+            signers=tuple(SignerStatus(email=s.email) for s in spec.signers)))
+        if self.lose_next_create_response:
+            exc, self.lose_next_create_response = self.lose_next_create_response, None
+            raise exc
+        return ref
+
+    def find_by_external_id(self, external_id: str) -> RequestRef | None:
+        return next((r.ref for r in self.requests.values() if r.spec.external_id == external_id), None)
+
+    def set_state(self, request_id: str, state: SigningState, **changes) -> None:
+        request = self.requests[request_id]
+        request.status = replace(request.status, state=state, **changes)
+
+    def get_status(self, ref: RequestRef) -> RequestStatus:
+        return self.requests[ref.request_id].status
+
+    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
+        spec = self.requests[ref.request_id].spec
+        return [SignedFile(d.filename, d.content + b"\n%signed") for d in spec.documents]
+
+    def download_evidence(self, ref: RequestRef) -> SignedFile:
+        return SignedFile("evidence.pdf", b"%PDF-1.4 evidence for " + ref.request_id.encode())
+
+    def cancel(self, ref: RequestRef) -> None:
+        self.set_state(ref.request_id, SigningState.CANCELLED)
+
+    def send_reminder(self, ref: RequestRef) -> None:
+        return None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        if headers.get("x-fake-signature") != "good":
+            raise WebhookRejected(401, "bad signature")
+        request_id = body.decode()
+        return WebhookEvent(provider=self.name, event_id=f"{request_id}-{len(self.requests)}",
+                            request_id=request_id, kind="changed")

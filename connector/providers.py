@@ -1,0 +1,40 @@
+"""Build the configured signing providers from settings (only those with credentials)."""
+
+from __future__ import annotations
+
+import requests
+
+from adapters.base import SigningProvider
+from config.settings import Settings
+
+
+class ProviderConfigError(Exception):
+    pass
+
+
+def build_providers(settings: Settings, *, session: requests.Session | None = None,
+                    require_https_downloads: bool = True) -> dict[str, SigningProvider]:
+    providers: dict[str, SigningProvider] = {}
+    if settings.signrequest_api_token:
+        from adapters.signrequest import SignRequestProvider
+
+        providers["signrequest"] = SignRequestProvider(
+            api_token=settings.signrequest_api_token.get_secret_value(),
+            base_url=settings.signrequest_base_url,
+            from_email=settings.signrequest_from_email,
+            download_hosts=list(settings.signrequest_download_hosts),
+            require_https_downloads=require_https_downloads,
+            session=session,
+            replay_window_seconds=settings.webhook_replay_window_seconds,
+        )
+    return providers
+
+
+def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider]) -> None:
+    missing = sorted({rule.provider for rule in stage_rules if rule.provider not in providers})
+    if missing:
+        names = ", ".join(missing)
+        raise ProviderConfigError(
+            f"The mappings use provider(s) {names} but no credentials are configured for them. "
+            "Set CONNECTOR_SIGNREQUEST_API_TOKEN (or the provider's settings) or remove those rules."
+        )

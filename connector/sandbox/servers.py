@@ -1,0 +1,55 @@
+"""Run an ASGI app on uvicorn in a background thread (simulators, tests, the sandbox)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def serve_in_thread(
+    app,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    log_level: str = "warning",
+    startup_timeout: float = 10.0,
+) -> RunningServer:
+    """Start `app` and return once it accepts connections. Port 0 picks a free port."""
+    port = port or free_port(host)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        time.sleep(0.02)
+    scheme = "https" if ssl_certfile else "http"
+    return RunningServer(url=f"{scheme}://{host}:{port}", server=server, thread=thread)

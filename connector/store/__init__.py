@@ -1,0 +1,4 @@
+from connector.store.jobs import Job, JobState
+from connector.store.store import Store
+
+__all__ = ["Job", "JobState", "Store"]

@@ -1,0 +1,48 @@
+"""The job record the engine works on, separate from how it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    NEW = "new"              # detected; documents not yet sent
+    SENT = "sent"            # request exists at the provider; "sent" not yet written back
+    AWAITING = "awaiting"    # waiting for signers; events or the safety-net check move it on
+    COMPLETING = "completing"  # everyone signed; files and status to write back
+    CLOSING = "closing"      # declined, expired or cancelled; status to write back
+    FAILING = "failing"      # refused before sending; the error to write back
+    DONE = "done"
+    PARKED = "parked"        # retries exhausted; waits for `retry`
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.DONE, JobState.PARKED)
+
+
+@dataclass
+class Job:
+    id: str
+    entry_key: str
+    rule_id: str
+    rule: dict
+    provider: str
+    opportunity_id: str
+    opportunity: dict
+    state: JobState
+    next_run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    outcome: str | None = None
+    request_id: str | None = None
+    request_ref: dict | None = None
+    provider_state: str | None = None
+    pending_effect: str | None = None
+    decline_reason: str | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    sent_at: datetime | None = None
+    completed_at: datetime | None = None
+    parked_from: str | None = None

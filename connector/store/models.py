@@ -1,0 +1,73 @@
+"""Tables of the state store. Plain SQLAlchemy models; the schema is created by Alembic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobRow(Base):
+    """One signing: from a stage entry to the files back on the opportunity."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(200), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[dict] = mapped_column(JSON)
+    provider: Mapped[str] = mapped_column(String(40))
+    opportunity_id: Mapped[str] = mapped_column(String(18), index=True)
+    opportunity: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    request_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    request_ref: Mapped[dict | None] = mapped_column(JSON)
+    provider_state: Mapped[str | None] = mapped_column(String(40))
+    pending_effect: Mapped[str | None] = mapped_column(String(40))
+    parked_from: Mapped[str | None] = mapped_column(String(20))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_jobs_due", "state", "next_run_at"),)
+
+
+class EventRow(Base):
+    """A provider callback, recorded before it is acknowledged."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    disposition: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_events_provider_event"),)
+
+
+class SettingRow(Base):
+    """Small named values: the poll cursor, and later the elected poller."""
+
+    __tablename__ = "kv"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,234 @@
+"""The state store: jobs, received events and small values, on SQLite or PostgreSQL.
+
+All SQL lives here. Each public method is one short transaction, so a crash between two calls
+leaves the database at the last committed step and the engine resumes from there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.store.jobs import Job, JobState
+from connector.store.models import EventRow, JobRow, SettingRow
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_JOB_FIELDS = [c.key for c in JobRow.__table__.columns]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes even for timezone=True columns.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None):
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._supports_skip_locked = self.engine.dialect.name == "postgresql"
+
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, *, entry_key: str, rule_id: str, rule: dict, provider: str,
+                   opportunity_id: str, opportunity: dict) -> Job | None:
+        """Insert a job for one stage entry; None when that entry already has one."""
+        now = self.now()
+        row = JobRow(
+            id=uuid.uuid4().hex, entry_key=entry_key, rule_id=rule_id, rule=rule, provider=provider,
+            opportunity_id=opportunity_id, opportunity=opportunity, state=JobState.NEW.value,
+            attempts=0, next_run_at=now, created_at=now, updated_at=now,
+        )
+        try:
+            with self._tx() as session:
+                session.add(row)
+        except IntegrityError:
+            return None
+        return _to_job(row)
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._tx() as session:
+            row = session.get(JobRow, job_id)
+            return _to_job(row) if row else None
+
+    def find_job_by_request(self, provider: str, request_id: str) -> Job | None:
+        with self._tx() as session:
+            row = session.scalars(
+                select(JobRow).where(JobRow.provider == provider, JobRow.request_id == request_id)
+            ).first()
+            return _to_job(row) if row else None
+
+    def active_job_for(self, rule_id: str, opportunity_id: str) -> Job | None:
+        """The unfinished job of this rule on this opportunity, if any."""
+        with self._tx() as session:
+            row = session.scalars(
+                select(JobRow).where(
+                    JobRow.rule_id == rule_id,
+                    JobRow.opportunity_id == opportunity_id,
+                    JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]),
+                )
+            ).first()
+            return _to_job(row) if row else None
+
+    def list_jobs(self, *, states: list[JobState] | None = None, limit: int = 1000) -> list[Job]:
+        with self._tx() as session:
+            query = select(JobRow).order_by(JobRow.created_at).limit(limit)
+            if states:
+                query = query.where(JobRow.state.in_([s.value for s in states]))
+            return [_to_job(row) for row in session.scalars(query)]
+
+    def count_jobs_by_state(self) -> dict[str, int]:
+        with self._tx() as session:
+            rows = session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
+            return {state: count for state, count in rows}
+
+    def claim_due_jobs(self, owner: str, *, limit: int = 10, lease_seconds: float = 300) -> list[Job]:
+        """Lease up to `limit` due jobs to `owner`. On PostgreSQL the rows are locked with
+        SKIP LOCKED, so several replicas never work on the same job."""
+        now = self.now()
+        with self._tx() as session:
+            query = (
+                select(JobRow)
+                .where(
+                    JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]),
+                    JobRow.next_run_at <= now,
+                    or_(JobRow.lease_until.is_(None), JobRow.lease_until < now),
+                )
+                .order_by(JobRow.next_run_at)
+                .limit(limit)
+            )
+            if self._supports_skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            for row in rows:
+                row.lease_owner = owner
+                row.lease_until = now + timedelta(seconds=lease_seconds)
+            return [_to_job(row) for row in rows]
+
+    def save_job(self, job: Job, *, release: bool = False) -> None:
+        """Write every field of `job`; `release` also gives up the lease."""
+        job.updated_at = self.now()
+        values = {name: getattr(job, name) for name in _JOB_FIELDS if hasattr(job, name)}
+        values["state"] = JobState(job.state).value
+        if release:
+            values["lease_owner"] = None
+            values["lease_until"] = None
+        with self._tx() as session:
+            session.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
+
+    def wake_job(self, job_id: str) -> None:
+        """Make a job due now (an event arrived for it)."""
+        with self._tx() as session:
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]))
+                .values(next_run_at=self.now())
+            )
+
+    # --- events ----------------------------------------------------------------------------
+
+    def record_event(self, *, provider: str, event_id: str, request_id: str, external_id: str | None,
+                     kind: str) -> bool:
+        """Persist a callback; False when this event was recorded before (a redelivery)."""
+        row = EventRow(provider=provider, event_id=event_id, request_id=request_id,
+                       external_id=external_id, kind=kind, received_at=self.now())
+        try:
+            with self._tx() as session:
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def unprocessed_events(self, limit: int = 500) -> list[EventRow]:
+        with self._tx() as session:
+            return list(session.scalars(
+                select(EventRow).where(EventRow.processed_at.is_(None)).order_by(EventRow.id).limit(limit)
+            ))
+
+    def mark_event(self, event_row_id: int, *, job_id: str | None, disposition: str) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(EventRow).where(EventRow.id == event_row_id)
+                .values(processed_at=self.now(), job_id=job_id, disposition=disposition)
+            )
+
+    def count_events(self) -> dict[str, int]:
+        with self._tx() as session:
+            rows = session.execute(select(EventRow.disposition, func.count()).group_by(EventRow.disposition))
+            return {str(disposition or "pending"): count for disposition, count in rows}
+
+    # --- small values ----------------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        with self._tx() as session:
+            row = session.get(SettingRow, key)
+            return row.value if row else None
+
+    def set_value(self, key: str, value: str) -> None:
+        with self._tx() as session:
+            row = session.get(SettingRow, key)
+            if row:
+                row.value = value
+            else:
+                session.add(SettingRow(key=key, value=value))
+
+
+def _to_job(row: JobRow) -> Job:
+    return Job(
+        id=row.id, entry_key=row.entry_key, rule_id=row.rule_id, rule=row.rule, provider=row.provider,
+        opportunity_id=row.opportunity_id, opportunity=row.opportunity, state=JobState(row.state),
+        next_run_at=_utc(row.next_run_at), created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+        outcome=row.outcome, request_id=row.request_id, request_ref=row.request_ref,
+        provider_state=row.provider_state, pending_effect=row.pending_effect,
+        decline_reason=row.decline_reason, last_error=row.last_error, attempts=row.attempts or 0,
+        sent_at=_utc(row.sent_at), completed_at=_utc(row.completed_at), parked_from=row.parked_from,
+    )

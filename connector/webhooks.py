@@ -1,0 +1,77 @@
+"""The HTTP server for provider callbacks and health.
+
+Each callback is authenticated by its provider's adapter, recorded, then acknowledged; the
+work happens later, outside the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from adapters.base import SigningProvider, WebhookRejected
+from connector.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
+
+
+def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
+                      on_event: Callable[[], None] = lambda: None,
+                      health: Callable[[], dict] = lambda: {}) -> Starlette:
+    async def healthz(_request: Request) -> Response:
+        details = await run_in_threadpool(health)
+        return JSONResponse({"status": "ok", **details})
+
+    async def receive(request: Request) -> Response:
+        name = request.path_params["provider"]
+        provider = providers.get(name)
+        if provider is None:
+            return PlainTextResponse("unknown provider", status_code=404)
+        try:
+            body = await _read_capped(request, max_body_bytes)
+        except _TooLarge:
+            log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
+            return PlainTextResponse("body too large", status_code=413)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            event = provider.parse_webhook(headers, body)
+        except WebhookRejected as exc:
+            log.warning("webhook %s refused (%d): %s", name, exc.status_code, exc.reason)
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        fresh = await run_in_threadpool(
+            store.record_event, provider=name, event_id=event.event_id, request_id=event.request_id,
+            external_id=event.external_id, kind=event.kind,
+        )
+        if fresh:
+            log.info("webhook %s: %s for request %s recorded", name, event.kind, event.request_id)
+            on_event()
+        else:
+            log.info("webhook %s: duplicate event %s ignored", name, event.event_id)
+        return PlainTextResponse("OK")
+
+    return Starlette(routes=[
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/webhooks/{provider}", receive, methods=["POST"]),
+    ])

@@ -1,0 +1,87 @@
+"""Load mapping files and report every problem as `file:line:column: message`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from mappings.models import MappingFile
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class MappingError(Exception):
+    def __init__(self, problems: list[MappingProblem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _node_at(root: yaml.Node | None, loc: tuple) -> yaml.Node | None:
+    """The YAML node a pydantic error location points at (or its nearest ancestor)."""
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == part), None)
+            if child is None:
+                key = next((k for k, _ in node.value if k.value == part), None)
+                return key or node
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _rule_label(data: object, loc: tuple) -> str:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and isinstance(data, dict):
+        rules = data.get("rules")
+        if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            return f"rule {rules[loc[1]].get('id', '#' + str(loc[1] + 1))!s}: "
+    return ""
+
+
+def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise MappingError([MappingProblem(filename, line, column, f"invalid YAML: {exc.problem}")]) from None
+    if not isinstance(data, dict):
+        raise MappingError([MappingProblem(filename, 1, 1, "expected a mapping with a 'rules:' list")])
+    try:
+        return MappingFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            node = _node_at(root, loc)
+            line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+            where = ".".join(str(p) for p in loc)
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = f"unknown key {loc[-1]!r}"
+            problems.append(MappingProblem(filename, line, column, f"{_rule_label(data, loc)}{where}: {message}"))
+        raise MappingError(problems) from None
+
+
+def load_mapping(path: Path) -> MappingFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError([MappingProblem(str(path), 1, 1, f"cannot read mapping file: {exc.strerror}")]) from None
+    return parse_mapping(text, str(path))

@@ -1,0 +1,92 @@
+"""The mapping format: which stage starts which signing, with what documents and signers.
+
+Every field has a documented default; unknown keys are refused so that a typo never passes
+silently. Issue-sized growth (filters, templates, deadlines...) adds fields here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+KNOWN_MERGE_FIELDS = {
+    "Opportunity.Id", "Opportunity.Name", "Opportunity.StageName",
+    "Account.Name", "Owner.Name", "Owner.Email",
+}
+PROVIDERS = ("signrequest", "onespan", "legalsign")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(_Strict):
+    stages: list[str] = Field(min_length=1, description="Opportunity stages (API values) that start a signing.")
+
+    @field_validator("stages")
+    @classmethod
+    def _no_blank_stage(cls, stages: list[str]) -> list[str]:
+        if any(not s.strip() for s in stages):
+            raise ValueError("stage names must not be blank")
+        return stages
+
+
+class DocumentSelector(_Strict):
+    title_pattern: str = Field(
+        "*", description="Shell-style pattern on the Salesforce file title, case-insensitive (e.g. 'Quote*')."
+    )
+    select: Literal["newest", "all"] = Field(
+        "newest", description="Send the newest matching file, or every matching file."
+    )
+
+
+class SignerRule(_Strict):
+    role: str = Field(description="OpportunityContactRole.Role whose contact signs (the primary one first).")
+    auth: Literal["email", "sms"] = Field("email", description="How the signer proves who they are.")
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Stable rule id.")
+    trigger: Trigger
+    provider: Literal["signrequest", "onespan", "legalsign"]
+    documents: DocumentSelector = DocumentSelector()
+    signers: list[SignerRule] = Field(min_length=1, description="Signers in signing order.")
+    subject: str = Field("Please sign: {{Opportunity.Name}}", max_length=512)
+    message: str = Field("Please review and sign the attached document for {{Opportunity.Name}}.")
+    expires_in_days: int | None = Field(None, ge=1, le=730, description="Days before the request expires.")
+    send_reminders: bool = Field(True, description="Let the provider send reminders.")
+
+    @field_validator("subject", "message")
+    @classmethod
+    def _known_merge_fields(cls, text: str) -> str:
+        for match in MERGE_FIELD.finditer(text):
+            if match.group(1) not in KNOWN_MERGE_FIELDS:
+                known = ", ".join(sorted(KNOWN_MERGE_FIELDS))
+                raise ValueError(f"unknown merge field {{{{{match.group(1)}}}}}; known: {known}")
+        return text
+
+
+class MappingFile(_Strict):
+    version: Literal[1] = 1
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> MappingFile:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
+            seen.add(rule.id)
+        return self
+
+    def stages(self) -> list[str]:
+        return sorted({stage for rule in self.rules for stage in rule.trigger.stages})
+
+    def rules_for_stage(self, stage: str) -> list[Rule]:
+        return [rule for rule in self.rules if stage in rule.trigger.stages]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from adapters.base import ProviderQuotaError, ProviderTransientError, SigningState
+from connector.crm import CRMError
+from connector.sandbox.pdfgen import encrypted_pdf
+from connector.store import JobState
+
+
+def _only_job(daemon):
+    jobs = daemon.store.list_jobs()
+    assert len(jobs) == 1
+    return jobs[0]
+
+
+def test_stage_entry_sends_one_request_and_writes_sent(world):
+    world.add_opportunity()
+    daemon = world.daemon()
+    daemon.run_once()
+    job = _only_job(daemon)
+    assert job.state == JobState.AWAITING
+    assert world.provider.create_calls == 1
+    spec = next(iter(world.provider.requests.values())).spec
+    assert [s.email for s in spec.signers] == ["dana@example.com", "eli@example.com"]
+    assert [s.order for s in spec.signers] == [1, 2]
+    assert spec.subject == "Sign Deal 1AAA"
+    assert spec.external_id == job.id
+    assert spec.callback_url == "https://connector.example/webhooks/signrequest"
+    fields = world.crm.fields["006000000000001AAA"]
+    assert fields["Signing_Status__c"] == "Sent"
+    assert fields["Signing_Request_Id__c"] == job.request_id
+    assert world.crm.tasks["006000000000001AAA"] == [f"Sent for signature: Quote Q-1 (FakeSign {job.request_id})"]
+
+
+def test_repeated_polls_and_restarts_create_one_job(world):
+    world.add_opportunity()
+    for _ in range(3):
+        world.daemon().run_once()
+        world.clock.advance(seconds=30)
+    assert len(world.daemon().store.list_jobs()) == 1
+    assert world.provider.create_calls == 1
+
+
+def test_completion_attaches_signed_and_evidence_once(world):
+    world.add_opportunity()
+    world.daemon().run_once()
+    request_id = next(iter(world.provider.requests))
+    world.provider.set_state(request_id, SigningState.COMPLETED)
+    world.clock.advance(minutes=31)  # the safety-net status check, no webhook needed
+    daemon = world.daemon()
+    daemon.run_once()
+    job = _only_job(daemon)
+    assert (job.state, job.outcome) == (JobState.DONE, "completed")
+    titles = [f.title for f in world.crm.attached["006000000000001AAA"]]
+    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Completed"
+
+
+def test_crash_after_create_finds_the_request_instead_of_sending_again(world):
+    world.add_opportunity()
+    world.provider.lose_next_create_response = ProviderTransientError("fake", "connection reset")
+    world.daemon().run_once()
+    assert world.provider.create_calls == 1
+    world.clock.advance(minutes=5)
+    daemon = world.daemon()
+    daemon.run_once()
+    job = _only_job(daemon)
+    assert job.state == JobState.AWAITING
+    assert world.provider.create_calls == 1
+    assert job.request_id == next(iter(world.provider.requests))
+
+
+def test_lost_writeback_response_does_not_attach_twice(world):
+    world.add_opportunity()
+    world.daemon().run_once()
+    request_id = next(iter(world.provider.requests))
+    world.provider.set_state(request_id, SigningState.COMPLETED)
+    world.crm.crash_after_next_apply = CRMError("timeout", retriable=True)
+    world.clock.advance(minutes=31)
+    world.daemon().run_once()
+    world.clock.advance(minutes=5)
+    daemon = world.daemon()
+    daemon.run_once()
+    assert _only_job(daemon).state == JobState.DONE
+    assert len(world.crm.attached["006000000000001AAA"]) == 2
+    assert world.crm.tasks["006000000000001AAA"].count(f"Signed: Quote Q-1 (FakeSign {request_id})") == 1
+
+
+def test_decline_writes_status_and_reason(world):
+    world.add_opportunity()
+    world.daemon().run_once()
+    request_id = next(iter(world.provider.requests))
+    world.provider.set_state(request_id, SigningState.DECLINED, decline_reason="Price too high",
+                             declined_by="dana@example.com")
+    world.clock.advance(minutes=31)
+    world.daemon().run_once()
+    assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Declined"
+    assert "Price too high" in world.crm.fields["006000000000001AAA"]["Signing_Last_Error__c"]
+    assert world.crm.tasks["006000000000001AAA"][-1].startswith("Signature declined: Quote Q-1")
+
+
+def test_contact_without_email_is_written_back_and_others_carry_on(world):
+    world.add_opportunity("006000000000001AAA", email=None)
+    world.add_opportunity("006000000000002AAA")
+    world.daemon().run_once()
+    error = world.crm.fields["006000000000001AAA"]["Signing_Last_Error__c"]
+    assert "Dana Signer (003000000000001AAA)" in error and "has no email" in error
+    assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Error"
+    assert world.crm.fields["006000000000002AAA"]["Signing_Status__c"] == "Sent"
+    assert world.provider.create_calls == 1
+
+
+def test_non_pdf_and_encrypted_pdf_are_refused_with_the_file_named(world):
+    world.add_opportunity("006000000000001AAA", content=b"PK\x03\x04 a word document")
+    world.add_opportunity("006000000000002AAA", content=encrypted_pdf([["x"]], "secret"))
+    world.daemon().run_once()
+    first = world.crm.fields["006000000000001AAA"]["Signing_Last_Error__c"]
+    second = world.crm.fields["006000000000002AAA"]["Signing_Last_Error__c"]
+    assert "'Quote Q-1'" in first and "is not a PDF" in first
+    assert "password-protected" in second
+    assert world.provider.create_calls == 0
+
+
+def test_quota_error_is_written_back_with_advice_not_retried(world):
+    world.add_opportunity()
+    world.provider.fail_next_create = ProviderQuotaError("fake", "no signing credits left")
+    world.daemon().run_once()
+    job = world.daemon().store.list_jobs()[0]
+    assert (job.state, job.outcome) == (JobState.DONE, "failed")
+    assert "top up" in world.crm.fields["006000000000001AAA"]["Signing_Last_Error__c"]
+
+
+def test_transient_errors_retry_with_backoff_then_park(world):
+    world.add_opportunity()
+    daemon = world.daemon()
+    for _ in range(daemon.settings.max_attempts):
+        world.provider.fail_next_create = ProviderTransientError("fake", "503")
+        daemon.run_once()
+        world.clock.advance(hours=2)
+    job = _only_job(daemon)
+    assert job.state == JobState.PARKED and job.parked_from == "new"
+    assert world.provider.create_calls == 0
