@@ -1,0 +1,22 @@
+# Two commands for a newcomer: `make sandbox` and `make test`. Each installs what it needs
+# into .venv first (Python 3.11+ required).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+.PHONY: install sandbox test lint
+install: $(VENV)/.installed
+
+sandbox: install
+	$(PY) run_connector.py sandbox
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(VENV)/bin/pytest

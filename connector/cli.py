@@ -1,0 +1,128 @@
+"""Command line: run the daemon, the sandbox, and the admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from config.settings import Settings
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
+              settings.signrequest_api_token]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from connector.daemon import bootstrap
+    from connector.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, _secrets(settings))
+    daemon = bootstrap(settings)
+    daemon.start()
+    _wait_for_signal()
+    daemon.stop()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from connector.sandbox.runner import run_sandbox
+
+    return run_sandbox(state_dir=Path(args.state_dir), webhook_port=args.port)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from connector.store import JobState, Store
+
+    store = Store(Settings().database_url)
+    store.migrate()
+    counts = store.count_jobs_by_state()
+    print("jobs by state:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
+    print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
+    for job in store.list_jobs(states=[JobState.PARKED]):
+        print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
+              f"(at step {job.parked_from}): {job.last_error}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from connector.store import JobState, Store
+
+    store = Store(Settings().database_url)
+    store.migrate()
+    jobs = store.list_jobs(states=[JobState.PARKED]) if args.all_failed else [store.get_job(args.job)]
+    resumed = 0
+    for job in jobs:
+        if job is None or job.state != JobState.PARKED:
+            print(f"job {args.job} is not parked; nothing to retry", file=sys.stderr)
+            return 1
+        job.state = JobState(job.parked_from or JobState.NEW.value)
+        job.attempts, job.parked_from, job.next_run_at = 0, None, store.now()
+        store.save_job(job, release=True)
+        resumed += 1
+    print(f"resumed {resumed} job(s)")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from connector.store import Store
+
+    Store(Settings().database_url).migrate()
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_check_mappings(args: argparse.Namespace) -> int:
+    from mappings.loader import MappingError, load_mapping
+
+    paths = [Path(p) for p in args.paths] or [Settings().mappings_path]
+    failed = False
+    for path in paths:
+        try:
+            mapping = load_mapping(path)
+        except MappingError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem)
+            continue
+        print(f"{path}: {len(mapping.rules)} rule(s) OK")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run_connector.py", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the daemon with settings from the environment / .env (default)")
+    sandbox = sub.add_parser("sandbox", help="run simulated Salesforce + SignRequest and the daemon on localhost")
+    sandbox.add_argument("--state-dir", default="sandbox-state", help="where the sandbox keeps its SQLite state")
+    sandbox.add_argument("--port", type=int, default=8080, help="webhook/health port of the daemon")
+    sub.add_parser("status", help="jobs by state, parked jobs and their reasons")
+    retry = sub.add_parser("retry", help="resume a parked job, or all of them")
+    target = retry.add_mutually_exclusive_group(required=True)
+    target.add_argument("job", nargs="?", help="job id")
+    target.add_argument("--all-failed", action="store_true")
+    sub.add_parser("migrate", help="create or upgrade the state database schema")
+    check = sub.add_parser("check-mappings", help="validate mapping files")
+    check.add_argument("paths", nargs="*")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "sandbox": cmd_sandbox, "status": cmd_status, "retry": cmd_retry,
+            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command or "run"](args)

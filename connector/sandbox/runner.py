@@ -1,0 +1,113 @@
+"""`run_connector.py sandbox`: a simulated org and provider on localhost, and the daemon on them.
+
+The simulators keep their data in memory, so every sandbox run starts from fresh demo data and
+a fresh state database. The Salesforce simulator speaks HTTPS (simple-salesforce insists) with
+a certificate made here; its console is also served over plain HTTP for the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from config.settings import REPO_ROOT, Settings
+from connector.daemon import Daemon, bootstrap
+from connector.logs import configure_logging
+from connector.sandbox.salesforce_sim import SalesforceSimulator
+from connector.sandbox.servers import RunningServer, serve_in_thread
+from connector.sandbox.signrequest_sim import SignRequestSimulator
+from connector.sandbox.tls import make_certificate
+
+log = logging.getLogger(__name__)
+
+SF_CLIENT_ID = "sandbox-client-id"
+SF_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the simulator's own demo credential
+SIGNREQUEST_TOKEN = "sandbox-signrequest-token"  # noqa: S105 - the simulator's own demo credential
+
+
+@dataclass
+class Sandbox:
+    salesforce: SalesforceSimulator
+    signrequest: SignRequestSimulator
+    salesforce_api: RunningServer
+    salesforce_console: RunningServer
+    signrequest_server: RunningServer
+    settings: Settings
+    http_session: requests.Session
+    ca_file: Path
+
+    def stop(self) -> None:
+        self.signrequest.close()
+        for server in (self.signrequest_server, self.salesforce_console, self.salesforce_api):
+            server.stop()
+
+
+def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None,
+                     seed: bool = True, **overrides) -> Sandbox:
+    """Start both simulators and return settings that point a daemon at them."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    cert = make_certificate(state_dir / "tls")
+    salesforce = SalesforceSimulator(consumer_key=SF_CLIENT_ID, consumer_secret=SF_CLIENT_SECRET)
+    if seed:
+        salesforce.seed_demo()
+    sf_api = serve_in_thread(salesforce.app, ssl_certfile=str(cert.cert_file), ssl_keyfile=str(cert.key_file))
+    sf_console = serve_in_thread(salesforce.app)
+    signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN)
+    sr_server = serve_in_thread(signrequest.app)
+    signrequest.public_url = sr_server.url
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
+        mappings_path=REPO_ROOT / "mappings" / "rules.yaml",
+        salesforce_login_url=sf_api.url,
+        salesforce_auth_flow="client_credentials",
+        salesforce_client_id=SF_CLIENT_ID,
+        salesforce_client_secret=SF_CLIENT_SECRET,
+        salesforce_ca_bundle=cert.ca_file,
+        signrequest_api_token=SIGNREQUEST_TOKEN,
+        signrequest_base_url=f"{sr_server.url}/api/v1",
+        signrequest_download_hosts=["127.0.0.1"],
+        webhook_port=webhook_port,
+        public_base_url=f"http://127.0.0.1:{webhook_port}",
+        poll_interval_seconds=3,
+        status_check_minutes=1,
+        **overrides,
+    )
+    session = requests.Session()
+    session.verify = str(cert.ca_file)
+    return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, settings, session, cert.ca_file)
+
+
+def start_daemon(sandbox: Sandbox) -> Daemon:
+    return bootstrap(sandbox.settings, http_session=sandbox.http_session, require_https_downloads=False)
+
+
+def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:
+    db = state_dir / "connector.db"
+    for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
+        stale.unlink(missing_ok=True)
+    sandbox = start_simulators(state_dir, webhook_port=webhook_port)
+    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN])
+    daemon = start_daemon(sandbox)
+    daemon_url = daemon.start()
+    print(f"""
+Sandbox running. Open in a browser:
+  Salesforce console (move an opportunity to "Contract Sent"): {sandbox.salesforce_console.url}/sandbox/
+  SignRequest signing pages (sign or decline as each signer):   {sandbox.signrequest_server.url}/
+  Daemon health:                                                {daemon_url}/healthz
+Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
+State database: {db}
+Press Ctrl+C to stop.
+""", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    daemon.stop()
+    sandbox.stop()
+    return 0

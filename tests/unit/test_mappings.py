@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import REPO_ROOT
+from mappings.loader import MappingError, load_mapping, parse_mapping
+
+GOOD = """version: 1
+rules:
+  - id: quote
+    trigger: {stages: [Contract Sent]}
+    provider: signrequest
+    signers: [{role: Decision Maker}]
+"""
+
+
+def _problems(text: str) -> list[str]:
+    with pytest.raises(MappingError) as info:
+        parse_mapping(text, "rules.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_shipped_mapping_is_valid():
+    mapping = load_mapping(REPO_ROOT / "mappings" / "rules.yaml")
+    assert mapping.stages() == ["Contract Sent"]
+
+
+def test_defaults_fill_the_minimal_rule():
+    rule = parse_mapping(GOOD).rules[0]
+    assert (rule.documents.title_pattern, rule.documents.select, rule.send_reminders) == ("*", "newest", True)
+
+
+def test_unknown_key_is_located():
+    assert _problems(GOOD + "    signerz: []\n") == ["rules.yaml:7:14: rule quote: rules.0.signerz: unknown key 'signerz'"]
+
+
+def test_unknown_provider_and_merge_field_are_located():
+    text = GOOD.replace("signrequest", "docusign") + '    subject: "Hi {{Contact.Nme}}"\n'
+    problems = _problems(text)
+    assert problems[0].startswith("rules.yaml:5:15: rule quote: rules.0.provider: Input should be")
+    assert "rules.yaml:7:14: rule quote: rules.0.subject: unknown merge field {{Contact.Nme}}" in problems[1]
+
+
+def test_invalid_yaml_is_located():
+    assert _problems("rules: [\n  - id: x\n")[0].startswith("rules.yaml:2:3: invalid YAML: expected the node content")
+
+
+def test_duplicate_rule_ids_are_refused():
+    text = GOOD + GOOD.split("rules:\n")[1]
+    assert "rule id 'quote' is used twice" in _problems(text)[0]
+
+
+def test_missing_file_is_a_located_error(tmp_path: Path):
+    with pytest.raises(MappingError, match="cannot read mapping file"):
+        load_mapping(tmp_path / "absent.yaml")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from connector.store import JobState
+
+
+def test_reentry_after_a_finished_signing_starts_a_new_job(world):
+    opportunity = world.add_opportunity()
+    daemon = world.daemon()
+    daemon.run_once()
+    [job] = daemon.store.list_jobs()
+    job.state = JobState.DONE
+    daemon.store.save_job(job)
+    world.clock.advance(hours=1)
+    world.crm.opportunities[opportunity.id] = replace(
+        opportunity, system_modstamp=world.clock(), stage_changed_at=world.clock())
+    daemon.run_once()
+    assert len(daemon.store.list_jobs()) == 2
+
+
+def test_edit_while_in_stage_does_not_resend(world):
+    opportunity = world.add_opportunity()
+    daemon = world.daemon()
+    daemon.run_once()
+    world.clock.advance(hours=1)
+    world.crm.opportunities[opportunity.id] = replace(opportunity, system_modstamp=world.clock())
+    daemon.run_once()
+    assert len(daemon.store.list_jobs()) == 1
+    assert world.provider.create_calls == 1
+
+
+def test_late_commit_inside_the_overlap_window_is_seen(world):
+    daemon = world.daemon()
+    world.add_opportunity("006000000000001AAA")
+    daemon.run_once()
+    # A record committed after that poll but stamped a minute earlier than the cursor.
+    late = world.add_opportunity("006000000000002AAA")
+    world.crm.opportunities[late.id] = replace(late, system_modstamp=late.system_modstamp.replace(minute=59, hour=8))
+    world.clock.advance(seconds=30)
+    daemon.run_once()
+    assert {j.opportunity_id for j in daemon.store.list_jobs()} == {"006000000000001AAA", "006000000000002AAA"}
+
+
+def test_entries_older_than_the_first_lookback_are_ignored(world):
+    opportunity = world.add_opportunity()
+    world.crm.opportunities[opportunity.id] = replace(
+        opportunity, stage_changed_at=world.clock().replace(year=2025))
+    world.daemon().run_once()
+    assert world.provider.create_calls == 0
+
+
+def test_one_poll_is_one_crm_call(world):
+    for n in range(5):
+        world.add_opportunity(f"00600000000000{n}AAA")
+    daemon = world.daemon()
+    before = world.crm.calls
+    daemon.poll()
+    assert world.crm.calls - before == 1
+    assert len(daemon.store.list_jobs()) == 5

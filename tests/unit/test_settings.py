@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import re
+
+from config.settings import REPO_ROOT, Settings, WritebackFields
+
+EXAMPLE = REPO_ROOT / "config" / "example.env"
+
+
+def test_example_env_documents_every_setting():
+    documented = set(re.findall(r"^(CONNECTOR_[A-Z_]+)=", EXAMPLE.read_text(), re.M))
+    expected = {f"CONNECTOR_{name.upper()}" for name in Settings.model_fields if name != "writeback"}
+    expected |= {f"CONNECTOR_FIELD_{name.upper()}" for name in WritebackFields.model_fields}
+    assert documented == expected
+
+
+def test_example_env_loads_to_the_defaults(monkeypatch):
+    for line in EXAMPLE.read_text().splitlines():
+        if line.startswith("CONNECTOR_") and line.split("=", 1)[1]:
+            monkeypatch.setenv(*line.split("=", 1))
+    loaded = Settings(_env_file=None)
+    assert loaded.poll_interval_seconds == Settings.model_fields["poll_interval_seconds"].default == 30
+    assert loaded.signrequest_download_hosts == ["signrequest.com", "*.signrequest.com",
+                                                 "signrequest-pro.s3.amazonaws.com"]
+    assert loaded.writeback.status == "Signing_Status__c"
+
+
+def test_secrets_are_masked_in_repr():
+    settings = Settings(_env_file=None, signrequest_api_token="tok-123456", salesforce_client_secret="cs-987654")
+    assert "tok-123456" not in repr(settings) and "cs-987654" not in repr(settings)

@@ -1,0 +1,70 @@
+"""The state store's promises, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connector.store import JobState, Store
+
+
+@pytest.fixture
+def store(store_url):
+    store = Store(store_url)
+    store.migrate()
+    yield store
+    store.close()
+
+
+def _job(store, key="r:006:1"):
+    return store.create_job(entry_key=key, rule_id="r", rule={"id": "r"}, provider="signrequest",
+                            opportunity_id="006000000000001AAA", opportunity={"id": "006000000000001AAA"})
+
+
+def test_one_job_per_entry_key(store):
+    assert _job(store) is not None
+    assert _job(store) is None
+    assert len(store.list_jobs()) == 1
+
+
+def test_claim_leases_a_job_to_one_worker_until_released(store):
+    job = _job(store)
+    assert [j.id for j in store.claim_due_jobs("worker-a")] == [job.id]
+    assert store.claim_due_jobs("worker-b") == []
+    store.save_job(job, release=True)
+    assert [j.id for j in store.claim_due_jobs("worker-b")] == [job.id]
+
+
+def test_terminal_and_future_jobs_are_not_claimed(store):
+    done, later = _job(store, "a"), _job(store, "b")
+    done.state = JobState.DONE
+    store.save_job(done)
+    later.next_run_at = datetime.now(UTC) + timedelta(hours=1)
+    store.save_job(later)
+    assert store.claim_due_jobs("w") == []
+
+
+def test_job_fields_round_trip(store):
+    job = _job(store)
+    job.state, job.request_id, job.request_ref = JobState.AWAITING, "req-1", {"titles": ["Q"]}
+    job.sent_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    store.save_job(job)
+    again = store.get_job(job.id)
+    assert (again.state, again.request_ref, again.sent_at) == (JobState.AWAITING, {"titles": ["Q"]}, job.sent_at)
+    assert store.find_job_by_request("signrequest", "req-1").id == job.id
+
+
+def test_events_are_deduplicated_and_marked(store):
+    assert store.record_event(provider="p", event_id="e1", request_id="r", external_id=None, kind="signed")
+    assert not store.record_event(provider="p", event_id="e1", request_id="r", external_id=None, kind="signed")
+    [event] = store.unprocessed_events()
+    store.mark_event(event.id, job_id=None, disposition="orphan")
+    assert store.unprocessed_events() == []
+    assert store.count_events() == {"orphan": 1}
+
+
+def test_values_upsert(store):
+    store.set_value("poll_cursor", "a")
+    store.set_value("poll_cursor", "b")
+    assert store.get_value("poll_cursor") == "b"
