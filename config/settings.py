@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     webhook_max_body_bytes: int = 1_000_000
     webhook_replay_window_seconds: int = 900
+    webhook_orphan_grace_seconds: int = 600
 
     # --- scheduling
     poll_interval_seconds: float = 30.0

@@ -69,7 +69,8 @@ class Daemon:
             overlap=timedelta(seconds=s.poll_overlap_seconds),
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
-        self.dispatcher = EventDispatcher(store=self.store, clock=self.clock, orphan_grace=timedelta(minutes=10))
+        self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
+                                          orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds))
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -79,12 +80,13 @@ class Daemon:
         except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
             log.exception("poll failed; will try again in %.0fs", self.settings.poll_interval_seconds)
 
-    def work(self) -> None:
-        """Match events to jobs and advance due jobs until none is due."""
+    def work(self, max_rounds: int = 20) -> None:
+        """Match events to jobs and advance due jobs until none is due (or `max_rounds`)."""
         with self._work_lock:
-            self.dispatcher.dispatch()
-            while self.engine.run_due():
+            for _ in range(max_rounds):
                 self.dispatcher.dispatch()
+                if not self.engine.run_due():
+                    break
 
     def run_once(self) -> None:
         self.poll()
@@ -105,9 +107,14 @@ class Daemon:
         if self._scheduler:
             self._scheduler.modify_job("work", next_run_time=self.clock())
 
-    def start(self) -> str:
+    def serve_webhooks(self) -> str:
         s = self.settings
         self._server = serve_in_thread(self.webhook_app(), host=s.webhook_host, port=s.webhook_port)
+        return self._server.url
+
+    def start(self) -> str:
+        s = self.settings
+        url = self.serve_webhooks()
         scheduler = BackgroundScheduler(timezone=UTC)
         scheduler.add_job(self.poll, "interval", seconds=s.poll_interval_seconds, id="poll",
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
@@ -115,8 +122,8 @@ class Daemon:
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.start()
         self._scheduler = scheduler
-        log.info("daemon running: webhooks on %s, polling every %.0fs", self._server.url, s.poll_interval_seconds)
-        return self._server.url
+        log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
+        return url
 
     def stop(self) -> None:
         if self._scheduler:

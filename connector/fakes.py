@@ -88,8 +88,8 @@ class FakeProvider(SigningProvider):
     name = "fake"
     display_name = "FakeSign"
 
-    def __init__(self, capabilities: ProviderCapabilities = ProviderCapabilities(multiple_documents=True)):
-        self.capabilities = capabilities
+    def __init__(self, capabilities: ProviderCapabilities | None = None):
+        self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True)
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0
         self.fail_next_create: Exception | None = None
