@@ -61,6 +61,8 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
         mark = exc.problem_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise MappingError([MappingProblem(filename, line, column, f"invalid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:  # e.g. a control character, which has no mark
+        raise MappingError([MappingProblem(filename, 1, 1, f"invalid YAML: {exc}".splitlines()[0])]) from None
     if not isinstance(data, dict):
         raise MappingError([MappingProblem(filename, 1, 1, "expected a mapping with a 'rules:' list")])
     try:

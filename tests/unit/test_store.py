@@ -68,3 +68,28 @@ def test_values_upsert(store):
     store.set_value("poll_cursor", "a")
     store.set_value("poll_cursor", "b")
     assert store.get_value("poll_cursor") == "b"
+
+
+def test_concurrent_claimers_never_share_a_job(store_url):
+    """Two replicas claiming at once each get distinct jobs (SKIP LOCKED on PostgreSQL)."""
+    import threading
+
+    stores = [Store(store_url) for _ in range(2)]
+    stores[0].migrate()
+    for n in range(40):
+        _job(stores[0], f"r:006:{n}")
+    claimed: list[list[str]] = [[], []]
+
+    def claim(index: int) -> None:
+        while batch := stores[index].claim_due_jobs(f"worker-{index}", limit=3):
+            claimed[index].extend(j.id for j in batch)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed[0]) + len(claimed[1]) == 40
+    assert not set(claimed[0]) & set(claimed[1])
+    for s in stores:
+        s.close()

@@ -1,0 +1,64 @@
+"""The sandbox for end-to-end tests: both simulators over HTTP and a daemon driven step by step.
+
+The daemon's scheduler is not started: tests call `run_once()`/`work()` so each step is
+deterministic, while its webhook server really listens, so callbacks travel over HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from connector.daemon import Daemon
+from connector.sandbox.runner import Sandbox, start_daemon, start_simulators
+from connector.sandbox.servers import free_port
+
+
+@dataclass
+class E2E:
+    sandbox: Sandbox
+    daemon: Daemon
+
+    @property
+    def salesforce(self):
+        return self.sandbox.salesforce
+
+    @property
+    def signrequest(self):
+        return self.sandbox.signrequest
+
+    def restart(self) -> Daemon:
+        """Stop the daemon entirely and start a new one on the same state database and port."""
+        self.daemon.stop()
+        self.daemon.store.close()
+        self.daemon = start_daemon(self.sandbox)
+        self.daemon.serve_webhooks()
+        return self.daemon
+
+    def opportunity_id(self, name: str) -> str:
+        return next(o["Id"] for o in self.salesforce.records("Opportunity") if o["Name"] == name)
+
+    def settle(self, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:
+        """Let callbacks arrive, then let the daemon work, until `until()` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.signrequest.wait_for_deliveries(timeout=5.0)
+            self.daemon.work()
+            if until is None or until() or time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def e2e(tmp_path):
+    sandbox = start_simulators(tmp_path, webhook_port=free_port(), status_check_minutes=0.02,
+                               webhook_orphan_grace_seconds=0)
+    daemon = start_daemon(sandbox)
+    daemon.serve_webhooks()
+    world = E2E(sandbox, daemon)
+    yield world
+    world.daemon.stop()
+    sandbox.stop()
