@@ -132,26 +132,29 @@ class Store:
             return {state: count for state, count in rows}
 
     def claim_due_jobs(self, owner: str, *, limit: int = 10, lease_seconds: float = 300) -> list[Job]:
-        """Lease up to `limit` due jobs to `owner`. On PostgreSQL the rows are locked with
-        SKIP LOCKED, so several replicas never work on the same job."""
+        """Lease up to `limit` due jobs to `owner`, in one UPDATE so that two claimers never
+        share a job: SQLite serialises the statement, PostgreSQL skips rows locked by another."""
         now = self.now()
-        with self._tx() as session:
-            query = (
-                select(JobRow)
-                .where(
-                    JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]),
-                    JobRow.next_run_at <= now,
-                    or_(JobRow.lease_until.is_(None), JobRow.lease_until < now),
-                )
-                .order_by(JobRow.next_run_at)
-                .limit(limit)
+        token = f"{owner[:40]}:{uuid.uuid4().hex[:12]}"
+        due = (
+            select(JobRow.id)
+            .where(
+                JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]),
+                JobRow.next_run_at <= now,
+                or_(JobRow.lease_until.is_(None), JobRow.lease_until < now),
             )
-            if self._supports_skip_locked:
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.scalars(query))
-            for row in rows:
-                row.lease_owner = owner
-                row.lease_until = now + timedelta(seconds=lease_seconds)
+            .order_by(JobRow.next_run_at)
+            .limit(limit)
+        )
+        if self._supports_skip_locked:
+            due = due.with_for_update(skip_locked=True)
+        with self._tx() as session:
+            session.execute(
+                update(JobRow).where(JobRow.id.in_(due.scalar_subquery()))
+                .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds)),
+                execution_options={"synchronize_session": False},
+            )
+            rows = session.scalars(select(JobRow).where(JobRow.lease_owner == token).order_by(JobRow.next_run_at))
             return [_to_job(row) for row in rows]
 
     def save_job(self, job: Job, *, release: bool = False) -> None:
