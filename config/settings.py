@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     # --- state and rules
     database_url: str = "sqlite:///connector.db"
     mappings_path: Path = REPO_ROOT / "mappings" / "rules.yaml"
+    mappings_reload_seconds: float = 5.0
 
     # --- Salesforce
     salesforce_login_url: str = "https://login.salesforce.com"

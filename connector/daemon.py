@@ -27,8 +27,8 @@ from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.store import Store
 from connector.webhooks import build_webhook_app
 from connector.writebacks import WritebackBuilder
-from mappings.loader import load_mapping
 from mappings.models import MappingFile
+from mappings.source import MappingSource
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Daemon:
     store: Store
     crm: CRM
     providers: dict[str, SigningProvider]
-    mapping: MappingFile
+    mappings: MappingSource
     clock: Callable[[], datetime]
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
@@ -65,7 +65,7 @@ class Daemon:
             ),
         )
         self.poller = Poller(
-            store=self.store, crm=self.crm, mappings=lambda: self.mapping, clock=self.clock,
+            store=self.store, crm=self.crm, mappings=lambda: self.mappings.current, clock=self.clock,
             overlap=timedelta(seconds=s.poll_overlap_seconds),
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
@@ -120,6 +120,8 @@ class Daemon:
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.add_job(self.work, "interval", seconds=s.work_interval_seconds, id="work",
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
+        scheduler.add_job(self.mappings.reload_if_changed, "interval", seconds=s.mappings_reload_seconds,
+                          id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.start()
         self._scheduler = scheduler
         log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
@@ -139,15 +141,17 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
               clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
               require_https_downloads: bool = True) -> Daemon:
     clock = clock or utc_now
-    mapping = mapping or load_mapping(settings.mappings_path)
+    if providers is None:
+        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
+    known = providers
+    mappings = MappingSource(None if mapping else settings.mappings_path, initial=mapping,
+                             check=lambda m: check_rules_have_providers(m.rules, known))
+    check_rules_have_providers(mappings.current.rules, providers)
     if store is None:
         store = Store(settings.database_url, clock=clock)
         store.migrate()
-    if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
-    check_rules_have_providers(mapping.rules, providers)
     if crm is None:
         from connector.salesforce import build_crm
 
         crm = build_crm(settings, session=http_session)
-    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mapping=mapping, clock=clock)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)

@@ -28,10 +28,13 @@ class MappingError(Exception):
         self.problems = problems
 
 
-def _node_at(root: yaml.Node | None, loc: tuple) -> yaml.Node | None:
-    """The YAML node a pydantic error location points at (or its nearest ancestor)."""
+def _node_at(root: yaml.Node | None, loc: tuple, *, want_key: bool = False) -> yaml.Node | None:
+    """The YAML node a pydantic error location points at (or its nearest ancestor);
+    with `want_key`, the key of the last part rather than its value."""
     node = root
-    for part in loc:
+    for index, part in enumerate(loc):
+        if want_key and index == len(loc) - 1 and isinstance(node, yaml.MappingNode):
+            return next((k for k, _ in node.value if k.value == part), node)
         if isinstance(node, yaml.MappingNode):
             child = next((v for k, v in node.value if k.value == part), None)
             if child is None:
@@ -71,7 +74,7 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            node = _node_at(root, loc)
+            node = _node_at(root, loc, want_key=error["type"] == "extra_forbidden")
             line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
             where = ".".join(str(p) for p in loc)
             message = error["msg"].removeprefix("Value error, ")

@@ -33,7 +33,7 @@ def test_defaults_fill_the_minimal_rule():
 
 
 def test_unknown_key_is_located():
-    expected = "rules.yaml:7:14: rule quote: rules.0.signerz: unknown key 'signerz'"
+    expected = "rules.yaml:7:5: rule quote: rules.0.signerz: unknown key 'signerz'"
     assert _problems(GOOD + "    signerz: []\n") == [expected]
 
 
