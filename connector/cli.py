@@ -101,6 +101,21 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from connector.documents import PdfLimits
+    from connector.plan_command import run_plan
+    from connector.providers import build_providers
+    from connector.salesforce import build_crm
+    from mappings.loader import load_mapping
+
+    settings = Settings()
+    return run_plan(
+        crm=build_crm(settings), providers=build_providers(settings), mapping=load_mapping(settings.mappings_path),
+        opportunity_id=args.opportunity, callback_base_url=settings.public_base_url,
+        limits=PdfLimits(settings.max_document_bytes, settings.max_document_pages),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_connector.py", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -114,13 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("job", nargs="?", help="job id")
     target.add_argument("--all-failed", action="store_true")
     sub.add_parser("migrate", help="create or upgrade the state database schema")
+    plan = sub.add_parser("plan", help="dry run: what the rules would send for one opportunity")
+    plan.add_argument("--opportunity", required=True, help="Opportunity Id")
     check = sub.add_parser("check-mappings", help="validate mapping files")
     check.add_argument("paths", nargs="*")
     return parser
 
 
 COMMANDS = {"run": cmd_run, "sandbox": cmd_sandbox, "status": cmd_status, "retry": cmd_retry,
-            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings}
+            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings, "plan": cmd_plan}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from adapters.base import (
-    DocumentSpec,
     ProviderError,
     RequestRef,
     SigningProvider,
@@ -28,11 +27,10 @@ from adapters.base import (
 )
 from connector.codec import opportunity_from_json
 from connector.crm import CRM, CRMError, Writeback
-from connector.documents import PdfLimits, check_pdf, pdf_filename, select_files
+from connector.documents import PdfLimits
 from connector.errors import PreparationError
-from connector.signers import build_signers
+from connector.planner import plan_request
 from connector.store import Job, JobState, Store
-from connector.templates import render
 from connector.writebacks import Status, WritebackBuilder
 from mappings.models import Rule
 
@@ -150,32 +148,14 @@ class Engine:
                  job.id, job.provider, ref.request_id, job.opportunity_id)
 
     def _build_request(self, job: Job, provider: SigningProvider) -> SigningRequestSpec:
-        rule = Rule.model_validate(job.rule)
-        opportunity = opportunity_from_json(job.opportunity)
-        signers = build_signers(opportunity, list(rule.signers))
-        files = select_files(opportunity, rule.documents.title_pattern, rule.documents.select)
-        if len(files) > 1 and not provider.capabilities.multiple_documents:
-            raise PreparationError(
-                f"Rule {rule.id} selects {len(files)} files but {provider.display_name} sends one document per "
-                "request. Set documents.select to 'newest' or narrow documents.title_pattern."
-            )
-        documents = []
-        for file in files:
-            content = self.crm.download_file(file.version_id)
-            check_pdf(file, content, self.options.pdf_limits)
-            documents.append(DocumentSpec(title=file.title, filename=pdf_filename(file.title), content=content))
-        # What was sent is kept with the job: the later writebacks name these titles and signers.
-        job.request_ref = {"titles": [d.title for d in documents], "signers": [s.email for s in signers]}
-        spec = SigningRequestSpec(
-            external_id=job.id,
-            documents=tuple(documents),
-            signers=signers,
-            subject=render(rule.subject, opportunity),
-            message=render(rule.message, opportunity),
+        spec, _ = plan_request(
+            Rule.model_validate(job.rule), opportunity_from_json(job.opportunity),
+            download=self.crm.download_file, capabilities=provider.capabilities,
+            provider_label=provider.display_name, limits=self.options.pdf_limits, external_id=job.id,
             callback_url=f"{self.options.callback_base_url}/webhooks/{job.provider}",
-            expires_in_days=rule.expires_in_days,
-            send_reminders=rule.send_reminders,
         )
+        # What was sent is kept with the job: the later writebacks name these titles and signers.
+        job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers]}
         return spec
 
     def _write_sent(self, job: Job) -> None:
