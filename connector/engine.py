@@ -107,6 +107,11 @@ class Engine:
             job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
             job.next_run_at = self.clock()
             return
+        if isinstance(exc, CRMError) and not exc.retriable and job.state == JobState.NEW:
+            # Reading the opportunity's files failed for good (deleted file, no access): bad input.
+            job.last_error, job.state, job.outcome = f"Salesforce: {exc.message}", JobState.FAILING, "failed"
+            job.next_run_at = self.clock()
+            return
         retriable = getattr(exc, "retriable", True) if isinstance(exc, ProviderError | CRMError) else True
         job.attempts += 1
         job.last_error = str(exc) or type(exc).__name__

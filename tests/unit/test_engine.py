@@ -139,3 +139,12 @@ def test_transient_errors_retry_with_backoff_then_park(world):
     job = _only_job(daemon)
     assert job.state == JobState.PARKED and job.parked_from == "new"
     assert world.provider.create_calls == 0
+
+
+def test_file_gone_from_salesforce_is_written_back(world):
+    opportunity = world.add_opportunity()
+    del world.crm.file_contents[opportunity.files[0].version_id]
+    world.daemon().run_once()
+    error = world.crm.fields[opportunity.id]["Signing_Last_Error__c"]
+    assert error.startswith("Salesforce: ContentVersion") and "not found" in error
+    assert world.provider.create_calls == 0
