@@ -70,6 +70,7 @@ class Engine:
             JobState.COMPLETING: self._complete,
             JobState.CLOSING: self._close,
             JobState.FAILING: self._write_failure,
+            JobState.CANCELLING: self._cancel,
         }
 
     # --- driving ---------------------------------------------------------------------------
@@ -83,6 +84,8 @@ class Engine:
 
     def advance(self, job: Job) -> None:
         while not job.state.is_terminal and job.next_run_at <= self.clock():
+            if job.cancel_reason and job.state in (JobState.NEW, JobState.SENT, JobState.AWAITING):
+                job.state = JobState.CANCELLING
             before = job.state
             try:
                 self._steps[job.state](job)
@@ -217,13 +220,32 @@ class Engine:
                 "again to send a new request."))
         elif job.outcome == SigningState.CANCELLED.value:
             writeback = self.writebacks.ended(**common, status=Status.CANCELLED, explanation=(
-                "The signing request was cancelled at the provider."))
+                job.cancel_reason or "The signing request was cancelled at the provider."))
         else:
             writeback = self.writebacks.ended(**common, status=Status.ERROR, explanation=(
                 f"{common['provider_label']} reported that the request failed."))
         self._apply(job, "writeback:closed", writeback)
         job.state = JobState.DONE
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
+
+    def _cancel(self, job: Job) -> None:
+        provider = self._provider(job)
+        if job.request_ref is None or "request_id" not in job.request_ref:
+            found = provider.find_by_external_id(job.id) if job.pending_effect == "create" else None
+            if found is None:
+                log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
+                job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
+                return
+            job.request_id = found.request_id
+            job.request_ref = {**(job.request_ref or {}), "provider": found.provider,
+                               "request_id": found.request_id, "details": dict(found.details)}
+        ref = self._ref(job)
+        if not provider.get_status(ref).state.is_final:
+            provider.cancel(ref)
+        job.pending_effect = None
+        job.state, job.outcome = JobState.CLOSING, "cancelled"
+        job.next_run_at = self.clock()
+        log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
 
     def _write_failure(self, job: Job) -> None:
         writeback = self.writebacks.failed(opportunity_id=job.opportunity_id, message=job.last_error or "")

@@ -60,11 +60,23 @@ class Poller:
                 continue  # edited while sitting in the stage; it entered before our window
             for rule in mapping.rules_for_stage(opportunity.stage):
                 created += self._create_job(rule, opportunity)
+            for rule in mapping.rules_cancelled_by(opportunity.stage):
+                self._cancel_job(rule, opportunity)
         if newest != cursor:
             self.store.set_value(CURSOR_KEY, newest.isoformat())
         if result.opportunities:
             log.info("poll: %d opportunities in trigger stages, %d new job(s)", len(result.opportunities), created)
         return PollReport(seen=len(result.opportunities), created=created, cursor=newest)
+
+    def _cancel_job(self, rule: Rule, opportunity: Opportunity) -> None:
+        active = self.store.active_job_for(rule.id, opportunity.id)
+        if active is None or active.cancel_reason:
+            return
+        reason = (f"Cancelled because the opportunity moved to stage {opportunity.stage!r} "
+                  f"(rule {rule.id}, cancel_on).")
+        if self.store.request_cancel(active.id, reason):
+            log.info("job %s: opportunity %s moved to %r; cancelling its request", active.id, opportunity.id,
+                     opportunity.stage)
 
     def _create_job(self, rule: Rule, opportunity: Opportunity) -> int:
         active = self.store.active_job_for(rule.id, opportunity.id)

@@ -58,6 +58,17 @@ class Rule(_Strict):
     message: str = Field("Please review and sign the attached document for {{Opportunity.Name}}.")
     expires_in_days: int | None = Field(None, ge=1, le=730, description="Days before the request expires.")
     send_reminders: bool = Field(True, description="Let the provider send reminders.")
+    cancel_on: list[str] = Field(
+        default_factory=list,
+        description="Stages that cancel this rule's pending request (e.g. 'Closed Lost').",
+    )
+
+    @model_validator(mode="after")
+    def _cancel_stage_is_not_a_trigger(self) -> Rule:
+        both = sorted(set(self.cancel_on) & set(self.trigger.stages))
+        if both:
+            raise ValueError(f"stage(s) {', '.join(both)} both trigger and cancel this rule; pick one")
+        return self
 
     @field_validator("subject", "message")
     @classmethod
@@ -83,10 +94,14 @@ class MappingFile(_Strict):
         return self
 
     def stages(self) -> list[str]:
-        return sorted({stage for rule in self.rules for stage in rule.trigger.stages})
+        """Every stage the poller watches: the trigger stages and the cancelling ones."""
+        return sorted({stage for rule in self.rules for stage in (*rule.trigger.stages, *rule.cancel_on)})
 
     def rules_for_stage(self, stage: str) -> list[Rule]:
         return [rule for rule in self.rules if stage in rule.trigger.stages]
+
+    def rules_cancelled_by(self, stage: str) -> list[Rule]:
+        return [rule for rule in self.rules if stage in rule.cancel_on]
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

@@ -13,6 +13,7 @@ class JobState(StrEnum):
     AWAITING = "awaiting"    # waiting for signers; events or the safety-net check move it on
     COMPLETING = "completing"  # everyone signed; files and status to write back
     CLOSING = "closing"      # declined, expired or cancelled; status to write back
+    CANCELLING = "cancelling"  # the opportunity moved to a cancel_on stage; cancel at the provider
     FAILING = "failing"      # refused before sending; the error to write back
     DONE = "done"
     PARKED = "parked"        # retries exhausted; waits for `retry`
@@ -46,3 +47,4 @@ class Job:
     sent_at: datetime | None = None
     completed_at: datetime | None = None
     parked_from: str | None = None
+    cancel_reason: str | None = None  # set only by Store.request_cancel, never by save_job

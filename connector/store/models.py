@@ -31,6 +31,7 @@ class JobRow(Base):
     provider_state: Mapped[str | None] = mapped_column(String(40))
     pending_effect: Mapped[str | None] = mapped_column(String(40))
     parked_from: Mapped[str | None] = mapped_column(String(20))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     decline_reason: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

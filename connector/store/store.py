@@ -23,7 +23,7 @@ from connector.store.jobs import Job, JobState
 from connector.store.models import EventRow, JobRow, SettingRow
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_JOB_FIELDS = [c.key for c in JobRow.__table__.columns]
+_JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key != "cancel_reason"]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -177,6 +177,18 @@ class Store:
                 .values(next_run_at=self.now())
             )
 
+    def request_cancel(self, job_id: str, reason: str) -> bool:
+        """Ask for a job's request to be cancelled; the engine acts on it at its next step.
+        Kept out of save_job so that a worker saving the job at the same moment cannot lose it."""
+        with self._tx() as session:
+            result = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id,
+                       JobRow.state.in_([JobState.NEW.value, JobState.SENT.value, JobState.AWAITING.value]))
+                .values(cancel_reason=reason, next_run_at=self.now())
+            )
+            return result.rowcount > 0
+
     # --- events ----------------------------------------------------------------------------
 
     def record_event(self, *, provider: str, event_id: str, request_id: str, external_id: str | None,
@@ -234,4 +246,5 @@ def _to_job(row: JobRow) -> Job:
         provider_state=row.provider_state, pending_effect=row.pending_effect,
         decline_reason=row.decline_reason, last_error=row.last_error, attempts=row.attempts or 0,
         sent_at=_utc(row.sent_at), completed_at=_utc(row.completed_at), parked_from=row.parked_from,
+        cancel_reason=row.cancel_reason,
     )

@@ -45,13 +45,14 @@ class World:
     clock: Clock
     db_url: str
     settings: Settings
+    mapping: object = None
 
     def daemon(self) -> Daemon:
         """A fresh daemon on the same database: what a restart looks like."""
         store = Store(self.db_url, clock=self.clock)
         store.migrate()
         return bootstrap(self.settings, crm=self.crm, providers={"signrequest": self.provider}, store=store,
-                         mapping=parse_mapping(RULES), clock=self.clock)
+                         mapping=self.mapping or parse_mapping(RULES), clock=self.clock)
 
     def add_opportunity(self, opp_id: str = "006000000000001AAA", *, email: str | None = "dana@example.com",
                         content: bytes | None = None, stage: str = "Contract Sent") -> Opportunity:

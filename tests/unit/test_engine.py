@@ -148,3 +148,26 @@ def test_file_gone_from_salesforce_is_written_back(world):
     error = world.crm.fields[opportunity.id]["Signing_Last_Error__c"]
     assert error.startswith("Salesforce: ContentVersion") and "not found" in error
     assert world.provider.create_calls == 0
+
+
+def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
+    from dataclasses import replace
+
+    from mappings.loader import parse_mapping
+    from tests.unit.conftest import RULES
+
+    world.mapping = parse_mapping(RULES + '    cancel_on: ["Closed Lost"]\n')
+    opportunity = world.add_opportunity()
+    world.daemon().run_once()
+    request_id = next(iter(world.provider.requests))
+    world.clock.advance(minutes=1)
+    world.crm.opportunities[opportunity.id] = replace(
+        opportunity, stage="Closed Lost", system_modstamp=world.clock(), stage_changed_at=world.clock())
+    daemon = world.daemon()
+    daemon.run_once()
+    assert world.provider.requests[request_id].status.state == SigningState.CANCELLED
+    job = _only_job(daemon)
+    assert (job.state, job.outcome) == (JobState.DONE, "cancelled")
+    fields = world.crm.fields[opportunity.id]
+    assert fields["Signing_Status__c"] == "Cancelled"
+    assert "moved to stage 'Closed Lost'" in fields["Signing_Last_Error__c"]

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("provider_state", sa.String(40)),
         sa.Column("pending_effect", sa.String(40)),
         sa.Column("parked_from", sa.String(20)),
+        sa.Column("cancel_reason", sa.Text),
         sa.Column("decline_reason", sa.Text),
         sa.Column("last_error", sa.Text),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
