@@ -17,6 +17,7 @@ import requests
 
 from config.settings import REPO_ROOT, Settings
 from connector.daemon import Daemon, bootstrap
+from connector.http import make_session
 from connector.logs import configure_logging
 from connector.sandbox.salesforce_sim import SalesforceSimulator
 from connector.sandbox.servers import RunningServer, serve_in_thread
@@ -78,8 +79,7 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         status_check_minutes=1,
         **overrides,
     )
-    session = requests.Session()
-    session.verify = str(cert.ca_file)
+    session = make_session(cert.ca_file)
     return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, settings, session, cert.ca_file)
 
 
