@@ -61,8 +61,7 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN)
     sr_server = serve_in_thread(signrequest.app)
     signrequest.public_url = sr_server.url
-    settings = Settings(
-        _env_file=None,
+    values = dict(
         database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
         mappings_path=REPO_ROOT / "mappings" / "rules.yaml",
         salesforce_login_url=sf_api.url,
@@ -77,8 +76,8 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         public_base_url=f"http://127.0.0.1:{webhook_port}",
         poll_interval_seconds=3,
         status_check_minutes=1,
-        **overrides,
     )
+    settings = Settings(_env_file=None, **{**values, **overrides})
     session = make_session(cert.ca_file)
     return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, settings, session, cert.ca_file)
 

@@ -24,6 +24,7 @@ class RunningServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True  # don't wait for idle keep-alive connections to close
         self.thread.join(timeout)
 
 

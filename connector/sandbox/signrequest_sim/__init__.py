@@ -1,0 +1,5 @@
+"""A simulated SignRequest API v1, with signed callbacks and browser signing pages."""
+
+from connector.sandbox.signrequest_sim.simulator import ActionRefused, SignRequestSimulator
+
+__all__ = ["ActionRefused", "SignRequestSimulator"]
