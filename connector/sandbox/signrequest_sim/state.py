@@ -56,7 +56,8 @@ class Document:
 class Store:
     """All documents, and short-lived tokens for their file URLs."""
 
-    def __init__(self, clock=lambda: datetime.now(UTC)):
+    def __init__(self, clock=lambda: datetime.now(UTC), monotonic=time.monotonic):
+        self.monotonic = monotonic  # file links expire on this clock; tests move it
         self.lock = threading.RLock()
         self.documents: dict[str, Document] = {}
         self.file_tokens: dict[str, tuple[str, str, float]] = {}  # token -> (document uuid, kind, expiry)
@@ -73,13 +74,13 @@ class Store:
 
     def file_url(self, base: str, document: Document, kind: str) -> str:
         token = secrets.token_urlsafe(18)
-        self.file_tokens[token] = (document.uuid, kind, time.monotonic() + 300)  # valid for 5 minutes
+        self.file_tokens[token] = (document.uuid, kind, self.monotonic() + 300)  # valid for 5 minutes
         suffix = {"original": "original", "pdf": "signed", "signing_log": "signing-log"}[kind]
         return f"{base}/files/{token}/{suffix}.pdf"
 
     def file_for(self, token: str) -> bytes | None:
         entry = self.file_tokens.get(token)
-        if entry is None or entry[2] < time.monotonic():
+        if entry is None or entry[2] < self.monotonic():
             return None
         document = self.documents[entry[0]]
         return {"original": document.content, "pdf": document.signed_pdf, "signing_log": document.signing_log}[entry[1]]
