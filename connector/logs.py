@@ -42,4 +42,7 @@ def configure_logging(level: str, secrets: Iterable[str]) -> SecretRedactor:
         if not any(isinstance(f, SecretRedactor) for f in handler.filters):
             handler.addFilter(redactor)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A webhook wakes the worker early; when it is already running, APScheduler skips the extra
+    # run and says so at WARNING. That is the intended coalescing, not a problem.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     return redactor

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 SF_CLIENT_ID = "sandbox-client-id"
 SF_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the simulator's own demo credential
 SIGNREQUEST_TOKEN = "sandbox-signrequest-token"  # noqa: S105 - the simulator's own demo credential
+SANDBOX_PORTS = (8443, 8090, 8091)  # Salesforce API (HTTPS), Salesforce console, SignRequest
 
 
 @dataclass
@@ -48,18 +50,34 @@ class Sandbox:
             server.stop()
 
 
-def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None,
-                     seed: bool = True, **overrides) -> Sandbox:
-    """Start both simulators and return settings that point a daemon at them."""
+def _port_or_free(preferred: int) -> int:
+    """`preferred` when it is free, so the sandbox's URLs stay the same from run to run."""
+    if not preferred:
+        return 0
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            log.warning("port %d is taken; using a free one", preferred)
+            return 0
+    return preferred
+
+
+def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None, seed: bool = True,
+                     ports: tuple[int, int, int] = (0, 0, 0), **overrides) -> Sandbox:
+    """Start both simulators and return settings that point a daemon at them. `ports` are the preferred
+    Salesforce API, Salesforce console and SignRequest ports (0: any free port)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     cert = make_certificate(state_dir / "tls")
     salesforce = SalesforceSimulator(consumer_key=SF_CLIENT_ID, consumer_secret=SF_CLIENT_SECRET)
     if seed:
         salesforce.seed_demo()
-    sf_api = serve_in_thread(salesforce.app, ssl_certfile=str(cert.cert_file), ssl_keyfile=str(cert.key_file))
-    sf_console = serve_in_thread(salesforce.app)
+    api_port, console_port, signrequest_port = (_port_or_free(p) for p in ports)
+    sf_api = serve_in_thread(salesforce.app, port=api_port, ssl_certfile=str(cert.cert_file),
+                             ssl_keyfile=str(cert.key_file))
+    sf_console = serve_in_thread(salesforce.app, port=console_port)
     signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN)
-    sr_server = serve_in_thread(signrequest.app)
+    sr_server = serve_in_thread(signrequest.app, port=signrequest_port)
     signrequest.public_url = sr_server.url
     values = dict(
         database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
@@ -90,7 +108,7 @@ def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:
     db = state_dir / "connector.db"
     for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
-    sandbox = start_simulators(state_dir, webhook_port=webhook_port)
+    sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS)
     configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN])
     daemon = start_daemon(sandbox)
     daemon_url = daemon.start()
