@@ -38,10 +38,12 @@ class Sessions:
     def __init__(self, ttl_seconds: int):
         self.ttl = ttl_seconds
         self._expiry: dict[str, float] = {}
+        self.issued: list[str] = []  # every session id ever handed out, for leak tests
 
     def issue(self) -> str:
         token = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(72)}"
         self._expiry[token] = time.monotonic() + self.ttl
+        self.issued.append(token)
         return token
 
     def valid(self, token: str) -> bool:
