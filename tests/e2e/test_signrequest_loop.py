@@ -79,3 +79,19 @@ def test_decline_writes_status_and_the_reason(e2e):
     [_, declined] = e2e.salesforce.tasks_on(opportunity_id)
     assert declined["Subject"].startswith("Signature declined: Quote Q-9001")
     assert "Reason: The price is higher than agreed" in declined["Description"]
+
+
+def test_one_isolated_signing_costs_four_salesforce_calls(e2e):
+    """Poll (1), download the PDF (1), write "Sent" + Task (1 composite), attach both Files + status + Task
+    (1 composite). Webhooks and provider status checks cost no Salesforce call."""
+    opportunity_id = make_deal(e2e.salesforce, "Counted Deal")
+    e2e.salesforce.set_stage(opportunity_id, STAGE)
+    e2e.salesforce.reset_api_calls()
+    e2e.daemon.run_once()
+    job = _job(e2e)
+    e2e.signrequest.sign(job.request_id, "dana@example.com")
+    e2e.signrequest.sign(job.request_id, "eli.counteddeal@example.com")
+    e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
+    assert _job(e2e).outcome == "completed"
+    assert dict(e2e.salesforce.api_calls) == {
+        "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 2}
