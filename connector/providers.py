@@ -31,6 +31,7 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
 
 
 def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider]) -> None:
+    """Refuse rules whose provider is not configured, or cannot do what the rule asks."""
     missing = sorted({rule.provider for rule in stage_rules if rule.provider not in providers})
     if missing:
         names = ", ".join(missing)
@@ -38,3 +39,11 @@ def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider
             f"The mappings use provider(s) {names} but no credentials are configured for them. "
             "Set CONNECTOR_SIGNREQUEST_API_TOKEN (or the provider's settings) or remove those rules."
         )
+    for rule in stage_rules:
+        provider = providers[rule.provider]
+        wants_sms = any(s.auth == "sms" for s in rule.signers) or bool(
+            rule.internal_signer and rule.internal_signer.auth == "sms")
+        if wants_sms and not provider.capabilities.sms_authentication:
+            raise ProviderConfigError(
+                f"Rule {rule.id} asks for SMS authentication, which {provider.display_name} cannot do. "
+                "Use auth: email for its signers, or a provider with SMS.")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from adapters.base import SignerAuth, SignerSpec
 from connector.crm import ContactRole, Opportunity
 from connector.errors import PreparationError
-from mappings.models import SignerRule
+from mappings.models import InternalSigner, SignerRule
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -30,7 +31,39 @@ def _pick(opportunity: Opportunity, rule: SignerRule) -> ContactRole:
     return holders[0]
 
 
-def build_signers(opportunity: Opportunity, rules: list[SignerRule]) -> tuple[SignerSpec, ...]:
+def _internal(opportunity: Opportunity, rule: InternalSigner) -> SignerSpec:
+    if rule.owner:
+        name = (opportunity.owner_name or "").strip()
+        if not opportunity.owner_email:
+            raise PreparationError(
+                f"The owner of opportunity {opportunity.name} ({opportunity.id}) must countersign but has no email "
+                "address in Salesforce. Add one to the user, or name another internal signer in the mapping.")
+        first, _, last = name.partition(" ")
+        email, first_name, last_name = opportunity.owner_email, first, last
+    else:
+        email, first_name, last_name = rule.email or "", rule.first_name, rule.last_name
+    phone = (rule.mobile_phone or "").replace(" ", "") or None
+    if rule.auth == "sms" and not (phone and _PHONE.match(phone)):
+        raise PreparationError(f"The internal signer {email} needs mobile_phone in international format for SMS "
+                               "authentication. Set it in the mapping.")
+    return SignerSpec(email=email, first_name=first_name, last_name=last_name, order=0, mobile_phone=phone,
+                      auth=SignerAuth(rule.auth))
+
+
+def build_signers(opportunity: Opportunity, rules: list[SignerRule],
+                  internal: InternalSigner | None = None) -> tuple[SignerSpec, ...]:
+    customers = _customers(opportunity, rules)
+    if internal is None:
+        return customers
+    countersigner = _internal(opportunity, internal)
+    if countersigner.email.lower() in {s.email.lower() for s in customers}:
+        raise PreparationError(f"{countersigner.email} is both a customer signer and the internal signer on "
+                               f"opportunity {opportunity.name}. Change one of them.")
+    ordered = [countersigner, *customers] if internal.position == "before" else [*customers, countersigner]
+    return tuple(replace(signer, order=index) for index, signer in enumerate(ordered, start=1))
+
+
+def _customers(opportunity: Opportunity, rules: list[SignerRule]) -> tuple[SignerSpec, ...]:
     signers: list[SignerSpec] = []
     seen: set[str] = set()
     for order, rule in enumerate(rules, start=1):

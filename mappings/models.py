@@ -48,12 +48,31 @@ class SignerRule(_Strict):
     auth: Literal["email", "sms"] = Field("email", description="How the signer proves who they are.")
 
 
+class InternalSigner(_Strict):
+    """Someone on our side who signs too: the opportunity owner, or a named user."""
+
+    owner: bool = Field(False, description="The opportunity owner signs (name and email from Salesforce).")
+    email: str | None = Field(None, description="A named user's email, when not the owner.")
+    first_name: str = ""
+    last_name: str = ""
+    position: Literal["before", "after"] = Field("after", description="Sign before or after the customer.")
+    auth: Literal["email", "sms"] = "email"
+    mobile_phone: str | None = Field(None, description="Needed with auth: sms.")
+
+    @model_validator(mode="after")
+    def _owner_or_named(self) -> InternalSigner:
+        if self.owner == bool(self.email):
+            raise ValueError("set either owner: true or an email for the internal signer, not both")
+        return self
+
+
 class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Stable rule id.")
     trigger: Trigger
     provider: Literal["signrequest", "onespan", "legalsign"]
     documents: DocumentSelector = DocumentSelector()
     signers: list[SignerRule] = Field(min_length=1, description="Signers in signing order.")
+    internal_signer: InternalSigner | None = Field(None, description="A countersigner from our side.")
     subject: str = Field("Please sign: {{Opportunity.Name}}", max_length=512)
     message: str = Field("Please review and sign the attached document for {{Opportunity.Name}}.")
     expires_in_days: int | None = Field(None, ge=1, le=730, description="Days before the request expires.")
