@@ -5,6 +5,7 @@ A new adapter joins the contract suite by adding a harness here.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from adapters.base import RequestRef, SigningProvider
+from adapters.onespan import OneSpanProvider
 from adapters.signrequest import SignRequestProvider
+from connector.sandbox.onespan_sim import OneSpanSimulator
 from connector.sandbox.servers import serve_in_thread
 from connector.sandbox.signrequest_sim import SignRequestSimulator
 
@@ -52,6 +55,10 @@ class Harness:
     def reminders_sent(self, ref: RequestRef) -> int: ...
     def wait_for_callbacks(self) -> None: ...
 
+    def forge(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+        """A callback an attacker could send, derived from a real one."""
+        raise NotImplementedError
+
 
 class SignRequestHarness(Harness):
     name = "signrequest"
@@ -77,6 +84,10 @@ class SignRequestHarness(Harness):
     def reminders_sent(self, ref):
         return self.sim.store.documents[ref.request_id].reminders
 
+    def forge(self, headers, body):
+        # event_hash covers event_time + event_type: claiming another event type breaks it.
+        return headers, json.dumps({**json.loads(body), "event_type": "declined"}).encode()
+
     def wait_for_callbacks(self):
         self.sim.wait_for_deliveries()
         time.sleep(0.05)
@@ -97,4 +108,51 @@ def signrequest_harness() -> Iterator[Harness]:
         receiver.stop()
 
 
-HARNESSES = {"signrequest": signrequest_harness}
+class OneSpanHarness(Harness):
+    name = "onespan"
+
+    def __init__(self, base: str, callbacks: Callbacks, callback_url: str, sim: OneSpanSimulator):
+        self.sim, self.callbacks, self.callback_url = sim, callbacks, callback_url
+        self.provider = OneSpanProvider(api_key=sim.api_key, base_url=base, callback_key="contract-callback-key",
+                                        retry_wait_initial=0)
+
+    def sign(self, ref, email):
+        self.sim.sign(ref.request_id, email)
+
+    def view(self, ref, email):
+        self.sim.view(ref.request_id, email)
+
+    def decline(self, ref, email, reason):
+        self.sim.decline(ref.request_id, email, reason)
+
+    def expire(self, ref):
+        self.sim.expire(ref.request_id)
+
+    def reminders_sent(self, ref):
+        return self.sim.packages[ref.request_id].notifications
+
+    def forge(self, headers, body):
+        # The callback key travels in the Authorization header; an attacker does not have it.
+        return {**headers, "authorization": "Basic guessed-key"}, body
+
+    def wait_for_callbacks(self):
+        self.sim.wait_for_deliveries()
+        time.sleep(0.05)
+
+
+@contextmanager
+def onespan_harness() -> Iterator[Harness]:
+    callbacks = Callbacks()
+    receiver = serve_in_thread(callbacks.app())
+    sim = OneSpanSimulator(api_key="contract-api-key")
+    server = serve_in_thread(sim.app)
+    sim.public_url = server.url
+    try:
+        yield OneSpanHarness(server.url, callbacks, f"{receiver.url}/hook", sim)
+    finally:
+        sim.close()
+        server.stop()
+        receiver.stop()
+
+
+HARNESSES = {"signrequest": signrequest_harness, "onespan": onespan_harness}

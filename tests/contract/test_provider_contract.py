@@ -117,10 +117,8 @@ def test_real_callbacks_parse_and_tampered_ones_are_refused(harness):
     assert SigningState.COMPLETED in {e.state_hint for e in events}
     assert len({e.event_id for e in events}) == len(events)
     headers, body = harness.callbacks.received[-1]
-    payload = json.loads(body)
-    forged = json.dumps({**payload, "event_type": "declined"}).encode()
     with pytest.raises(WebhookRejected) as refused:
-        harness.provider.parse_webhook(headers, forged)
+        harness.provider.parse_webhook(*harness.forge(headers, body))
     assert 400 <= refused.value.status_code < 500
     for malformed in (b"", b"{", b"[]", json.dumps({"unexpected": True}).encode()):
         with pytest.raises(WebhookRejected):

@@ -8,7 +8,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from connector.sandbox.signrequest_sim.callbacks import CallbackSender, event_hash
+from connector.sandbox.callbacks import CallbackSender
+from connector.sandbox.signrequest_sim.callbacks import event_hash
 from connector.sandbox.signrequest_sim.serialize import Urls, document_json, signer_json
 from connector.sandbox.signrequest_sim.state import (
     FINAL,
