@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["signrequest.com", "*.signrequest.com", "signrequest-pro.s3.amazonaws.com"]
     )
 
+    # --- OneSpan Sign
+    onespan_api_key: SecretStr | None = None
+    onespan_base_url: str = "https://sandbox.esignlive.com"
+    onespan_callback_key: SecretStr | None = None
+
     # --- webhook server
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
@@ -82,7 +87,7 @@ class Settings(BaseSettings):
 
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
-    @field_validator("salesforce_login_url", "signrequest_base_url", "public_base_url")
+    @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -27,6 +27,17 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             session=session,
             replay_window_seconds=settings.webhook_replay_window_seconds,
         )
+    if settings.onespan_api_key:
+        from adapters.onespan import OneSpanProvider
+
+        if settings.onespan_callback_key is None:
+            raise ProviderConfigError("OneSpan needs CONNECTOR_ONESPAN_CALLBACK_KEY (a long random value) so that "
+                                      "its callbacks can be authenticated.")
+        providers["onespan"] = OneSpanProvider(
+            api_key=settings.onespan_api_key.get_secret_value(), base_url=settings.onespan_base_url,
+            callback_key=settings.onespan_callback_key.get_secret_value(), session=session,
+            replay_window_seconds=settings.webhook_replay_window_seconds,
+        )
     return providers
 
 
@@ -37,7 +48,8 @@ def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider
         names = ", ".join(missing)
         raise ProviderConfigError(
             f"The mappings use provider(s) {names} but no credentials are configured for them. "
-            "Set CONNECTOR_SIGNREQUEST_API_TOKEN (or the provider's settings) or remove those rules."
+            "Set the provider's credentials (CONNECTOR_SIGNREQUEST_API_TOKEN, CONNECTOR_ONESPAN_API_KEY) or remove "
+            "those rules."
         )
     for rule in stage_rules:
         provider = providers[rule.provider]

@@ -20,6 +20,7 @@ from config.settings import REPO_ROOT, Settings
 from connector.daemon import Daemon, bootstrap
 from connector.http import make_session
 from connector.logs import configure_logging
+from connector.sandbox.onespan_sim import OneSpanSimulator
 from connector.sandbox.salesforce_sim import SalesforceSimulator
 from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.sandbox.signrequest_sim import SignRequestSimulator
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 SF_CLIENT_ID = "sandbox-client-id"
 SF_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the simulator's own demo credential
 SIGNREQUEST_TOKEN = "sandbox-signrequest-token"  # noqa: S105 - the simulator's own demo credential
-SANDBOX_PORTS = (8443, 8090, 8091)  # Salesforce API (HTTPS), Salesforce console, SignRequest
+ONESPAN_KEY = "sandbox-onespan-key"  # noqa: S105 - the simulator's own demo credential
+ONESPAN_CALLBACK_KEY = "sandbox-onespan-callback-key"  # noqa: S105 - the sandbox's own demo value
+SANDBOX_PORTS = (8443, 8090, 8091, 8092)  # Salesforce API (HTTPS), Salesforce console, SignRequest, OneSpan
 
 
 @dataclass
@@ -40,13 +43,16 @@ class Sandbox:
     salesforce_api: RunningServer
     salesforce_console: RunningServer
     signrequest_server: RunningServer
+    onespan: OneSpanSimulator
+    onespan_server: RunningServer
     settings: Settings
     http_session: requests.Session
     ca_file: Path
 
     def stop(self) -> None:
         self.signrequest.close()
-        for server in (self.signrequest_server, self.salesforce_console, self.salesforce_api):
+        self.onespan.close()
+        for server in (self.onespan_server, self.signrequest_server, self.salesforce_console, self.salesforce_api):
             server.stop()
 
 
@@ -64,7 +70,7 @@ def _port_or_free(preferred: int) -> int:
 
 
 def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None, seed: bool = True,
-                     ports: tuple[int, int, int] = (0, 0, 0), **overrides) -> Sandbox:
+                     ports: tuple[int, int, int, int] = (0, 0, 0, 0), **overrides) -> Sandbox:
     """Start both simulators and return settings that point a daemon at them. `ports` are the preferred
     Salesforce API, Salesforce console and SignRequest ports (0: any free port)."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -72,13 +78,16 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     salesforce = SalesforceSimulator(consumer_key=SF_CLIENT_ID, consumer_secret=SF_CLIENT_SECRET)
     if seed:
         salesforce.seed_demo()
-    api_port, console_port, signrequest_port = (_port_or_free(p) for p in ports)
+    api_port, console_port, signrequest_port, onespan_port = (_port_or_free(p) for p in ports)
     sf_api = serve_in_thread(salesforce.app, port=api_port, ssl_certfile=str(cert.cert_file),
                              ssl_keyfile=str(cert.key_file))
     sf_console = serve_in_thread(salesforce.app, port=console_port)
     signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN)
     sr_server = serve_in_thread(signrequest.app, port=signrequest_port)
     signrequest.public_url = sr_server.url
+    onespan = OneSpanSimulator(api_key=ONESPAN_KEY)
+    onespan_server = serve_in_thread(onespan.app, port=onespan_port)
+    onespan.public_url = onespan_server.url
     values = dict(
         database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
         mappings_path=REPO_ROOT / "mappings" / "rules.yaml",
@@ -90,6 +99,9 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         signrequest_api_token=SIGNREQUEST_TOKEN,
         signrequest_base_url=f"{sr_server.url}/api/v1",
         signrequest_download_hosts=["127.0.0.1"],
+        onespan_api_key=ONESPAN_KEY,
+        onespan_base_url=onespan_server.url,
+        onespan_callback_key=ONESPAN_CALLBACK_KEY,
         webhook_port=webhook_port,
         public_base_url=f"http://127.0.0.1:{webhook_port}",
         poll_interval_seconds=3,
@@ -97,7 +109,8 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     session = make_session(cert.ca_file)
-    return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, settings, session, cert.ca_file)
+    return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, onespan, onespan_server, settings, session,
+                   cert.ca_file)
 
 
 def start_daemon(sandbox: Sandbox) -> Daemon:
@@ -109,13 +122,14 @@ def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:
     for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
     sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS)
-    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN])
+    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY])
     daemon = start_daemon(sandbox)
     daemon_url = daemon.start()
     print(f"""
 Sandbox running. Open in a browser:
-  Salesforce console (move an opportunity to "Contract Sent"): {sandbox.salesforce_console.url}/sandbox/
+  Salesforce console (move a deal to "Contract Sent" or "Proposal"): {sandbox.salesforce_console.url}/sandbox/
   SignRequest signing pages (sign or decline as each signer):   {sandbox.signrequest_server.url}/
+  OneSpan Sign signing pages (with the SMS code step):          {sandbox.onespan_server.url}/sandbox/
   Daemon health:                                                {daemon_url}/healthz
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 State database: {db}

@@ -40,7 +40,7 @@ def seed(sim) -> dict:
                 fields["Email"] = email
             contacts.append(sim.create_record("Contact", fields))
         opportunity = sim.create_record("Opportunity", {
-            "Name": name, "StageName": "Negotiation" if index % 2 else "Proposal", "CloseDate": "2026-12-31",
+            "Name": name, "StageName": "Qualification" if index % 2 else "Prospecting", "CloseDate": "2026-12-31",
             "AccountId": account, "Amount": amount, "OwnerId": reps[index % 2]})
         sim.create_record("OpportunityContactRole", {"OpportunityId": opportunity, "ContactId": contacts[0],
                                                      "Role": "Decision Maker", "IsPrimary": True})
