@@ -232,6 +232,15 @@ class SigningProvider(ABC):
     @abstractmethod
     def send_reminder(self, ref: RequestRef) -> None: ...
 
+    def callback_path(self) -> str:
+        """Where this provider's callbacks arrive on the webhook server."""
+        return f"/webhooks/{self.name}"
+
+    def accepts_path_token(self, token: str | None) -> bool:
+        """A provider whose callbacks carry no verifiable signature accepts them only on a secret
+        path (`/webhooks/<name>/<token>`); the others take the plain path."""
+        return token is None
+
     @abstractmethod
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """Authenticate and parse one callback; raise `WebhookRejected` for anything else.

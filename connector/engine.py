@@ -160,7 +160,7 @@ class Engine:
             Rule.model_validate(job.rule), opportunity_from_json(job.opportunity),
             download=self.crm.download_file, capabilities=provider.capabilities,
             provider_label=provider.display_name, limits=self.options.pdf_limits, external_id=job.id,
-            callback_url=f"{self.options.callback_base_url}/webhooks/{job.provider}",
+            callback_url=f"{self.options.callback_base_url}{provider.callback_path()}",
         )
         # What was sent is kept with the job: the later writebacks name these titles and signers.
         job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers]}

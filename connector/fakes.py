@@ -88,7 +88,8 @@ class FakeProvider(SigningProvider):
     name = "fake"
     display_name = "FakeSign"
 
-    def __init__(self, capabilities: ProviderCapabilities | None = None):
+    def __init__(self, capabilities: ProviderCapabilities | None = None, name: str = "fake"):
+        self.name = name
         self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True)
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0

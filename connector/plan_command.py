@@ -35,7 +35,7 @@ def run_plan(*, crm: CRM, providers: dict[str, SigningProvider], mapping: Mappin
                 rule, opportunity, download=crm.download_file,
                 capabilities=provider.capabilities if provider else ProviderCapabilities(),
                 provider_label=label, limits=limits, external_id="(dry run)",
-                callback_url=f"{callback_base_url}/webhooks/{rule.provider}",
+                callback_url=f"{callback_base_url}{provider.callback_path() if provider else '/webhooks/'}",
             )
         except PreparationError as exc:
             problems += 1

@@ -31,6 +31,7 @@ class PlannedDocument:
 def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[str], bytes],
                  capabilities: ProviderCapabilities, provider_label: str, limits: PdfLimits,
                  external_id: str, callback_url: str) -> tuple[SigningRequestSpec, list[PlannedDocument]]:
+    """The request `rule` would send for `opportunity`; `callback_url` is the provider's full callback URL."""
     signers = build_signers(opportunity, list(rule.signers), rule.internal_signer)
     if any(s.auth.value == "sms" for s in signers) and not capabilities.sms_authentication:
         raise PreparationError(f"Rule {rule.id} asks for SMS authentication, which {provider_label} cannot do.")

@@ -47,8 +47,8 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
     async def receive(request: Request) -> Response:
         name = request.path_params["provider"]
         provider = providers.get(name)
-        if provider is None:
-            return PlainTextResponse("unknown provider", status_code=404)
+        if provider is None or not provider.accepts_path_token(request.path_params.get("token")):
+            return PlainTextResponse("not found", status_code=404)
         try:
             body = await _read_capped(request, max_body_bytes)
         except _TooLarge:
@@ -74,4 +74,5 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
     return Starlette(routes=[
         Route("/healthz", healthz, methods=["GET"]),
         Route("/webhooks/{provider}", receive, methods=["POST"]),
+        Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
     ])

@@ -76,4 +76,4 @@ def world(tmp_path) -> World:
     clock = Clock()
     settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/state.db",
                         public_base_url="https://connector.example", retry_base_seconds=1)
-    return World(FakeCRM(), FakeProvider(), clock, settings.database_url, settings)
+    return World(FakeCRM(), FakeProvider(name="signrequest"), clock, settings.database_url, settings)
