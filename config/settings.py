@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     onespan_base_url: str = "https://sandbox.esignlive.com"
     onespan_callback_key: SecretStr | None = None
 
+    # --- Legalsign (Legalesign API v1)
+    legalsign_username: str | None = None
+    legalsign_api_key: SecretStr | None = None
+    legalsign_group: str | None = None
+    legalsign_base_url: str = "https://eu-api.legalesign.com/api/v1"
+    legalsign_callback_secret: SecretStr | None = None
+    legalsign_download_hosts: list[str] = Field(default_factory=lambda: ["*.legalesign.com", "*.amazonaws.com"])
+
     # --- webhook server
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
@@ -87,7 +95,8 @@ class Settings(BaseSettings):
 
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
-    @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "public_base_url")
+    @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "legalsign_base_url",
+                     "public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -13,7 +13,8 @@ from config.settings import Settings
 
 def _secrets(settings: Settings) -> list[str]:
     values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
-              settings.signrequest_api_token, settings.onespan_api_key, settings.onespan_callback_key]
+              settings.signrequest_api_token, settings.onespan_api_key, settings.onespan_callback_key,
+              settings.legalsign_api_key, settings.legalsign_callback_secret]
     return [v.get_secret_value() for v in values if v is not None]
 
 

@@ -38,6 +38,19 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             callback_key=settings.onespan_callback_key.get_secret_value(), session=session,
             replay_window_seconds=settings.webhook_replay_window_seconds,
         )
+    if settings.legalsign_api_key:
+        from adapters.legalsign import LegalsignProvider
+
+        if not (settings.legalsign_username and settings.legalsign_group and settings.legalsign_callback_secret):
+            raise ProviderConfigError("Legalsign needs CONNECTOR_LEGALSIGN_USERNAME, CONNECTOR_LEGALSIGN_GROUP and "
+                                      "CONNECTOR_LEGALSIGN_CALLBACK_SECRET as well as the API key.")
+        providers["legalsign"] = LegalsignProvider(
+            username=settings.legalsign_username, api_key=settings.legalsign_api_key.get_secret_value(),
+            group=settings.legalsign_group, base_url=settings.legalsign_base_url,
+            callback_secret=settings.legalsign_callback_secret.get_secret_value(),
+            download_hosts=list(settings.legalsign_download_hosts), require_https_downloads=require_https_downloads,
+            session=session, replay_window_seconds=settings.webhook_replay_window_seconds,
+        )
     return providers
 
 
@@ -48,7 +61,8 @@ def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider
         names = ", ".join(missing)
         raise ProviderConfigError(
             f"The mappings use provider(s) {names} but no credentials are configured for them. "
-            "Set the provider's credentials (CONNECTOR_SIGNREQUEST_API_TOKEN, CONNECTOR_ONESPAN_API_KEY) or remove "
+            "Set the provider's credentials (CONNECTOR_SIGNREQUEST_API_TOKEN, CONNECTOR_ONESPAN_API_KEY, "
+            "CONNECTOR_LEGALSIGN_API_KEY) or remove "
             "those rules."
         )
     for rule in stage_rules:

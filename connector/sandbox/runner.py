@@ -20,6 +20,7 @@ from config.settings import REPO_ROOT, Settings
 from connector.daemon import Daemon, bootstrap
 from connector.http import make_session
 from connector.logs import configure_logging
+from connector.sandbox.legalsign_sim import LegalsignSimulator
 from connector.sandbox.onespan_sim import OneSpanSimulator
 from connector.sandbox.salesforce_sim import SalesforceSimulator
 from connector.sandbox.servers import RunningServer, serve_in_thread
@@ -33,7 +34,10 @@ SF_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the simulator's own d
 SIGNREQUEST_TOKEN = "sandbox-signrequest-token"  # noqa: S105 - the simulator's own demo credential
 ONESPAN_KEY = "sandbox-onespan-key"  # noqa: S105 - the simulator's own demo credential
 ONESPAN_CALLBACK_KEY = "sandbox-onespan-callback-key"  # noqa: S105 - the sandbox's own demo value
-SANDBOX_PORTS = (8443, 8090, 8091, 8092)  # Salesforce API (HTTPS), Salesforce console, SignRequest, OneSpan
+LEGALSIGN_KEY = "sandbox-legalsign-key"  # noqa: S105 - the simulator's own demo credential
+LEGALSIGN_CALLBACK_SECRET = "sandbox-legalsign-callback-secret"  # noqa: S105 - the sandbox's own demo value
+# Salesforce API (HTTPS), Salesforce console, SignRequest, OneSpan, Legalsign
+SANDBOX_PORTS = (8443, 8090, 8091, 8092, 8093)
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Sandbox:
     signrequest_server: RunningServer
     onespan: OneSpanSimulator
     onespan_server: RunningServer
+    legalsign: LegalsignSimulator
+    legalsign_server: RunningServer
     settings: Settings
     http_session: requests.Session
     ca_file: Path
@@ -52,7 +58,9 @@ class Sandbox:
     def stop(self) -> None:
         self.signrequest.close()
         self.onespan.close()
-        for server in (self.onespan_server, self.signrequest_server, self.salesforce_console, self.salesforce_api):
+        self.legalsign.close()
+        for server in (self.legalsign_server, self.onespan_server, self.signrequest_server, self.salesforce_console,
+                       self.salesforce_api):
             server.stop()
 
 
@@ -70,7 +78,7 @@ def _port_or_free(preferred: int) -> int:
 
 
 def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None, seed: bool = True,
-                     ports: tuple[int, int, int, int] = (0, 0, 0, 0), **overrides) -> Sandbox:
+                     ports: tuple[int, ...] = (0, 0, 0, 0, 0), **overrides) -> Sandbox:
     """Start both simulators and return settings that point a daemon at them. `ports` are the preferred
     Salesforce API, Salesforce console and SignRequest ports (0: any free port)."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +86,7 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     salesforce = SalesforceSimulator(consumer_key=SF_CLIENT_ID, consumer_secret=SF_CLIENT_SECRET)
     if seed:
         salesforce.seed_demo()
-    api_port, console_port, signrequest_port, onespan_port = (_port_or_free(p) for p in ports)
+    api_port, console_port, signrequest_port, onespan_port, legalsign_port = (_port_or_free(p) for p in ports)
     sf_api = serve_in_thread(salesforce.app, port=api_port, ssl_certfile=str(cert.cert_file),
                              ssl_keyfile=str(cert.key_file))
     sf_console = serve_in_thread(salesforce.app, port=console_port)
@@ -88,6 +96,9 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     onespan = OneSpanSimulator(api_key=ONESPAN_KEY)
     onespan_server = serve_in_thread(onespan.app, port=onespan_port)
     onespan.public_url = onespan_server.url
+    legalsign = LegalsignSimulator(api_key=LEGALSIGN_KEY)
+    legalsign_server = serve_in_thread(legalsign.app, port=legalsign_port)
+    legalsign.public_url = legalsign_server.url
     values = dict(
         database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
         mappings_path=REPO_ROOT / "mappings" / "rules.yaml",
@@ -102,6 +113,12 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         onespan_api_key=ONESPAN_KEY,
         onespan_base_url=onespan_server.url,
         onespan_callback_key=ONESPAN_CALLBACK_KEY,
+        legalsign_username=legalsign.username,
+        legalsign_api_key=LEGALSIGN_KEY,
+        legalsign_group=legalsign.group,
+        legalsign_base_url=f"{legalsign_server.url}/api/v1",
+        legalsign_callback_secret=LEGALSIGN_CALLBACK_SECRET,
+        legalsign_download_hosts=["127.0.0.1"],
         webhook_port=webhook_port,
         public_base_url=f"http://127.0.0.1:{webhook_port}",
         poll_interval_seconds=3,
@@ -109,8 +126,8 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     session = make_session(cert.ca_file)
-    return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, onespan, onespan_server, settings, session,
-                   cert.ca_file)
+    return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, onespan, onespan_server, legalsign,
+                   legalsign_server, settings, session, cert.ca_file)
 
 
 def start_daemon(sandbox: Sandbox) -> Daemon:
@@ -122,14 +139,17 @@ def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:
     for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
     sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS)
-    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY])
+    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY,
+                               LEGALSIGN_CALLBACK_SECRET])
     daemon = start_daemon(sandbox)
     daemon_url = daemon.start()
     print(f"""
 Sandbox running. Open in a browser:
-  Salesforce console (move a deal to "Contract Sent" or "Proposal"): {sandbox.salesforce_console.url}/sandbox/
+  Salesforce console (move a deal to "Contract Sent", "Proposal" or "Negotiation"):
+                                                                {sandbox.salesforce_console.url}/sandbox/
   SignRequest signing pages (sign or decline as each signer):   {sandbox.signrequest_server.url}/
   OneSpan Sign signing pages (with the SMS code step):          {sandbox.onespan_server.url}/sandbox/
+  Legalsign signing pages:                                      {sandbox.legalsign_server.url}/sandbox/
   Daemon health:                                                {daemon_url}/healthz
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 State database: {db}

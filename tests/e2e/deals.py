@@ -17,7 +17,7 @@ def make_deal(salesforce, name: str, *, signer_email: str | None = "dana@example
     eli = salesforce.create_record("Contact", {"FirstName": "Eli", "LastName": "Buyer", "AccountId": account,
                                                "Email": f"eli.{name.lower().replace(' ', '')}@example.com"})
     opportunity = salesforce.create_record("Opportunity", {
-        "Name": name, "StageName": "Negotiation", "CloseDate": "2026-12-31", "AccountId": account, "Amount": 50000,
+        "Name": name, "StageName": "Qualification", "CloseDate": "2026-12-31", "AccountId": account, "Amount": 50000,
     })
     salesforce.create_record("OpportunityContactRole", {
         "OpportunityId": opportunity, "ContactId": dana, "Role": "Decision Maker", "IsPrimary": True})

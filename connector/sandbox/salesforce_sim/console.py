@@ -55,8 +55,9 @@ def console_routes(simulator) -> list[Route]:
         body = f"""<!doctype html><html><head><meta charset="utf-8"><title>Sandbox org</title>
 <meta http-equiv="refresh" content="5"><style>{_STYLE}</style></head><body>
 <h1>Sandbox Salesforce org</h1>
-<p>Move an opportunity to <b>Contract Sent</b> (SignRequest) or <b>Proposal</b> (OneSpan Sign, with SMS for the
-decision maker and the owner countersigning); the connector sends its quote for signature within seconds.
+<p>Move an opportunity to <b>Contract Sent</b> (SignRequest), <b>Proposal</b> (OneSpan Sign, with SMS for the
+decision maker and the owner countersigning) or <b>Negotiation</b> (Legalsign, two signers in order); the connector
+sends its quote for signature within seconds. <b>Closed Lost</b> cancels a pending OneSpan or Legalsign request.
 This page refreshes every 5 seconds. API calls so far: {simulator.total_api_calls}.</p>
 <table><tr><th>Opportunity and contact roles</th><th>Stage</th><th>Signing status</th><th>Files</th>
 <th>Activity</th></tr>{''.join(rows)}</table></body></html>"""
