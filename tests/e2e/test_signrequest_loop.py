@@ -95,3 +95,27 @@ def test_one_isolated_signing_costs_four_salesforce_calls(e2e):
     assert _job(e2e).outcome == "completed"
     assert dict(e2e.salesforce.api_calls) == {
         "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 2}
+
+
+def test_expiry_is_written_back(e2e):
+    opportunity_id = make_deal(e2e.salesforce, "Expiring Deal")
+    e2e.salesforce.set_stage(opportunity_id, STAGE)
+    e2e.daemon.run_once()
+    e2e.signrequest.expire(_job(e2e).request_id)
+    e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
+    record = _opportunity(e2e, opportunity_id)
+    assert record["Signing_Status__c"] == "Expired" and "expired before everyone signed" in record[
+        "Signing_Last_Error__c"]
+    assert e2e.salesforce.tasks_on(opportunity_id)[-1]["Subject"].startswith("Signature expired: Quote Q-9001")
+
+
+def test_closed_lost_cancels_the_request_at_signrequest(e2e):
+    opportunity_id = make_deal(e2e.salesforce, "Lost Deal")
+    e2e.salesforce.set_stage(opportunity_id, STAGE)
+    e2e.daemon.run_once()
+    job = _job(e2e)
+    e2e.salesforce.set_stage(opportunity_id, "Closed Lost")
+    e2e.daemon.run_once()
+    assert e2e.signrequest.document(job.request_id)["status"] == "ca"
+    assert _job(e2e).outcome == "cancelled"
+    assert _opportunity(e2e, opportunity_id)["Signing_Status__c"] == "Cancelled"
