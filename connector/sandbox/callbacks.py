@@ -66,3 +66,19 @@ class CallbackSender:
             if attempt > len(self.retry_delays) or self._stop.is_set():
                 return
             time.sleep(self.retry_delays[attempt - 1])
+
+
+class SendsCallbacks:
+    """What every simulator exposes about its callbacks; it sets `self.sender`."""
+
+    sender: CallbackSender
+
+    @property
+    def deliveries(self) -> list[dict]:
+        return list(self.sender.deliveries)
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> None:
+        self.sender.wait(timeout)
+
+    def close(self) -> None:
+        self.sender.close()

@@ -1,6 +1,8 @@
 """One harness per provider: its adapter wired to its simulator over HTTP, and the signer actions.
 
-A new adapter joins the contract suite by adding a harness here.
+The simulators share the signer-action names (sign, view, decline, expire), so a harness only
+says how to build its adapter, count reminders and forge a callback. A new adapter joins the
+contract suite by adding a harness here.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -45,17 +47,31 @@ class Callbacks:
 
 
 class Harness:
-    name: str
-    provider: SigningProvider
-    callbacks: Callbacks
-    callback_url: str
+    def __init__(self, sim, base_url: str, callbacks: Callbacks, callback_url: str):
+        self.sim, self.callbacks, self.callback_url = sim, callbacks, callback_url
+        self.provider: SigningProvider = self.build_provider(base_url)
 
-    def sign(self, ref: RequestRef, email: str) -> None: ...
-    def view(self, ref: RequestRef, email: str) -> None: ...
-    def decline(self, ref: RequestRef, email: str, reason: str) -> None: ...
-    def expire(self, ref: RequestRef) -> None: ...
-    def reminders_sent(self, ref: RequestRef) -> int: ...
-    def wait_for_callbacks(self) -> None: ...
+    def build_provider(self, base_url: str) -> SigningProvider:
+        raise NotImplementedError
+
+    def sign(self, ref: RequestRef, email: str) -> None:
+        self.sim.sign(ref.request_id, email)
+
+    def view(self, ref: RequestRef, email: str) -> None:
+        self.sim.view(ref.request_id, email)
+
+    def decline(self, ref: RequestRef, email: str, reason: str) -> None:
+        self.sim.decline(ref.request_id, email, reason)
+
+    def expire(self, ref: RequestRef) -> None:
+        self.sim.expire(ref.request_id)
+
+    def wait_for_callbacks(self) -> None:
+        self.sim.wait_for_deliveries()
+        time.sleep(0.05)
+
+    def reminders_sent(self, ref: RequestRef) -> int:
+        raise NotImplementedError
 
     def forge(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
         """A callback an attacker could send, derived from a real one."""
@@ -63,25 +79,9 @@ class Harness:
 
 
 class SignRequestHarness(Harness):
-    name = "signrequest"
-
-    def __init__(self, base: str, callbacks: Callbacks, callback_url: str, sim: SignRequestSimulator):
-        self.sim, self.callbacks, self.callback_url = sim, callbacks, callback_url
-        self.provider = SignRequestProvider(api_token=sim.api_token, base_url=f"{base}/api/v1",
-                                            download_hosts=["127.0.0.1"], require_https_downloads=False,
-                                            retry_wait_initial=0)
-
-    def sign(self, ref, email):
-        self.sim.sign(ref.request_id, email)
-
-    def view(self, ref, email):
-        self.sim.view(ref.request_id, email)
-
-    def decline(self, ref, email, reason):
-        self.sim.decline(ref.request_id, email, reason)
-
-    def expire(self, ref):
-        self.sim.expire(ref.request_id)
+    def build_provider(self, base_url):
+        return SignRequestProvider(api_token=self.sim.api_token, base_url=f"{base_url}/api/v1",
+                                   download_hosts=["127.0.0.1"], require_https_downloads=False, retry_wait_initial=0)
 
     def reminders_sent(self, ref):
         return self.sim.store.documents[ref.request_id].reminders
@@ -90,45 +90,11 @@ class SignRequestHarness(Harness):
         # event_hash covers event_time + event_type: claiming another event type breaks it.
         return headers, json.dumps({**json.loads(body), "event_type": "declined"}).encode()
 
-    def wait_for_callbacks(self):
-        self.sim.wait_for_deliveries()
-        time.sleep(0.05)
-
-
-@contextmanager
-def signrequest_harness() -> Iterator[Harness]:
-    callbacks = Callbacks()
-    receiver = serve_in_thread(callbacks.app())
-    sim = SignRequestSimulator(api_token="contract-token", callback_retry_delays=(0.05,))
-    server = serve_in_thread(sim.app)
-    sim.public_url = server.url
-    try:
-        yield SignRequestHarness(server.url, callbacks, f"{receiver.url}/hook", sim)
-    finally:
-        sim.close()
-        server.stop()
-        receiver.stop()
-
 
 class OneSpanHarness(Harness):
-    name = "onespan"
-
-    def __init__(self, base: str, callbacks: Callbacks, callback_url: str, sim: OneSpanSimulator):
-        self.sim, self.callbacks, self.callback_url = sim, callbacks, callback_url
-        self.provider = OneSpanProvider(api_key=sim.api_key, base_url=base, callback_key="contract-callback-key",
-                                        retry_wait_initial=0)
-
-    def sign(self, ref, email):
-        self.sim.sign(ref.request_id, email)
-
-    def view(self, ref, email):
-        self.sim.view(ref.request_id, email)
-
-    def decline(self, ref, email, reason):
-        self.sim.decline(ref.request_id, email, reason)
-
-    def expire(self, ref):
-        self.sim.expire(ref.request_id)
+    def build_provider(self, base_url):
+        return OneSpanProvider(api_key=self.sim.api_key, base_url=base_url, callback_key="contract-callback-key",
+                               retry_wait_initial=0)
 
     def reminders_sent(self, ref):
         return self.sim.packages[ref.request_id].notifications
@@ -137,78 +103,51 @@ class OneSpanHarness(Harness):
         # The callback key travels in the Authorization header; an attacker does not have it.
         return {**headers, "authorization": "Basic guessed-key"}, body
 
-    def wait_for_callbacks(self):
-        self.sim.wait_for_deliveries()
-        time.sleep(0.05)
-
-
-@contextmanager
-def onespan_harness() -> Iterator[Harness]:
-    callbacks = Callbacks()
-    receiver = serve_in_thread(callbacks.app())
-    sim = OneSpanSimulator(api_key="contract-api-key")
-    server = serve_in_thread(sim.app)
-    sim.public_url = server.url
-    try:
-        yield OneSpanHarness(server.url, callbacks, f"{receiver.url}/hook", sim)
-    finally:
-        sim.close()
-        server.stop()
-        receiver.stop()
-
 
 class LegalsignHarness(Harness):
-    name = "legalsign"
-
-    def __init__(self, base: str, callbacks: Callbacks, callback_url: str, sim: LegalsignSimulator):
-        self.sim, self.callbacks, self.callback_url = sim, callbacks, callback_url
+    def build_provider(self, base_url):
         self.now = time.time()
-        self.provider = LegalsignProvider(username=sim.username, api_key=sim.api_key, group=sim.group,
-                                          base_url=f"{base}/api/v1", callback_secret="contract-secret",
-                                          download_hosts=["127.0.0.1"], require_https_downloads=False,
-                                          retry_wait_initial=0, clock=lambda: self.now)
-
-    def sign(self, ref, email):
-        self.sim.sign(ref.request_id, email)
-
-    def view(self, ref, email):
-        self.sim.view(ref.request_id, email)
-
-    def decline(self, ref, email, reason):
-        self.sim.decline(ref.request_id, email, reason)
+        return LegalsignProvider(username=self.sim.username, api_key=self.sim.api_key, group=self.sim.group,
+                                 base_url=f"{base_url}/api/v1", callback_secret="contract-secret",
+                                 download_hosts=["127.0.0.1"], require_https_downloads=False, retry_wait_initial=0,
+                                 clock=lambda: self.now)
 
     def expire(self, ref):
-        # Legalesign has no expired status: signers' deadlines pass; the adapter reports it.
-        self.sim.expire(ref.request_id)
+        # Legalesign has no expired status: the signers' deadline passes and the adapter reports it.
+        super().expire(ref)
         self.now += 31 * 86400
 
     def reminders_sent(self, ref):
         return sum(s.reminders for s in self.sim.documents[ref.request_id].signers)
 
-    def wait_for_callbacks(self):
-        self.sim.wait_for_deliveries()
-        time.sleep(0.05)
-
     def forge(self, headers, body):
-        # No verifiable signature: an attacker's body is refused only if malformed or stale (the webhook server
-        # also requires the secret path). A replay of an old event is the attack the adapter itself refuses.
+        # No verifiable signature (the webhook server also requires the secret path); what the adapter itself
+        # refuses is a replay of an old event.
         event = json.loads(body)
         return headers, json.dumps({**event, "created": event["created"] - 3600}).encode()
 
 
-@contextmanager
-def legalsign_harness() -> Iterator[Harness]:
-    callbacks = Callbacks()
-    receiver = serve_in_thread(callbacks.app())
-    sim = LegalsignSimulator(callback_retry_delays=(0.05,))
-    server = serve_in_thread(sim.app)
-    sim.public_url = server.url
-    try:
-        yield LegalsignHarness(server.url, callbacks, f"{receiver.url}/hook", sim)
-    finally:
-        sim.close()
-        server.stop()
-        receiver.stop()
+def _harness(make_sim: Callable[[], object], harness: type[Harness]) -> Callable[[], Iterator[Harness]]:
+    @contextmanager
+    def running() -> Iterator[Harness]:
+        callbacks = Callbacks()
+        receiver = serve_in_thread(callbacks.app())
+        sim = make_sim()
+        server = serve_in_thread(sim.app)
+        sim.public_url = server.url
+        try:
+            yield harness(sim, server.url, callbacks, f"{receiver.url}/hook")
+        finally:
+            sim.close()
+            server.stop()
+            receiver.stop()
+
+    return running
 
 
-HARNESSES = {"signrequest": signrequest_harness, "onespan": onespan_harness, "legalsign": legalsign_harness}
+HARNESSES = {
+    "signrequest": _harness(lambda: SignRequestSimulator(api_token="contract-token", callback_retry_delays=(0.05,)),
+                            SignRequestHarness),
+    "onespan": _harness(lambda: OneSpanSimulator(api_key="contract-api-key"), OneSpanHarness),
+    "legalsign": _harness(lambda: LegalsignSimulator(callback_retry_delays=(0.05,)), LegalsignHarness),
+}

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connector.sandbox.callbacks import CallbackSender
+from connector.sandbox.callbacks import CallbackSender, SendsCallbacks
 from connector.sandbox.pdfgen import append_pages, text_pdf
 
 _NAME = re.compile(r"^[-\w' ]{1,60}$")
@@ -61,7 +61,7 @@ class Document:
     audit: list[tuple[datetime, str]] = field(default_factory=list)
 
 
-class LegalsignSimulator:
+class LegalsignSimulator(SendsCallbacks):
     def __init__(self, username: str = "sandbox-user", api_key: str = "sandbox-legalsign-key",
                  group: str = "sandbox-group", callback_retry_delays=(0.2, 0.4, 0.8)):
         self.username, self.api_key, self.group = username, api_key, group
@@ -75,16 +75,6 @@ class LegalsignSimulator:
         from connector.sandbox.legalsign_sim.api import build_app
 
         self.app = build_app(self)
-
-    @property
-    def deliveries(self) -> list[dict]:
-        return list(self.sender.deliveries)
-
-    def wait_for_deliveries(self, timeout: float = 5.0) -> None:
-        self.sender.wait(timeout)
-
-    def close(self) -> None:
-        self.sender.close()
 
     # --- API operations ----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 
-from connector.sandbox.callbacks import CallbackSender
+from connector.sandbox.callbacks import CallbackSender, SendsCallbacks
 from connector.sandbox.onespan_sim.model import OneSpanError, Package, invalid, new_package_id, validate_create
 from connector.sandbox.pdfgen import append_pages, text_pdf
 
@@ -28,7 +28,7 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-class OneSpanSimulator:
+class OneSpanSimulator(SendsCallbacks):
     def __init__(self, api_key: str = "sandbox-onespan-key",
                  callback_key: str | None = None, sender_email: str = "sender@sandbox.example"):
         self.api_key = api_key
@@ -44,16 +44,6 @@ class OneSpanSimulator:
         self.app = build_app(self)
 
     # --- test helpers ----------------------------------------------------------------------
-
-    @property
-    def deliveries(self) -> list[dict]:
-        return list(self.sender.deliveries)
-
-    def wait_for_deliveries(self, timeout: float = 5.0) -> None:
-        self.sender.wait(timeout)
-
-    def close(self) -> None:
-        self.sender.close()
 
     def package(self, package_id: str) -> dict:
         with self.lock:

@@ -8,7 +8,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from connector.sandbox.callbacks import CallbackSender
+from connector.sandbox.callbacks import CallbackSender, SendsCallbacks
 from connector.sandbox.signrequest_sim.callbacks import event_hash
 from connector.sandbox.signrequest_sim.serialize import Urls, document_json, signer_json
 from connector.sandbox.signrequest_sim.state import (
@@ -27,7 +27,7 @@ class ActionRefused(ValueError):
     pass
 
 
-class SignRequestSimulator:
+class SignRequestSimulator(SendsCallbacks):
     def __init__(self, api_token: str = "sandbox-signrequest-token", token_name: str = "Token",  # noqa: S107
                  team_subdomain: str = "sandbox", team_name: str = "Sandbox team",
                  from_email: str = "sender@sandbox.example", callback_retry_delays=(0.2, 0.2, 0.4, 0.6, 1.0),
@@ -72,15 +72,6 @@ class SignRequestSimulator:
     def create_calls(self) -> int:
         return self.store.create_calls
 
-    @property
-    def deliveries(self) -> list[dict]:
-        return list(self.sender.deliveries)
-
-    def wait_for_deliveries(self, timeout: float = 5.0) -> None:
-        self.sender.wait(timeout)
-
-    def close(self) -> None:
-        self.sender.close()
 
     # --- creating ----------------------------------------------------------------------------
 
