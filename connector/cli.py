@@ -88,7 +88,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_check_mappings(args: argparse.Namespace) -> int:
     from mappings.loader import MappingError, load_mapping
 
-    paths = [Path(p) for p in args.paths] or [Settings().mappings_path]
+    settings = Settings()
+    paths = [Path(p) for p in args.paths] or [settings.mappings_path]
+    describe = None
+    if args.against_org:
+        from connector.salesforce import build_crm
+
+        client = build_crm(settings).client
+        cache: dict[str, dict] = {}
+
+        def describe(name: str) -> dict:
+            if name not in cache:
+                cache[name] = client.call(f"describe {name}", lambda sf: getattr(sf, name).describe())
+            return cache[name]
+
     failed = False
     for path in paths:
         try:
@@ -98,7 +111,16 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(problem)
             continue
-        print(f"{path}: {len(mapping.rules)} rule(s) OK")
+        problems = []
+        if describe is not None:
+            from connector.org_check import check_against_org
+
+            problems = check_against_org(mapping, path, describe, settings.writeback)
+        for problem in problems:
+            print(problem)
+        failed = failed or bool(problems)
+        if not problems:
+            print(f"{path}: {len(mapping.rules)} rule(s) OK" + (" against the org" if describe else ""))
     return 1 if failed else 0
 
 
@@ -134,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--opportunity", required=True, help="Opportunity Id")
     check = sub.add_parser("check-mappings", help="validate mapping files")
     check.add_argument("paths", nargs="*")
+    check.add_argument("--against-org", action="store_true",
+                       help="also check stages, contact roles and write-back fields in the connected org")
     return parser
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mappings.models import MappingFile
 
@@ -48,6 +50,32 @@ def _node_at(root: yaml.Node | None, loc: tuple, *, want_key: bool = False) -> y
     return node
 
 
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of `loc` (for 'did you mean')."""
+    model: type[BaseModel] | None = MappingFile
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        model = next((t for t in _types(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None)
+    return model
+
+
+def _types(annotation) -> list:
+    args = typing.get_args(annotation)
+    return [t for arg in args for t in _types(arg)] if args else [annotation]
+
+
+def _suggestion(loc: tuple) -> str:
+    model = _model_at(loc)
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(model.model_fields)}"
+
+
 def _rule_label(data: object, loc: tuple) -> str:
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and isinstance(data, dict):
         rules = data.get("rules")
@@ -79,9 +107,15 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
             where = ".".join(str(p) for p in loc)
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
-                message = f"unknown key {loc[-1]!r}"
+                message = f"unknown key {loc[-1]!r}{_suggestion(loc)}"
             problems.append(MappingProblem(filename, line, column, f"{_rule_label(data, loc)}{where}: {message}"))
         raise MappingError(problems) from None
+
+
+def locate(text: str, loc: tuple) -> tuple[int, int]:
+    """Line and column (1-based) of the value at `loc` in a mapping file's text."""
+    node = _node_at(yaml.compose(text), loc)
+    return (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
 
 
 def load_mapping(path: Path) -> MappingFile:

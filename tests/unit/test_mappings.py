@@ -33,7 +33,7 @@ def test_defaults_fill_the_minimal_rule():
 
 
 def test_unknown_key_is_located():
-    expected = "rules.yaml:7:5: rule quote: rules.0.signerz: unknown key 'signerz'"
+    expected = "rules.yaml:7:5: rule quote: rules.0.signerz: unknown key 'signerz'; did you mean 'signers'?"
     assert _problems(GOOD + "    signerz: []\n") == [expected]
 
 
@@ -56,3 +56,20 @@ def test_duplicate_rule_ids_are_refused():
 def test_missing_file_is_a_located_error(tmp_path: Path):
     with pytest.raises(MappingError, match="cannot read mapping file"):
         load_mapping(tmp_path / "absent.yaml")
+
+
+def test_nested_unknown_key_gets_the_nearest_valid_key():
+    problems = _problems(GOOD + "    documents: {titel_pattern: 'Q*'}\n")
+    assert problems == ["rules.yaml:7:17: rule quote: rules.0.documents.titel_pattern: unknown key 'titel_pattern'; "
+                        "did you mean 'title_pattern'?"]
+
+
+def test_unrelated_unknown_key_lists_the_valid_ones():
+    [problem] = _problems(GOOD + "    zzz: 1\n")
+    assert "unknown key 'zzz'; valid keys: id, trigger, provider, documents, signers" in problem
+
+
+def test_shipped_json_schema_is_up_to_date():
+    from mappings.schema import SCHEMA_PATH, generate
+
+    assert SCHEMA_PATH.read_text() == generate(), "run: python -m mappings.schema"

@@ -1,0 +1,26 @@
+"""The JSON Schema of the mapping format, generated from the models.
+
+`python -m mappings.schema` rewrites mappings/schema.json; a test fails when the shipped file is
+stale. Editors that read `# yaml-language-server: $schema=...` validate and complete the YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mappings.models import MappingFile
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
+
+
+def generate() -> str:
+    schema = MappingFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "esign-connector mappings"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(generate(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
