@@ -14,6 +14,7 @@ from connector.crm import FileRef, Opportunity
 from connector.errors import PreparationError
 
 log = logging.getLogger(__name__)
+OUTPUT_SUFFIXES = (" - signed", " - evidence")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,9 @@ class PdfLimits:
 def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> list[FileRef]:
     """Files whose title matches, newest version first; `select` is 'newest' or 'all'."""
     pattern = title_pattern.lower()
-    matches = [f for f in opportunity.files if fnmatch.fnmatchcase(f.title.lower(), pattern)]
+    # Never send back what the connector attached itself (a signed copy or an evidence report).
+    candidates = [f for f in opportunity.files if not f.title.endswith(OUTPUT_SUFFIXES)]
+    matches = [f for f in candidates if fnmatch.fnmatchcase(f.title.lower(), pattern)]
     if not matches:
         titles = ", ".join(repr(f.title) for f in opportunity.files) or "none"
         raise PreparationError(
@@ -33,9 +36,10 @@ def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> l
             f"{title_pattern!r} (files attached: {titles}). Attach the PDF to the opportunity, or change "
             f"documents.title_pattern in the mapping."
         )
-    # Salesforce Ids grow with time, so the highest version Id is the newest upload.
-    matches.sort(key=lambda f: f.version_id, reverse=True)
-    return matches[:1] if select == "newest" else matches
+    # Salesforce Ids grow with time: the highest version Id is the newest upload. "all" keeps the order in
+    # which the files were attached, so the first document (whose title the evidence report takes) stays first.
+    matches.sort(key=lambda f: f.version_id)
+    return matches[-1:] if select == "newest" else matches
 
 
 def check_pdf(file: FileRef, content: bytes, limits: PdfLimits) -> int:

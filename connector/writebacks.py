@@ -11,7 +11,7 @@ from datetime import datetime
 
 from config.settings import WritebackFields
 from connector.crm import FileUpload, TaskEntry, Writeback
-from connector.documents import pdf_filename
+from connector.documents import OUTPUT_SUFFIXES, pdf_filename
 
 
 class Status:
@@ -52,11 +52,13 @@ class WritebackBuilder:
     def completed(self, *, opportunity_id: str, request_id: str, provider_label: str,
                   titles: Sequence[str], signed: Sequence[bytes], evidence: bytes,
                   completed_at: datetime) -> Writeback:
+        signed_suffix, evidence_suffix = OUTPUT_SUFFIXES
         files = [
-            FileUpload(title=f"{title} - signed", filename=pdf_filename(f"{title} - signed"), content=content)
+            FileUpload(title=f"{title}{signed_suffix}", filename=pdf_filename(f"{title}{signed_suffix}"),
+                       content=content)
             for title, content in zip(titles, signed, strict=True)
         ]
-        evidence_title = f"{titles[0]} - evidence"
+        evidence_title = f"{titles[0]}{evidence_suffix}"
         files.append(FileUpload(title=evidence_title, filename=pdf_filename(evidence_title), content=evidence))
         return Writeback(
             opportunity_id=opportunity_id,

@@ -8,7 +8,8 @@ QUOTE_PDF = text_pdf([["Quote Q-9001", "500 widgets at 100 USD"], ["Terms and co
 
 
 def make_deal(salesforce, name: str, *, signer_email: str | None = "dana@example.com",
-              file: bytes = QUOTE_PDF, title: str = "Quote Q-9001", filename: str = "quote.pdf") -> str:
+              file: bytes = QUOTE_PDF, title: str = "Quote Q-9001", filename: str = "quote.pdf",
+              extra_files: tuple[tuple[str, str, bytes], ...] = ()) -> str:
     account = salesforce.create_record("Account", {"Name": f"{name} Inc"})
     decision_maker = {"FirstName": "Dana", "LastName": "Signer", "AccountId": account, "MobilePhone": "+15550100"}
     if signer_email:
@@ -24,4 +25,6 @@ def make_deal(salesforce, name: str, *, signer_email: str | None = "dana@example
     salesforce.create_record("OpportunityContactRole", {
         "OpportunityId": opportunity, "ContactId": eli, "Role": "Economic Buyer", "IsPrimary": False})
     salesforce.attach_file(opportunity, title, filename, file)
+    for extra_title, extra_name, content in extra_files:
+        salesforce.attach_file(opportunity, extra_title, extra_name, content)
     return opportunity

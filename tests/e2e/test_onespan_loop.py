@@ -8,6 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from connector.sandbox.onespan_sim import ActionRefused
+from connector.sandbox.pdfgen import text_pdf
 from connector.store import JobState
 from tests.e2e.deals import make_deal
 
@@ -19,8 +20,11 @@ def _job(e2e):
     return job
 
 
+TERMS = text_pdf([["Terms"], ["More terms"]])
+
+
 def _send(e2e, name):
-    opportunity_id = make_deal(e2e.salesforce, name)
+    opportunity_id = make_deal(e2e.salesforce, name, extra_files=(("Terms", "terms.pdf", TERMS),))
     e2e.salesforce.set_stage(opportunity_id, "Proposal")
     e2e.daemon.run_once()
     job = _job(e2e)
@@ -49,8 +53,12 @@ def test_signing_in_order_with_sms_then_files_come_back(e2e):
     e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
     assert _job(e2e).outcome == "completed"
     files = {f["title"]: f["content"] for f in e2e.salesforce.files_on(opportunity_id)}
-    assert set(files) == {"Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence"}
+    assert set(files) == {"Quote Q-9001", "Terms", "Quote Q-9001 - signed", "Terms - signed",
+                          "Quote Q-9001 - evidence"}
     assert len(PdfReader(io.BytesIO(files["Quote Q-9001 - signed"])).pages) == 3
+    assert "Terms" in PdfReader(io.BytesIO(files["Terms - signed"])).pages[0].extract_text()
+    package = onespan.package(package_id)
+    assert [d["name"] for d in package["documents"] if d["id"] != "default-consent"] == ["Quote Q-9001", "Terms"]
     assert "Evidence Summary" in PdfReader(io.BytesIO(files["Quote Q-9001 - evidence"])).pages[0].extract_text()
     record = e2e.salesforce.get_record("Opportunity", opportunity_id)
     assert record["Signing_Status__c"] == "Completed" and record["Signing_Request_Id__c"] == package_id

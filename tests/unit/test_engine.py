@@ -171,3 +171,15 @@ def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
     fields = world.crm.fields[opportunity.id]
     assert fields["Signing_Status__c"] == "Cancelled"
     assert "moved to stage 'Closed Lost'" in fields["Signing_Last_Error__c"]
+
+
+def test_the_connectors_own_outputs_are_never_sent_again(world):
+    from dataclasses import replace
+
+    from connector.crm import FileRef
+    from connector.documents import select_files
+
+    opportunity = world.add_opportunity()
+    with_outputs = replace(opportunity, files=opportunity.files + (
+        FileRef("069X", "068X9", "Quote Q-1 - signed", "pdf"), FileRef("069Y", "068Y9", "Quote Q-1 - evidence", "pdf")))
+    assert [f.title for f in select_files(with_outputs, "*", "all")] == ["Quote Q-1"]

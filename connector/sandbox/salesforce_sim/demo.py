@@ -12,6 +12,11 @@ def _quote(number: str, account: str, amount: int) -> bytes:
     ], title=f"Quote {number}")
 
 
+TERMS = text_pdf([["Terms and Conditions", "1. Delivery within 30 days.", "2. Payment within 30 days."],
+                  ["3. Governing law: England and Wales.", "", "Signature: ____________________"]],
+                 title="Terms and Conditions")
+
+
 def seed(sim) -> dict:
     reps = [sim.create_record("User", {"FirstName": "Rita", "LastName": "Rep", "Email": "rita.rep@sandbox.example",
                                        "Username": "rita.rep@sandbox.example"}),
@@ -48,6 +53,7 @@ def seed(sim) -> dict:
                                                      "Role": "Economic Buyer", "IsPrimary": False})
         if kind == "pdf":
             sim.attach_file(opportunity, f"Quote {quote}", f"quote-{quote}.pdf", _quote(quote, account_name, amount))
+            sim.attach_file(opportunity, "Terms and Conditions", "terms.pdf", TERMS)
         else:
             sim.attach_file(opportunity, f"Quote {quote}", f"quote-{quote}.docx", b"PK\x03\x04 not a PDF")
         ids["opportunities"][name] = opportunity
