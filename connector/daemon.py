@@ -60,7 +60,7 @@ class Daemon:
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
-                max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds,
+                max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
                 pdf_limits=PdfLimits(max_bytes=s.max_document_bytes, max_pages=s.max_document_pages),
             ),
         )
@@ -139,8 +139,10 @@ class Daemon:
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
               store: Store | None = None, mapping: MappingFile | None = None,
               clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
-              require_https_downloads: bool = True) -> Daemon:
+              require_https_downloads: bool | None = None) -> Daemon:
     clock = clock or utc_now
+    if require_https_downloads is None:
+        require_https_downloads = settings.provider_downloads_https_only
     if providers is None:
         providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
     known = providers

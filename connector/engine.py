@@ -50,6 +50,7 @@ class EngineOptions:
     status_check_interval: timedelta = timedelta(minutes=30)
     max_attempts: int = 8
     retry_base_seconds: float = 5.0
+    lease_seconds: float = 300.0
     pdf_limits: PdfLimits = PdfLimits()
 
 
@@ -77,7 +78,7 @@ class Engine:
 
     def run_due(self, limit: int = 20) -> int:
         """Advance every due job once as far as it can go now; return how many were claimed."""
-        jobs = self.store.claim_due_jobs(self.worker_id, limit=limit)
+        jobs = self.store.claim_due_jobs(self.worker_id, limit=limit, lease_seconds=self.options.lease_seconds)
         for job in jobs:
             self.advance(job)
         return len(jobs)

@@ -7,6 +7,7 @@ a certificate made here; its console is also served over plain HTTP for the brow
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
@@ -121,6 +122,7 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         legalsign_download_hosts=["127.0.0.1"],
         webhook_port=webhook_port,
         public_base_url=f"http://127.0.0.1:{webhook_port}",
+        provider_downloads_https_only=False,
         poll_interval_seconds=3,
         status_check_minutes=1,
     )
@@ -130,8 +132,20 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
                    legalsign_server, settings, session, cert.ca_file)
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """`settings` as CONNECTOR_* environment variables, to run the daemon as a separate process."""
+    env = {}
+    for name, value in settings.model_dump(exclude={"writeback"}).items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"CONNECTOR_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return env
+
+
 def start_daemon(sandbox: Sandbox) -> Daemon:
-    return bootstrap(sandbox.settings, http_session=sandbox.http_session, require_https_downloads=False)
+    return bootstrap(sandbox.settings, http_session=sandbox.http_session)
 
 
 def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:

@@ -1,0 +1,131 @@
+"""Chaos: the daemon as a separate process, SIGKILLed at random moments and restarted, while a bot signs.
+
+At the end every signing is attached exactly once: no duplicate provider request, no duplicate File
+or Task, no lost completion. Fast mode runs in CI; soak mode is
+
+    CONNECTOR_CHAOS_SIGNINGS=2000 CONNECTOR_CHAOS_KILLS=150 pytest tests/chaos -s
+
+and prints the same figures.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+from config.settings import REPO_ROOT
+from connector.sandbox.runner import settings_env, start_simulators
+from connector.sandbox.servers import free_port
+from connector.sandbox.signrequest_sim import ActionRefused
+from tests.e2e.deals import make_deal
+
+SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "200"))
+KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "20"))
+DEADLINE = float(os.environ.get("CONNECTOR_CHAOS_DEADLINE_SECONDS", "420"))
+
+
+class Daemon:
+    def __init__(self, env: dict[str, str], log_path):
+        self.env, self.log_path, self.process = env, log_path, None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.process = subprocess.Popen([sys.executable, str(REPO_ROOT / "run_connector.py"), "run"],
+                                        env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _sign_everything(signrequest, stop: threading.Event, signed: Counter) -> None:
+    """A bot that signs, in order, every signer whose turn it is."""
+    while not stop.is_set():
+        for document in signrequest.documents():
+            if document["status"] not in ("se", "vi"):
+                continue
+            for signer in (document["signrequest"] or {}).get("signers", [])[1:]:
+                if not signer["signed"]:
+                    try:
+                        signrequest.sign(document["uuid"], signer["email"])
+                        signed[document["uuid"]] += 1
+                    except ActionRefused:
+                        pass
+                    break
+        stop.wait(0.05)
+
+
+def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
+    random.seed(os.environ.get("CONNECTOR_CHAOS_SEED", "chaos"))
+    webhook_port = free_port()
+    sandbox = start_simulators(
+        tmp_path, webhook_port=webhook_port, seed=False, poll_interval_seconds=0.5, poll_overlap_seconds=5,
+        work_interval_seconds=0.2, status_check_minutes=0.02, job_lease_seconds=2, retry_base_seconds=0.2,
+        mappings_reload_seconds=60, log_level="WARNING")
+    sandbox.signrequest.sender.retry_delays = (0.05,)
+    opportunities = [make_deal(sandbox.salesforce, f"Chaos {n:04d}") for n in range(SIGNINGS)]
+    for opportunity_id in opportunities:
+        sandbox.salesforce.set_stage(opportunity_id, "Contract Sent")
+    env = {**os.environ, **settings_env(sandbox.settings), "REQUESTS_CA_BUNDLE": str(sandbox.ca_file)}
+    daemon = Daemon(env, tmp_path / "daemon.log")
+    stop, signed = threading.Event(), Counter()
+    bot = threading.Thread(target=_sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
+    started, kills = time.monotonic(), 0
+
+    def completed() -> int:
+        return sum(1 for o in sandbox.salesforce.records("Opportunity") if o["Signing_Status__c"] == "Completed")
+
+    try:
+        daemon.start()
+        bot.start()
+        while time.monotonic() - started < DEADLINE and completed() < SIGNINGS:
+            time.sleep(random.uniform(0.2, 1.2) if kills < KILLS else 0.5)
+            if kills < KILLS:
+                daemon.kill()
+                kills += 1
+                daemon.start()
+        done_at = time.monotonic() - started
+    finally:
+        stop.set()
+        daemon.stop()
+        bot.join(timeout=5)
+        sandbox.stop()
+
+    salesforce, signrequest = sandbox.salesforce, sandbox.signrequest
+    external_ids = Counter(d["external_id"] for d in signrequest.documents())
+    jobs = sqlite3.connect(tmp_path / "connector.db").execute("SELECT opportunity_id, state FROM jobs").fetchall()
+    files = Counter((f["title"], o) for o in opportunities for f in salesforce.files_on(o))
+    tasks = Counter((t["Subject"], o) for o in opportunities for t in salesforce.tasks_on(o))
+    lost = SIGNINGS - completed()
+    figures = {
+        "signings": SIGNINGS, "kills": kills, "seconds": round(done_at, 1),
+        "provider requests": signrequest.create_calls, "duplicate requests": signrequest.create_calls - len(external_ids),
+        "duplicate files": sum(n - 1 for n in files.values() if n > 1),
+        "duplicate tasks": sum(n - 1 for n in tasks.values() if n > 1), "lost completions": lost,
+        "salesforce calls": salesforce.total_api_calls,
+    }
+    print("\nchaos figures:", figures)
+    with open(tmp_path / "daemon.log", "rb") as log:
+        tail = log.read()[-3000:].decode(errors="replace")
+    assert kills >= KILLS
+    assert lost == 0, f"{lost} signings not completed after {DEADLINE}s; daemon log tail:\n{tail}"
+    assert signrequest.create_calls == SIGNINGS and set(external_ids.values()) == {1}
+    assert len(jobs) == SIGNINGS and len({o for o, _ in jobs}) == SIGNINGS
+    assert figures["duplicate files"] == 0 and figures["duplicate tasks"] == 0
+    assert all(files[("Quote Q-9001 - signed", o)] == 1 and files[("Quote Q-9001 - evidence", o)] == 1
+               for o in opportunities)
