@@ -24,7 +24,7 @@ from config.settings import REPO_ROOT
 from connector.sandbox.runner import settings_env, start_simulators
 from connector.sandbox.servers import free_port
 from connector.sandbox.signrequest_sim import ActionRefused
-from tests.e2e.deals import make_deal
+from tests.e2e.deals import make_deal, sign
 
 SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "200"))
 KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "20"))
@@ -62,7 +62,7 @@ def _sign_everything(signrequest, stop: threading.Event, signed: Counter) -> Non
             for signer in (document["signrequest"] or {}).get("signers", [])[1:]:
                 if not signer["signed"]:
                     try:
-                        signrequest.sign(document["uuid"], signer["email"])
+                        sign(signrequest, document["uuid"], signer["email"])
                         signed[document["uuid"]] += 1
                     except ActionRefused:
                         pass

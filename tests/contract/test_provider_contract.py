@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from adapters.base import (
     DocumentSpec,
     ProviderValidationError,
+    SignerAuth,
     SignerSpec,
     SigningRequestSpec,
     SigningState,
@@ -123,3 +124,18 @@ def test_real_callbacks_parse_and_tampered_ones_are_refused(harness):
     for malformed in (b"", b"{", b"[]", json.dumps({"unexpected": True}).encode()):
         with pytest.raises(WebhookRejected):
             harness.provider.parse_webhook(headers, malformed)
+
+
+def test_an_sms_signer_signs_only_after_the_code(harness):
+    if not harness.provider.capabilities.sms_authentication:
+        pytest.skip("provider has no SMS authentication")
+    spec = _spec(harness, ANN)
+    sms_signer = SignerSpec(ANN, "Ann", "Signer", 1, "+15550100", SignerAuth.SMS)
+    ref = harness.provider.create(SigningRequestSpec(**{**spec.__dict__, "signers": (sms_signer,)}))
+    with pytest.raises(ValueError, match="SMS code"):
+        harness.sign(ref, ANN)
+    code = harness.sim.sms_code(ref.request_id, ANN)
+    assert harness.sim.enter_sms_code(ref.request_id, ANN, f"{(int(code) + 1) % 10**6:06d}") is False
+    assert harness.sim.enter_sms_code(ref.request_id, ANN, code) is True
+    harness.sign(ref, ANN)
+    assert harness.provider.get_status(ref).state == SigningState.COMPLETED

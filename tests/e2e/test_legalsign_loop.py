@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from connector.sandbox.legalsign_sim import ActionRefused
 from connector.store import JobState
-from tests.e2e.deals import make_deal
+from tests.e2e.deals import make_deal, sign
 
 
 def _job(e2e):
@@ -33,8 +33,10 @@ def test_two_signers_in_order_then_signed_pdf_and_audit_log_come_back(e2e):
     assert legalsign.documents[job.request_id].tag == job.id
     with pytest.raises(ActionRefused, match="must wait"):
         legalsign.sign(job.request_id, "eli.soylentterms@example.com")
-    legalsign.sign(job.request_id, "dana@example.com")
-    legalsign.sign(job.request_id, "eli.soylentterms@example.com")
+    with pytest.raises(ActionRefused, match="SMS code"):
+        legalsign.sign(job.request_id, "dana@example.com")
+    sign(legalsign, job.request_id, "dana@example.com")
+    sign(legalsign, job.request_id, "eli.soylentterms@example.com")
     legalsign.wait_for_deliveries()
     e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
     assert _job(e2e).outcome == "completed"

@@ -8,7 +8,7 @@ import requests
 
 from connector.sandbox.runner import SF_CLIENT_SECRET, SIGNREQUEST_TOKEN
 from connector.store import JobState
-from tests.e2e.deals import make_deal
+from tests.e2e.deals import make_deal, sign
 
 
 def test_a_full_run_at_debug_level_logs_no_secret(e2e, caplog):
@@ -18,8 +18,8 @@ def test_a_full_run_at_debug_level_logs_no_secret(e2e, caplog):
     e2e.daemon.run_once()
     e2e.salesforce.expire_sessions()  # forces a fresh login mid-run
     [job] = e2e.daemon.store.list_jobs()
-    e2e.signrequest.sign(job.request_id, "dana@example.com")
-    e2e.signrequest.sign(job.request_id, "eli.secretivedeal@example.com")
+    sign(e2e.signrequest, job.request_id, "dana@example.com")
+    sign(e2e.signrequest, job.request_id, "eli.secretivedeal@example.com")
     e2e.settle(until=lambda: e2e.daemon.store.get_job(job.id).state == JobState.DONE)
     requests.post(f"{e2e.daemon.settings.public_base_url}/webhooks/signrequest", timeout=5,
                   json={"event_time": "1", "event_type": "signed", "event_hash": "forged", "document": {}})

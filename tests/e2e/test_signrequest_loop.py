@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from pypdf import PdfReader
 
+from connector.sandbox.signrequest_sim import ActionRefused
 from connector.store import JobState
-from tests.e2e.deals import make_deal
+from tests.e2e.deals import make_deal, sign
 
 STAGE = "Contract Sent"
 
@@ -39,10 +41,13 @@ def test_full_loop_with_a_restart_between_every_step(e2e):
     assert _opportunity(e2e, opportunity_id)["Signing_Status__c"] == "Sent"
 
     e2e.restart()
-    e2e.signrequest.sign(job.request_id, "dana@example.com")
+    assert e2e.signrequest.document(job.request_id)["signrequest"]["signers"][1]["verify_phone_number"] == "+15550100"
+    with pytest.raises(ActionRefused, match="SMS code"):
+        e2e.signrequest.sign(job.request_id, "dana@example.com")
+    sign(e2e.signrequest, job.request_id, "dana@example.com")
     e2e.settle()
     e2e.restart()
-    e2e.signrequest.sign(job.request_id, "eli.globexrenewal@example.com")
+    sign(e2e.signrequest, job.request_id, "eli.globexrenewal@example.com")
     e2e.restart()
     e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
     e2e.restart().run_once()
@@ -89,8 +94,8 @@ def test_one_isolated_signing_costs_four_salesforce_calls(e2e):
     e2e.salesforce.reset_api_calls()
     e2e.daemon.run_once()
     job = _job(e2e)
-    e2e.signrequest.sign(job.request_id, "dana@example.com")
-    e2e.signrequest.sign(job.request_id, "eli.counteddeal@example.com")
+    sign(e2e.signrequest, job.request_id, "dana@example.com")
+    sign(e2e.signrequest, job.request_id, "eli.counteddeal@example.com")
     e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
     assert _job(e2e).outcome == "completed"
     assert dict(e2e.salesforce.api_calls) == {

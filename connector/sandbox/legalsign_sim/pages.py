@@ -43,6 +43,10 @@ def page_routes(sim) -> list[Route]:
                              f"you {signer.status}).</p>")
             if signer.status == 4:
                 return _html(document.name, text + "<p>Waiting for an earlier signer.</p>")
+            if signer.sms and not signer.sms_verified:
+                return _html(document.name, text + f"<p>Sandbox: the SMS code sent to {escape(signer.sms)} would be "
+                             f"<b>{signer.sms_code}</b>.</p><form method='post'><input type='hidden' name='action' "
+                             "value='sms'><input name='code' required> <button>Verify</button></form>")
         return _html(document.name, text + "<form method='post'><input type='hidden' name='action' value='sign'>"
                      "<button>Sign</button></form><form method='post'><input type='hidden' name='action' "
                      "value='reject'><textarea name='reason' required></textarea><button>Reject</button></form>")
@@ -56,7 +60,10 @@ def page_routes(sim) -> list[Route]:
         from connector.sandbox.legalsign_sim.simulator import ActionRefused
 
         try:
-            if form.get("action") == "sign":
+            if form.get("action") == "sms":
+                if not sim.enter_sms_code(document.uuid, signer.email, form.get("code", "")):
+                    return _html("Wrong code", "<p>That code is not right.</p>", 400)
+            elif form.get("action") == "sign":
                 sim.sign(document.uuid, signer.email)
             elif form.get("action") == "reject" and form.get("reason", "").strip():
                 sim.decline(document.uuid, signer.email, form["reason"].strip())

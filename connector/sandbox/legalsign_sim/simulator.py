@@ -45,6 +45,8 @@ class Signer:
     reject_reason: str = ""
     reminders: int = 0
     key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    sms_code: str = field(default_factory=lambda: f"{secrets.randbelow(10**6):06d}")
+    sms_verified: bool = False
 
 
 @dataclass
@@ -159,6 +161,8 @@ class LegalsignSimulator(SendsCallbacks):
                 raise ActionRefused(f"{signer_email} must wait for {earlier.email if earlier else 'the sender'}")
             if signer.status == 40:
                 raise ActionRefused(f"{signer_email} has already signed")
+            if signer.sms and not signer.sms_verified:
+                raise ActionRefused(f"{signer_email} must enter the SMS code first")
             signer.status = 40
             document.audit.append((datetime.now(UTC), f"Signed by {signer.email}"))
             self._emit(document, "recipient", "completed", signer)
@@ -175,6 +179,18 @@ class LegalsignSimulator(SendsCallbacks):
         document.status = 30
         document.audit.append((datetime.now(UTC), "Final PDF created"))
         self._emit(document, "document", "finalPdfCreated")
+
+    def sms_code(self, document_id: str, signer_email: str) -> str:
+        with self.lock:
+            return self._signer(document_id, signer_email)[1].sms_code
+
+    def enter_sms_code(self, document_id: str, signer_email: str, code: str) -> bool:
+        with self.lock:
+            document, signer = self._signer(document_id, signer_email)
+            signer.sms_verified = signer.sms_verified or code.strip() == signer.sms_code
+            document.audit.append((datetime.now(UTC), f"SMS code {'accepted' if signer.sms_verified else 'refused'} "
+                                   f"for {signer.email}"))
+            return signer.sms_verified
 
     def decline(self, document_id: str, signer_email: str, reason: str) -> None:
         with self.lock:

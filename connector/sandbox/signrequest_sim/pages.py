@@ -54,6 +54,10 @@ def page_routes(sim) -> list[Route]:
             body += "<p class='done'>You have signed. Thank you.</p>"
         elif earlier:
             body += f"<p>Waiting for {escape(earlier.email)} to sign first.</p>"
+        elif signer.verify_phone_number and not signer.sms_verified:
+            body += (f"<p style='background:#fff6d5'>Sandbox: the SMS code sent to {escape(signer.verify_phone_number)}"
+                     f" would be <b>{signer.sms_code}</b>.</p><form method='post'><input type='hidden' name='action' "
+                     "value='sms'><label>SMS code <input name='code' required></label> <button>Verify</button></form>")
         else:
             body += (f"<form method='post'><input type='hidden' name='action' value='sign'>"
                      f"<label>Type your full name to sign: <input name='full_name' required "
@@ -72,7 +76,10 @@ def page_routes(sim) -> list[Route]:
         from connector.sandbox.signrequest_sim.simulator import ActionRefused
 
         try:
-            if form.get("action") == "sign":
+            if form.get("action") == "sms":
+                if not sim.enter_sms_code(document.uuid, signer.email, form.get("code", "")):
+                    return _html("Wrong code", "<p>That code is not right. Go back and try again.</p>", 400)
+            elif form.get("action") == "sign":
                 sim.sign(document.uuid, signer.email)
             elif form.get("action") == "decline" and form.get("reason", "").strip():
                 sim.decline(document.uuid, signer.email, form["reason"].strip())

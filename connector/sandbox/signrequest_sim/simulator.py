@@ -143,6 +143,8 @@ class SignRequestSimulator(SendsCallbacks):
             earlier = waiting_for(document, signer)
             if earlier:
                 raise ActionRefused(f"{signer.email} must wait for {earlier.email} to sign first")
+            if signer.verify_phone_number and not signer.sms_verified:
+                raise ActionRefused(f"{signer.email} must enter the SMS code first")
             if signer.signed:
                 raise ActionRefused(f"{signer.email} has already signed")
             now = self.store.clock()
@@ -156,6 +158,19 @@ class SignRequestSimulator(SendsCallbacks):
                 self._emit(document, "signed")
             elif document.status in ("se", "ne"):
                 document.status = "vi"
+
+    def sms_code(self, document_uuid: str, signer_email: str) -> str:
+        """The code the sandbox would have sent to the signer's phone (verify_phone_number)."""
+        with self.store.lock:
+            return self._signer(document_uuid, signer_email)[1].sms_code
+
+    def enter_sms_code(self, document_uuid: str, signer_email: str, code: str) -> bool:
+        with self.store.lock:
+            document, signer = self._signer(document_uuid, signer_email)
+            signer.sms_verified = signer.sms_verified or code.strip() == signer.sms_code
+            document.log.append((self.store.clock(), f"SMS verification {'passed' if signer.sms_verified else 'failed'}"
+                                 f" for {signer.email}"))
+            return signer.sms_verified
 
     def decline(self, document_uuid: str, signer_email: str, reason: str) -> None:
         with self.store.lock:

@@ -32,6 +32,8 @@ class Signer:
     declined: bool = False
     declined_on: datetime | None = None
     message: str | None = None
+    sms_code: str = field(default_factory=lambda: f"{secrets.randbelow(10**6):06d}")
+    sms_verified: bool = False
 
 
 @dataclass
