@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from connector.sandbox.onespan_sim.model import OneSpanError, invalid
 from connector.sandbox.onespan_sim.pages import page_routes
-from connector.sandbox.salesforce_sim.multipart import _headers as part_headers
+from connector.sandbox.salesforce_sim.multipart import part_headers
 
 _JSON = "application/json; esl-api-version=11"
 

@@ -12,7 +12,7 @@ def _bad(message: str) -> SfError:
     return SfError(400, "INVALID_MULTIPART_REQUEST", message)
 
 
-def _headers(raw: bytes) -> dict[str, str]:
+def part_headers(raw: bytes) -> dict[str, str]:
     headers = {}
     for line in raw.decode("latin-1").split("\r\n"):
         if ":" in line:
@@ -39,7 +39,7 @@ def parse_upload(content_type: str, body: bytes, blob_field: str = "VersionData"
         head, separator, data = chunk.partition(b"\r\n\r\n")
         if not separator:
             raise _bad("a part has no blank line between its headers and its data")
-        headers = _headers(head)
+        headers = part_headers(head)
         disposition = headers.get("content-disposition", "")
         if not disposition.startswith("form-data") or "content-type" not in headers:
             raise _bad("every part needs Content-Disposition: form-data and a Content-Type")
