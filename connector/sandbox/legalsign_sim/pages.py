@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from connector.sandbox.pages import html_page, perform_action, read_form
 
-def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
-                        f"<body style='font-family:system-ui;margin:2rem'>{body}</body></html>", status_code=status)
+_html = html_page
 
 
 def page_routes(sim) -> list[Route]:
@@ -56,22 +54,8 @@ def page_routes(sim) -> list[Route]:
         if found is None:
             return _html("Not found", "<p>This link is not valid.</p>", 404)
         document, signer = found
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        from connector.sandbox.legalsign_sim.simulator import ActionRefused
-
-        try:
-            if form.get("action") == "sms":
-                if not sim.enter_sms_code(document.uuid, signer.email, form.get("code", "")):
-                    return _html("Wrong code", "<p>That code is not right.</p>", 400)
-            elif form.get("action") == "sign":
-                sim.sign(document.uuid, signer.email)
-            elif form.get("action") == "reject" and form.get("reason", "").strip():
-                sim.decline(document.uuid, signer.email, form["reason"].strip())
-            else:
-                return _html("Missing", "<p>Sign, or reject with a reason.</p>", 400)
-        except ActionRefused as exc:
-            return _html("Refused", f"<p>{escape(str(exc))}</p>", 409)
-        return RedirectResponse(f"/sandbox/sign/{signer.key}", status_code=303)
+        failure = perform_action(sim, document.uuid, signer.email, await read_form(request))
+        return failure or RedirectResponse(f"/sandbox/sign/{signer.key}", status_code=303)
 
     return [Route("/sandbox/", index, methods=["GET"]), Route("/sandbox/sign/{key}", page, methods=["GET"]),
             Route("/sandbox/sign/{key}", act, methods=["POST"])]

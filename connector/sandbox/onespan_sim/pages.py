@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-_STYLE = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:48rem}.note{background:#fff6d5;padding:.5rem}"
+from connector.sandbox.pages import html_page, perform_action, read_form
+
+_STYLE = ".note{background:#fff6d5;padding:.5rem}"
 
 
 def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-                        f"<style>{_STYLE}</style></head><body>{body}</body></html>", status_code=status)
+    return html_page(title, body, status, _STYLE)
+
+
 
 
 def page_routes(sim) -> list[Route]:
@@ -63,23 +65,8 @@ def page_routes(sim) -> list[Route]:
         if found is None:
             return _html("Not found", "<p>This signing link is not valid.</p>", 404)
         package, role = found
-        email = role["signers"][0]["email"]
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        from connector.sandbox.onespan_sim.simulator import ActionRefused
-
-        try:
-            if form.get("action") == "sms":
-                if not sim.enter_sms_code(package.id, email, form.get("code", "")):
-                    return _html("Wrong code", "<p>That code is not right. Go back and try again.</p>", 400)
-            elif form.get("action") == "sign":
-                sim.sign(package.id, email)
-            elif form.get("action") == "decline" and form.get("reason", "").strip():
-                sim.decline(package.id, email, form["reason"].strip())
-            else:
-                return _html("Missing", "<p>Choose sign, or decline with a reason.</p>", 400)
-        except ActionRefused as exc:
-            return _html("Refused", f"<p>{escape(str(exc))}</p>", 409)
-        return RedirectResponse(f"/sandbox/sign/{request.path_params['key']}", status_code=303)
+        failure = perform_action(sim, package.id, role["signers"][0]["email"], await read_form(request))
+        return failure or RedirectResponse(f"/sandbox/sign/{request.path_params['key']}", status_code=303)
 
     return [Route("/sandbox/", index, methods=["GET"]), Route("/sandbox/sign/{key}", page, methods=["GET"]),
             Route("/sandbox/sign/{key}", act, methods=["POST"])]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from connector.sandbox.pages import perform_action, read_form
 from connector.sandbox.signrequest_sim.state import required, waiting_for
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:48rem;color:#1b1b1b}
@@ -72,22 +72,8 @@ def page_routes(sim) -> list[Route]:
         if found is None:
             return _html("Not found", "<p>This signing link is not valid.</p>", 404)
         document, signer = found
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        from connector.sandbox.signrequest_sim.simulator import ActionRefused
-
-        try:
-            if form.get("action") == "sms":
-                if not sim.enter_sms_code(document.uuid, signer.email, form.get("code", "")):
-                    return _html("Wrong code", "<p>That code is not right. Go back and try again.</p>", 400)
-            elif form.get("action") == "sign":
-                sim.sign(document.uuid, signer.email)
-            elif form.get("action") == "decline" and form.get("reason", "").strip():
-                sim.decline(document.uuid, signer.email, form["reason"].strip())
-            else:
-                return _html("Missing", "<p>Choose sign, or decline with a reason.</p>", 400)
-        except ActionRefused as exc:
-            return _html("Refused", f"<p>{escape(str(exc))}</p>", 409)
-        return RedirectResponse(f"/sign/{signer.key}", status_code=303)
+        failure = perform_action(sim, document.uuid, signer.email, await read_form(request))
+        return failure or RedirectResponse(f"/sign/{signer.key}", status_code=303)
 
     return [Route("/", index, methods=["GET"]), Route("/sign/{key}", sign_page, methods=["GET"]),
             Route("/sign/{key}", act, methods=["POST"])]
