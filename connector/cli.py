@@ -29,9 +29,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from connector.daemon import bootstrap
     from connector.logs import configure_logging
 
+    from connector.crm import CRMError
+    from connector.providers import ProviderConfigError
+    from mappings.loader import MappingError
+
     settings = Settings()
     configure_logging(settings.log_level, _secrets(settings))
-    daemon = bootstrap(settings)
+    try:
+        daemon = bootstrap(settings)
+    except (ProviderConfigError, MappingError, CRMError) as exc:
+        print(f"cannot start: {exc}\nSee config/example.env for every setting, or run `make sandbox` to try the "
+              "connector against simulators.", file=sys.stderr)
+        return 2
     daemon.start()
     _wait_for_signal()
     daemon.stop()

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.base import SigningProvider
 from config.settings import Settings
-from connector.crm import CRM
+from connector.crm import CRM, CRMError
 from connector.dispatcher import EventDispatcher
 from connector.documents import PdfLimits
 from connector.engine import Engine, EngineOptions
@@ -77,6 +77,8 @@ class Daemon:
     def poll(self) -> None:
         try:
             self.poller.poll_once()
+        except CRMError as exc:
+            log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
         except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
             log.exception("poll failed; will try again in %.0fs", self.settings.poll_interval_seconds)
 
