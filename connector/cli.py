@@ -26,10 +26,9 @@ def _wait_for_signal() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from connector.crm import CRMError
     from connector.daemon import bootstrap
     from connector.logs import configure_logging
-
-    from connector.crm import CRMError
     from connector.providers import ProviderConfigError
     from mappings.loader import MappingError
 
