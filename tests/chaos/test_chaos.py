@@ -56,17 +56,12 @@ class Daemon:
 def _sign_everything(signrequest, stop: threading.Event, signed: Counter) -> None:
     """A bot that signs, in order, every signer whose turn it is."""
     while not stop.is_set():
-        for document in signrequest.documents():
-            if document["status"] not in ("se", "vi"):
-                continue
-            for signer in (document["signrequest"] or {}).get("signers", [])[1:]:
-                if not signer["signed"]:
-                    try:
-                        sign(signrequest, document["uuid"], signer["email"])
-                        signed[document["uuid"]] += 1
-                    except ActionRefused:
-                        pass
-                    break
+        for document_uuid, email in signrequest.awaiting_signature():
+            try:
+                sign(signrequest, document_uuid, email)
+                signed[document_uuid] += 1
+            except ActionRefused:
+                pass
         stop.wait(0.05)
 
 

@@ -38,6 +38,7 @@ class Executor:
                           "by a single Id on ContentDocumentId or LinkedEntityId using the equals operator or "
                           "multiple Id's using the IN operator.")
         with self.org.lock:
+            self._children: dict[tuple[str, str], dict[str, list[dict]]] = {}
             rows = list(self.org.records[spec.name].values())
             return self._select(query, spec, rows)
 
@@ -137,14 +138,23 @@ class Executor:
             if isinstance(item, Query):
                 relationship = spec.child(item.sobject)
                 child_spec = SCHEMA[relationship.child]
-                children = [r for r in self.org.records[child_spec.name].values()
-                            if r.get(relationship.field) == record["Id"]]
+                children = self._children_of(child_spec.name, relationship.field).get(record["Id"], [])
                 shaped = self._select(item, child_spec, children)
                 out[relationship.name] = ({"totalSize": len(shaped), "done": True, "records": shaped}
                                           if shaped else None)
             else:
                 self._place(out, item.split("."), record, spec)
         return out
+
+    def _children_of(self, child: str, field: str) -> dict[str, list[dict]]:
+        """Child rows by parent Id, built once per query (a poll reads hundreds of parents)."""
+        key = (child, field)
+        if key not in self._children:
+            index: dict[str, list[dict]] = {}
+            for row in self.org.records[child].values():
+                index.setdefault(row.get(field), []).append(row)
+            self._children[key] = index
+        return self._children[key]
 
     def _place(self, out: dict, parts: list[str], record: dict, spec: ObjectSpec) -> None:
         if len(parts) == 1:

@@ -65,6 +65,12 @@ class SignRequestSimulator(SendsCallbacks):
         with self.store.lock:
             return self.to_json(self.store.documents[document_uuid])
 
+    def awaiting_signature(self) -> list[tuple[str, str]]:
+        """(document uuid, email) of every signer whose turn it is, without serialising documents."""
+        with self.store.lock:
+            return [(d.uuid, s.email) for d in self.store.documents.values() if d.status in ("se", "vi")
+                    for s in required(d) if not s.signed and waiting_for(d, s) is None]
+
     def find_by_external_id(self, external_id: str) -> list[dict]:
         return [d for d in self.documents() if d["external_id"] == external_id]
 

@@ -75,8 +75,11 @@ class Store:
         return document
 
     def file_url(self, base: str, document: Document, kind: str) -> str:
+        now = self.monotonic()
+        if len(self.file_tokens) > 5000:  # every read mints fresh links; forget the expired ones
+            self.file_tokens = {t: e for t, e in self.file_tokens.items() if e[2] >= now}
         token = secrets.token_urlsafe(18)
-        self.file_tokens[token] = (document.uuid, kind, self.monotonic() + 300)  # valid for 5 minutes
+        self.file_tokens[token] = (document.uuid, kind, now + 300)  # valid for 5 minutes
         suffix = {"original": "original", "pdf": "signed", "signing_log": "signing-log"}[kind]
         return f"{base}/files/{token}/{suffix}.pdf"
 
