@@ -54,8 +54,10 @@ class Poller:
         result = self.crm.poll_opportunities(mapping.stages(), cursor - self.overlap)
         created = 0
         newest = cursor
-        for opportunity in result.opportunities:
+        for index, opportunity in enumerate(result.opportunities, start=1):
             newest = max(newest, opportunity.system_modstamp)
+            if index % 50 == 0:  # rows come oldest first: a crash mid-poll resumes from here, not from scratch
+                self.store.set_value(CURSOR_KEY, newest.isoformat())
             if opportunity.stage_changed_at and opportunity.stage_changed_at < cursor - self.overlap:
                 continue  # edited while sitting in the stage; it entered before our window
             for rule in mapping.rules_for_stage(opportunity.stage):

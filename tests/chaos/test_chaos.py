@@ -3,7 +3,8 @@
 At the end every signing is attached exactly once: no duplicate provider request, no duplicate File
 or Task, no lost completion. Fast mode runs in CI; soak mode is
 
-    CONNECTOR_CHAOS_SIGNINGS=2000 CONNECTOR_CHAOS_KILLS=150 pytest tests/chaos -s
+    CONNECTOR_CHAOS_SIGNINGS=1000 CONNECTOR_CHAOS_KILLS=60 CONNECTOR_CHAOS_POLL_SECONDS=5 \
+    CONNECTOR_CHAOS_STATUS_CHECK_MINUTES=0.5 pytest tests/chaos -s
 
 and prints the same figures.
 """
@@ -27,6 +28,8 @@ from connector.sandbox.signrequest_sim import ActionRefused
 from tests.e2e.deals import make_deal, sign
 
 SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "200"))
+POLL_SECONDS = float(os.environ.get("CONNECTOR_CHAOS_POLL_SECONDS", "0.5"))
+STATUS_CHECK_MINUTES = float(os.environ.get("CONNECTOR_CHAOS_STATUS_CHECK_MINUTES", "0.02"))
 KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "20"))
 DEADLINE = float(os.environ.get("CONNECTOR_CHAOS_DEADLINE_SECONDS", "420"))
 
@@ -69,8 +72,8 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
     random.seed(os.environ.get("CONNECTOR_CHAOS_SEED", "chaos"))
     webhook_port = free_port()
     sandbox = start_simulators(
-        tmp_path, webhook_port=webhook_port, seed=False, poll_interval_seconds=0.5, poll_overlap_seconds=5,
-        work_interval_seconds=0.2, status_check_minutes=0.02, job_lease_seconds=2, retry_base_seconds=0.2,
+        tmp_path, webhook_port=webhook_port, seed=False, poll_interval_seconds=POLL_SECONDS, poll_overlap_seconds=5,
+        work_interval_seconds=0.2, status_check_minutes=STATUS_CHECK_MINUTES, job_lease_seconds=2, retry_base_seconds=0.2,
         mappings_reload_seconds=60, log_level="WARNING")
     sandbox.signrequest.sender.retry_delays = (0.05,)
     opportunities = [make_deal(sandbox.salesforce, f"Chaos {n:04d}") for n in range(SIGNINGS)]
