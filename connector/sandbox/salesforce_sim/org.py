@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from connector.sandbox.salesforce_sim.records import IdFactory, SfError, coerce, normalise_id, object_for_id
@@ -24,6 +25,32 @@ class Org:
         self.blobs: dict[str, bytes] = {}  # ContentVersion Id -> bytes
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
         self.integration_user_id = ""
+        self._journal: list[tuple[str, str, dict | None]] | None = None  # undo log of an all-or-none call
+
+    # --- all-or-none ---------------------------------------------------------------------------
+
+    @contextmanager
+    def all_or_none(self, enabled: bool = True):
+        """Undo every write made inside the block when `rollback()` is called (Composite allOrNone)."""
+        with self.lock:
+            outer, self._journal = self._journal, ([] if enabled else None)
+            try:
+                yield self
+            finally:
+                self._journal = outer
+
+    def rollback(self) -> None:
+        for name, record_id, before in reversed(self._journal or []):
+            if before is None:
+                self.records[name].pop(record_id, None)
+                self.blobs.pop(record_id, None)
+            else:
+                self.records[name][record_id] = before
+        self._journal = []
+
+    def _remember(self, name: str, record_id: str, before: dict | None) -> None:
+        if self._journal is not None:
+            self._journal.append((name, record_id, dict(before) if before is not None else None))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -112,6 +139,7 @@ class Org:
         if "OwnerId" in spec.fields and not record.get("OwnerId"):
             record["OwnerId"] = self.integration_user_id or None
         self._derive(spec.name, record, stage_changed="StageName" in values)
+        self._remember(spec.name, record["Id"], None)
         self.records[spec.name][record["Id"]] = record
         if spec.name == "Opportunity":
             self._history(record)
@@ -127,6 +155,7 @@ class Org:
             if required_nulls:
                 raise SfError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: {required_nulls}",
                               required_nulls)
+            self._remember(spec.name, record["Id"], record)
             record.update(values)
             stamp = self._stamp()
             record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
@@ -138,6 +167,7 @@ class Org:
         spec = self.spec(name)
         with self.lock:
             record = self.require(spec.name, record_id)
+            self._remember(spec.name, record["Id"], record)
             del self.records[spec.name][record["Id"]]
 
     def _derive(self, name: str, record: dict, *, stage_changed: bool) -> None:
@@ -180,6 +210,7 @@ class Org:
         if document_id:
             siblings = [v for v in self.records["ContentVersion"].values() if v["ContentDocumentId"] == document_id]
             for sibling in siblings:
+                self._remember("ContentVersion", sibling["Id"], sibling)
                 sibling["IsLatest"] = False
             version_number = len(siblings) + 1
         else:
@@ -190,6 +221,7 @@ class Org:
         version_id = self._insert(SCHEMA["ContentVersion"], values)
         self.blobs[version_id] = blob
         document = self.records["ContentDocument"][document_id]
+        self._remember("ContentDocument", document_id, document)
         document.update(LatestPublishedVersionId=version_id, FileExtension=extension, ContentSize=len(blob),
                         Title=values["Title"])
         linked_to = values.get("FirstPublishLocationId")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import uuid
@@ -165,11 +164,10 @@ class RestApi:
             if {h.lower() for h in sub.get("httpHeaders", {})} & {"accept", "authorization", "content-type"}:
                 raise SfError(400, "INVALID_INPUT", "httpHeaders may not set Accept, Authorization or Content-Type")
         all_or_none = bool(payload.get("allOrNone", False))
-        with self.org.lock:
-            snapshot = (copy.deepcopy(self.org.records), dict(self.org.blobs)) if all_or_none else None
+        with self.org.all_or_none(all_or_none):
             results, failed = self._run_subrequests(subrequests, all_or_none)
-            if failed and snapshot:
-                self.org.records, self.org.blobs = snapshot
+            if failed and all_or_none:
+                self.org.rollback()
                 results = [r if r["httpStatusCode"] >= 400 else {
                     **r, "httpStatusCode": 400, "httpHeaders": {},
                     "body": [{"errorCode": "PROCESSING_HALTED",
@@ -213,8 +211,7 @@ class RestApi:
         if len(records) > 200:
             raise SfError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records")
         all_or_none = bool(payload.get("allOrNone", False))
-        with self.org.lock:
-            snapshot = (copy.deepcopy(self.org.records), dict(self.org.blobs)) if all_or_none else None
+        with self.org.all_or_none(all_or_none):
             results, failed = [], False
             for record in records:
                 try:
@@ -232,8 +229,8 @@ class RestApi:
                     failed = True
                     results.append({"success": False, "errors": [
                         {"statusCode": exc.code, "message": exc.message, "fields": exc.fields or []}]})
-            if failed and snapshot:
-                self.org.records, self.org.blobs = snapshot
+            if failed and all_or_none:
+                self.org.rollback()
                 results = [r if not r["success"] else {"id": None, "success": False, "errors": [
                     {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because "
                      "not all records were valid and the request was using AllOrNone header", "fields": []}]}
