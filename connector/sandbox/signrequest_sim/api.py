@@ -57,7 +57,8 @@ def build_app(sim) -> Starlette:
         if request.method == "POST":
             data = await body_json(request)
             document = sim.create_document(data)
-            return JSONResponse(sim.to_json(document), status_code=201)
+            with sim.store.lock:
+                return JSONResponse(sim.to_json(document), status_code=201)
         items = sim.documents()
         for key in ("external_id", "status"):
             if key in request.query_params:
@@ -79,7 +80,8 @@ def build_app(sim) -> Starlette:
         check_signrequest(data)
         document = sim.create_document(data)
         sim.send(document, data)
-        payload = sim.to_json(document)
+        with sim.store.lock:
+            payload = sim.to_json(document)
         signrequest = payload["signrequest"]
         flat = {**{k: v for k, v in payload.items() if k not in ("url", "uuid", "signrequest", "status")},
                 **signrequest, "document": payload["url"]}
@@ -93,14 +95,16 @@ def build_app(sim) -> Starlette:
         if document is None or not url.startswith(sim.urls.api):
             raise Invalid({"document": ["Invalid hyperlink - Object does not exist."]})
         sim.send(document, data)
-        return JSONResponse(sim.to_json(document)["signrequest"], status_code=201)
+        with sim.store.lock:
+            return JSONResponse(sim.to_json(document)["signrequest"], status_code=201)
 
     async def signrequest(request: Request) -> Response:
         found = next((d for d in sim.store.documents.values()
                       if d.signrequest and d.signrequest["uuid"] == request.path_params["uuid"]), None)
         if found is None:
             return JSONResponse({"detail": "Not found."}, status_code=404)
-        return JSONResponse(sim.to_json(found)["signrequest"])
+        with sim.store.lock:
+            return JSONResponse(sim.to_json(found)["signrequest"])
 
     async def cancel(request: Request) -> Response:
         from connector.sandbox.signrequest_sim.simulator import ActionRefused

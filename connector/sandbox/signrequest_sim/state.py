@@ -76,18 +76,20 @@ class Store:
 
     def file_url(self, base: str, document: Document, kind: str) -> str:
         now = self.monotonic()
-        if len(self.file_tokens) > 5000:  # every read mints fresh links; forget the expired ones
-            self.file_tokens = {t: e for t, e in self.file_tokens.items() if e[2] >= now}
         token = secrets.token_urlsafe(18)
-        self.file_tokens[token] = (document.uuid, kind, now + 300)  # valid for 5 minutes
+        with self.lock:  # API handlers and the callback thread mint links concurrently
+            if len(self.file_tokens) > 5000:  # every read mints fresh links; forget the expired ones
+                self.file_tokens = {t: e for t, e in self.file_tokens.items() if e[2] >= now}
+            self.file_tokens[token] = (document.uuid, kind, now + 300)  # valid for 5 minutes
         suffix = {"original": "original", "pdf": "signed", "signing_log": "signing-log"}[kind]
         return f"{base}/files/{token}/{suffix}.pdf"
 
     def file_for(self, token: str) -> bytes | None:
-        entry = self.file_tokens.get(token)
-        if entry is None or entry[2] < self.monotonic():
-            return None
-        document = self.documents[entry[0]]
+        with self.lock:
+            entry = self.file_tokens.get(token)
+            if entry is None or entry[2] < self.monotonic():
+                return None
+            document = self.documents[entry[0]]
         return {"original": document.content, "pdf": document.signed_pdf, "signing_log": document.signing_log}[entry[1]]
 
     def by_signer_key(self, key: str) -> tuple[Document, Signer] | None:
