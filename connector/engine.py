@@ -85,6 +85,9 @@ class Engine:
 
     def advance(self, job: Job) -> None:
         while not job.state.is_terminal and job.next_run_at <= self.clock():
+            if job.lease_token and not self.store.renew_lease(job, self.options.lease_seconds):
+                log.warning("job %s: claim lost (lease expired); another worker has it", job.id)
+                return
             if job.cancel_reason and job.state in (JobState.NEW, JobState.SENT, JobState.AWAITING):
                 job.state = JobState.CANCELLING
             before = job.state
@@ -176,7 +179,7 @@ class Engine:
         )
         self._apply(job, "writeback:sent", writeback)
         job.state = JobState.AWAITING
-        job.next_run_at = self.clock() + self.options.status_check_interval
+        job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
 
     def _check_status(self, job: Job) -> None:
         status = self._provider(job).get_status(self._ref(job))
@@ -190,7 +193,8 @@ class Engine:
             job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
             job.next_run_at = self.clock()
         else:
-            job.next_run_at = self.clock() + self.options.status_check_interval
+            # Spread the safety-net checks so that many waiting requests don't all ask the provider at once.
+            job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
 
     def _complete(self, job: Job) -> None:
         provider, ref = self._provider(job), self._ref(job)

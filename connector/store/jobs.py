@@ -48,3 +48,4 @@ class Job:
     completed_at: datetime | None = None
     parked_from: str | None = None
     cancel_reason: str | None = None  # set only by Store.request_cancel, never by save_job
+    lease_token: str | None = None  # the claim this worker holds; None when not claimed

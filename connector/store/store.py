@@ -23,7 +23,7 @@ from connector.store.jobs import Job, JobState
 from connector.store.models import EventRow, JobRow, SettingRow
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key != "cancel_reason"]
+_JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in ("cancel_reason", "lease_owner", "lease_until")]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -168,6 +168,15 @@ class Store:
         with self._tx() as session:
             session.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
 
+    def renew_lease(self, job: Job, lease_seconds: float) -> bool:
+        """Extend this worker's claim before a step; False when the claim was lost (expired and taken)."""
+        with self._tx() as session:
+            result = session.execute(
+                update(JobRow).where(JobRow.id == job.id, JobRow.lease_owner == job.lease_token)
+                .values(lease_until=self.now() + timedelta(seconds=lease_seconds))
+            )
+            return result.rowcount > 0
+
     def wake_job(self, job_id: str) -> None:
         """Make a job due now (an event arrived for it)."""
         with self._tx() as session:
@@ -246,5 +255,5 @@ def _to_job(row: JobRow) -> Job:
         provider_state=row.provider_state, pending_effect=row.pending_effect,
         decline_reason=row.decline_reason, last_error=row.last_error, attempts=row.attempts or 0,
         sent_at=_utc(row.sent_at), completed_at=_utc(row.completed_at), parked_from=row.parked_from,
-        cancel_reason=row.cancel_reason,
+        cancel_reason=row.cancel_reason, lease_token=row.lease_owner,
     )

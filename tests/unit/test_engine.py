@@ -45,7 +45,7 @@ def test_completion_attaches_signed_and_evidence_once(world):
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
     world.provider.set_state(request_id, SigningState.COMPLETED)
-    world.clock.advance(minutes=31)  # the safety-net status check, no webhook needed
+    world.clock.advance(minutes=37)  # the safety-net status check, no webhook needed
     daemon = world.daemon()
     daemon.run_once()
     job = _only_job(daemon)
@@ -75,7 +75,7 @@ def test_lost_writeback_response_does_not_attach_twice(world):
     request_id = next(iter(world.provider.requests))
     world.provider.set_state(request_id, SigningState.COMPLETED)
     world.crm.crash_after_next_apply = CRMError("timeout", retriable=True)
-    world.clock.advance(minutes=31)
+    world.clock.advance(minutes=37)
     world.daemon().run_once()
     world.clock.advance(minutes=5)
     daemon = world.daemon()
@@ -91,7 +91,7 @@ def test_decline_writes_status_and_reason(world):
     request_id = next(iter(world.provider.requests))
     world.provider.set_state(request_id, SigningState.DECLINED, decline_reason="Price too high",
                              declined_by="dana@example.com")
-    world.clock.advance(minutes=31)
+    world.clock.advance(minutes=37)
     world.daemon().run_once()
     assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Declined"
     assert "Price too high" in world.crm.fields["006000000000001AAA"]["Signing_Last_Error__c"]
@@ -183,3 +183,17 @@ def test_the_connectors_own_outputs_are_never_sent_again(world):
     with_outputs = replace(opportunity, files=opportunity.files + (
         FileRef("069X", "068X9", "Quote Q-1 - signed", "pdf"), FileRef("069Y", "068Y9", "Quote Q-1 - evidence", "pdf")))
     assert [f.title for f in select_files(with_outputs, "*", "all")] == ["Quote Q-1"]
+
+
+def test_a_worker_whose_claim_expired_and_was_taken_does_not_act(world):
+    world.add_opportunity()
+    daemon = world.daemon()
+    daemon.poll()
+    [stale] = daemon.store.claim_due_jobs("slow-worker", lease_seconds=1)
+    world.clock.advance(seconds=5)
+    [taken] = daemon.store.claim_due_jobs("other-worker", lease_seconds=300)
+    daemon.engine.advance(stale)
+    assert world.provider.create_calls == 0
+    assert daemon.store.get_job(stale.id).lease_token == taken.lease_token
+    daemon.engine.advance(taken)
+    assert world.provider.create_calls == 1
