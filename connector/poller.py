@@ -81,13 +81,20 @@ class Poller:
                      opportunity.stage)
 
     def _create_job(self, rule: Rule, opportunity: Opportunity) -> int:
-        active = self.store.active_job_for(rule.id, opportunity.id)
-        if active and active.entry_key != entry_key(rule, opportunity):
-            log.info("opportunity %s re-entered stage %r while job %s is still open; not sending again",
-                     opportunity.id, opportunity.stage, active.id)
-            return 0
+        key = entry_key(rule, opportunity)
+        latest = self.store.latest_job_for(rule.id, opportunity.id)
+        if latest and latest.entry_key != key:
+            if not latest.state.is_terminal:
+                log.info("opportunity %s re-entered stage %r while job %s is still open; not sending again",
+                         opportunity.id, opportunity.stage, latest.id)
+                return 0
+            if latest.outcome not in rule.retrigger_after:
+                log.info("opportunity %s re-entered stage %r; rule %s's last request ended %s, which its "
+                         "retrigger_after does not list; not sending again", opportunity.id, opportunity.stage,
+                         rule.id, latest.outcome or latest.state.value)
+                return 0
         job = self.store.create_job(
-            entry_key=entry_key(rule, opportunity), rule_id=rule.id, rule=rule.model_dump(mode="json"),
+            entry_key=key, rule_id=rule.id, rule=rule.model_dump(mode="json"),
             provider=rule.provider, opportunity_id=opportunity.id, opportunity=opportunity_to_json(opportunity),
         )
         if job:

@@ -81,6 +81,11 @@ class Rule(_Strict):
         default_factory=list,
         description="Stages that cancel this rule's pending request (e.g. 'Closed Lost').",
     )
+    retrigger_after: list[Literal["completed", "declined", "expired", "cancelled", "failed"]] = Field(
+        default_factory=lambda: ["declined", "expired", "cancelled", "failed"],
+        description="When the opportunity enters the stage again, send a new request only if this rule's last one "
+                    "ended so. By default a completed signing is never sent again.",
+    )
 
     @model_validator(mode="after")
     def _cancel_stage_is_not_a_trigger(self) -> Rule:

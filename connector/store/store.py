@@ -119,6 +119,14 @@ class Store:
             ).first()
             return _to_job(row) if row else None
 
+    def latest_job_for(self, rule_id: str, opportunity_id: str) -> Job | None:
+        with self._tx() as session:
+            row = session.scalars(
+                select(JobRow).where(JobRow.rule_id == rule_id, JobRow.opportunity_id == opportunity_id)
+                .order_by(JobRow.created_at.desc()).limit(1)
+            ).first()
+            return _to_job(row) if row else None
+
     def list_jobs(self, *, states: list[JobState] | None = None, limit: int = 1000) -> list[Job]:
         with self._tx() as session:
             query = select(JobRow).order_by(JobRow.created_at).limit(limit)

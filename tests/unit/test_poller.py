@@ -1,22 +1,33 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from connector.store import JobState
 
 
-def test_reentry_after_a_finished_signing_starts_a_new_job(world):
+def _reenter_after(world, outcome: str) -> int:
     opportunity = world.add_opportunity()
     daemon = world.daemon()
     daemon.run_once()
     [job] = daemon.store.list_jobs()
-    job.state = JobState.DONE
+    job.state, job.outcome = JobState.DONE, outcome
     daemon.store.save_job(job)
     world.clock.advance(hours=1)
     world.crm.opportunities[opportunity.id] = replace(
         opportunity, system_modstamp=world.clock(), stage_changed_at=world.clock())
     daemon.run_once()
-    assert len(daemon.store.list_jobs()) == 2
+    return len(daemon.store.list_jobs())
+
+
+def test_reentry_after_a_decline_sends_a_new_request(world):
+    assert _reenter_after(world, "declined") == 2
+
+
+def test_reentry_after_a_completed_signing_does_not_send_again_by_default(world, caplog):
+    caplog.set_level(logging.INFO, logger="connector.poller")
+    assert _reenter_after(world, "completed") == 1
+    assert "retrigger_after does not list" in caplog.text
 
 
 def test_edit_while_in_stage_does_not_resend(world):
