@@ -1,24 +1,30 @@
-"""Login for the simulated org: OAuth token endpoint (client credentials, password, JWT bearer)
-and SOAP login(), issuing opaque session ids that expire."""
+"""Login for the simulated org: the OAuth token endpoint (client credentials, username-password,
+JWT bearer) and SOAP login(), both issuing opaque session ids that expire."""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import secrets
+import threading
 import time
-import xml.etree.ElementTree as ET  # noqa: S405 - parses our own test client's envelopes
 from dataclasses import dataclass
-from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
+from urllib.parse import parse_qsl
 
 import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-ORG_ID = "00D5g000004ConnAAA"
-PARTNER_NS = "urn:partner.soap.sforce.com"
+from connector.sandbox.salesforce_sim.ids import ORG_ID
+
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_SKEW_SECONDS = 180
+LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Credentials:
     consumer_key: str
     consumer_secret: str
@@ -29,53 +35,73 @@ class Credentials:
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400):
+    def __init__(self, error: str, description: str):
         super().__init__(description)
-        self.error, self.description, self.status = error, description, status
+        self.error = error
+        self.description = description
 
 
 class Sessions:
+    """Opaque `00D…!…` session ids with an expiry; any id issued and not yet expired is accepted."""
+
     def __init__(self, ttl_seconds: int):
         self.ttl = ttl_seconds
+        self._lock = threading.Lock()
         self._expiry: dict[str, float] = {}
-        self.issued: list[str] = []  # every session id ever handed out, for leak tests
+        self.issued: list[str] = []  # every id ever handed out, so tests can check none leaks into logs
 
     def issue(self) -> str:
         token = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(72)}"
-        self._expiry[token] = time.monotonic() + self.ttl
-        self.issued.append(token)
+        with self._lock:
+            now = time.monotonic()
+            self._expiry = {t: e for t, e in self._expiry.items() if e > now}
+            self._expiry[token] = now + self.ttl
+            self.issued.append(token)
         return token
 
     def valid(self, token: str) -> bool:
-        expiry = self._expiry.get(token)
+        with self._lock:
+            expiry = self._expiry.get(token)
         return expiry is not None and expiry > time.monotonic()
 
     def expire_all(self) -> None:
-        self._expiry.clear()
+        with self._lock:
+            self._expiry.clear()
 
 
-def _form(body: bytes) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+def token_response(creds: Credentials, base_url: str, user_id: str, access_token: str) -> dict:
+    identity = f"{base_url}/id/{ORG_ID}/{user_id}"
+    issued_at = str(int(time.time() * 1000))
+    # Salesforce signs id + issued_at with the consumer secret so the client can check the pair.
+    signed = (identity + issued_at).encode()
+    digest = hmac.new(creds.consumer_secret.encode(), signed, hashlib.sha256).digest()
+    return {"access_token": access_token, "instance_url": base_url, "id": identity, "token_type": "Bearer",
+            "issued_at": issued_at, "signature": base64.b64encode(digest).decode(), "scope": "api"}
 
 
-def token_grant(creds: Credentials, body: bytes, authorization: str | None, audiences: list[str]) -> None:
-    """Raise OAuthError unless the token request is a valid grant for these credentials."""
-    form = _form(body)
-    grant = form.get("grant_type")
+def check_token_request(creds: Credentials, body: bytes, authorization: str | None, base_url: str) -> None:
+    """Raise OAuthError unless the form-encoded token request is a valid grant for these credentials."""
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded") from None
     client_id, client_secret = form.get("client_id"), form.get("client_secret")
-    if authorization and authorization.startswith("Basic "):
+    if authorization and authorization.lower().startswith("basic "):
         try:
-            client_id, _, client_secret = base64.b64decode(authorization[6:]).decode().partition(":")
-        except ValueError:
+            decoded = base64.b64decode(authorization[6:], validate=True).decode()
+            client_id, _, client_secret = decoded.partition(":")
+        except (binascii.Error, UnicodeDecodeError):
             raise OAuthError("invalid_client", "invalid client credentials") from None
+    grant = form.get("grant_type")
     if grant == "client_credentials":
         _check_client(creds, client_id, client_secret)
     elif grant == "password":
         _check_client(creds, client_id, client_secret)
-        if form.get("username") != creds.username or form.get("password") != creds.password + creds.security_token:
+        password = creds.password + creds.security_token
+        if form.get("username") != creds.username or form.get("password") != password:
             raise OAuthError("invalid_grant", "authentication failure")
     elif grant == JWT_GRANT:
-        _check_jwt(creds, form.get("assertion", ""), audiences)
+        _check_assertion(creds, form.get("assertion", ""), (*LOGIN_AUDIENCES, base_url))
     else:
         raise OAuthError("unsupported_grant_type", "grant type not supported")
 
@@ -83,63 +109,35 @@ def token_grant(creds: Credentials, body: bytes, authorization: str | None, audi
 def _check_client(creds: Credentials, client_id: str | None, client_secret: str | None) -> None:
     if client_id != creds.consumer_key:
         raise OAuthError("invalid_client_id", "client identifier invalid")
-    if client_secret != creds.consumer_secret:
+    if not hmac.compare_digest((client_secret or "").encode(), creds.consumer_secret.encode()):
         raise OAuthError("invalid_client", "invalid client credentials")
 
 
-def _check_jwt(creds: Credentials, assertion: str, audiences: list[str]) -> None:
+def _verification_key(pem: bytes):
+    """The connected app holds a certificate; a bare public key is accepted too."""
+    if b"BEGIN CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem).public_key()
+    return serialization.load_pem_public_key(pem)
+
+
+def _check_assertion(creds: Credentials, assertion: str, audiences: tuple[str, ...]) -> None:
     if creds.jwt_public_key_pem is None:
         raise OAuthError("invalid_grant", "user hasn't approved this consumer")
     try:
-        header = jwt.get_unverified_header(assertion)
-        if header.get("alg") != "RS256":
+        if jwt.get_unverified_header(assertion).get("alg") != "RS256":
             raise OAuthError("invalid_grant", "invalid assertion: only RS256 is accepted")
-        claims = jwt.decode(assertion, creds.jwt_public_key_pem, algorithms=["RS256"], audience=audiences,
-                            leeway=180, options={"require": ["iss", "sub", "aud", "exp"], "verify_exp": False})
+        claims = jwt.decode(assertion, _verification_key(creds.jwt_public_key_pem), algorithms=["RS256"],
+                            audience=list(audiences), options={"require": ["iss", "sub", "aud", "exp"],
+                                                               "verify_exp": False})
     except jwt.PyJWTError as exc:
-        raise OAuthError("invalid_grant", f"invalid assertion: {type(exc).__name__}") from None
+        raise OAuthError("invalid_grant", f"invalid assertion: {exc}") from None
     try:
-        expires = int(claims["exp"])  # simple-salesforce sends it as a string
+        expires = int(claims["exp"])  # simple-salesforce sends a string, Salesforce's own example too
     except (TypeError, ValueError):
-        raise OAuthError("invalid_grant", "invalid assertion: exp") from None
-    if expires + 180 < time.time():
+        raise OAuthError("invalid_grant", "invalid assertion: exp is not a number") from None
+    if expires + JWT_SKEW_SECONDS < time.time():
         raise OAuthError("invalid_grant", "expired authorization code")
     if claims["iss"] != creds.consumer_key:
         raise OAuthError("invalid_client_id", "client identifier invalid")
     if claims["sub"] != creds.username:
         raise OAuthError("invalid_grant", "user hasn't approved this consumer")
-
-
-def soap_login(creds: Credentials, body: bytes) -> bool:
-    try:
-        root = ET.fromstring(body)  # noqa: S314 - local simulator input
-    except ET.ParseError:
-        return False
-    username = root.find(f".//{{{PARTNER_NS}}}username")
-    password = root.find(f".//{{{PARTNER_NS}}}password")
-    return (username is not None and password is not None and username.text == creds.username
-            and password.text == creds.password + creds.security_token)
-
-
-def soap_login_response(base_url: str, version: str, session_id: str, user_id: str, creds: Credentials) -> str:
-    server = f"{base_url}/services/Soap/u/{version}/{ORG_ID[:15]}"
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="{PARTNER_NS}"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>
-<metadataServerUrl>{base_url}/services/Soap/m/{version}/{ORG_ID[:15]}</metadataServerUrl>
-<passwordExpired>false</passwordExpired><sandbox>true</sandbox>
-<serverUrl>{server}</serverUrl><sessionId>{escape(session_id)}</sessionId><userId>{user_id}</userId>
-<userInfo><organizationId>{ORG_ID}</organizationId><organizationName>Connector Sandbox</organizationName>
-<sessionSecondsValid>7200</sessionSecondsValid><userEmail>{escape(creds.username)}</userEmail>
-<userFullName>Integration User</userFullName><userId>{user_id}</userId><userName>{escape(creds.username)}</userName>
-</userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"""
-
-
-SOAP_FAULT = """<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
- xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<soapenv:Body><soapenv:Fault><faultcode>INVALID_LOGIN</faultcode>
-<faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out.</faultstring>
-<detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>
-<sf:exceptionMessage>Invalid username, password, security token; or user locked out.</sf:exceptionMessage>
-</sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"""

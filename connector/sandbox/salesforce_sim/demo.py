@@ -1,60 +1,97 @@
-"""Demo data for the sandbox: reps, accounts, contacts with roles, and opportunities with quotes."""
+"""Demo data for the sandbox: two sales reps, three customer accounts with their contacts, and five
+open opportunities with contact roles and quotes attached.
+
+The deals start in Prospecting or Qualification, stages no signing rule watches, so nothing is sent
+until someone moves a deal on the console.
+"""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
 from connector.sandbox.pdfgen import text_pdf
 
+if TYPE_CHECKING:
+    from connector.sandbox.salesforce_sim import SalesforceSimulator
 
-def _quote(number: str, account: str, amount: int) -> bytes:
+REPS = [("Rita", "Patel", "rita.patel@sandbox.example", "Account Executive"),
+        ("Sam", "Okafor", "sam.okafor@sandbox.example", "Senior Account Executive")]
+ACCOUNTS = [("Northwind Traders", "London", "Wholesale"),
+            ("Contoso Pharmaceuticals", "Basel", "Life Sciences"),
+            ("Fabrikam Logistics", "Rotterdam", "Transportation")]
+# account index, first name, last name, title, email (None: this contact has none), mobile
+CONTACTS = [
+    (0, "Dana", "Whitfield", "Chief Financial Officer", "dana.whitfield@northwind.example", "+447700900101"),
+    (0, "Omar", "Haddad", "Head of Procurement", "omar.haddad@northwind.example", "+447700900102"),
+    (1, "Grace", "Liu", "VP Operations", "grace.liu@contoso.example", "+41790000103"),
+    (1, "Henrik", "Berg", "Finance Director", "henrik.berg@contoso.example", "+41790000104"),
+    (2, "Marta", "Kowalski", "Chief Operating Officer", None, "+31600000105"),
+    (2, "Pieter", "de Vries", "Purchasing Manager", "pieter.devries@fabrikam.example", "+31600000106"),
+]
+# name, account, stage, amount, quote number, file kind, decision maker, economic buyer (contact indexes), rep
+DEALS = [
+    ("Northwind - Fleet Telematics Renewal", 0, "Prospecting", 48000, "Q-1001", "pdf", 0, 1, 0),
+    ("Northwind - Warehouse Scanners", 0, "Qualification", 22500, "Q-1002", "pdf", 1, None, 1),
+    ("Contoso - Lab Data Platform", 1, "Prospecting", 136000, "Q-1003", "pdf", 2, 3, 1),
+    ("Contoso - Compliance Training Seats", 1, "Qualification", 9600, "Q-1004", "docx", 3, None, 0),
+    ("Fabrikam - Route Optimisation Pilot", 2, "Prospecting", 31000, "Q-1005", "pdf", 4, 5, 0),
+]
+TERMS = text_pdf([
+    ["Terms and Conditions", "1. Delivery within 30 days of signature.", "2. Payment within 30 days."],
+    ["3. Governing law: England and Wales.", "", "Signature: ____________________"],
+], title="Terms and Conditions")
+
+
+def _quote(number: str, account: str, deal: str, amount: int) -> bytes:
     return text_pdf([
-        [f"Quote {number}", f"Customer: {account}", f"Total: {amount:,} USD", "", "Valid for 30 days."],
-        ["Terms and conditions", "1. Payment within 30 days.", "", "Signature: ____________________"],
+        [f"Quote {number}", f"Customer: {account}", f"Subject: {deal}", f"Total: {amount:,} USD",
+         "", "Valid for 30 days."],
+        ["Acceptance", "By signing below the customer accepts this quote.", "",
+         "Signature: ____________________"],
     ], title=f"Quote {number}")
 
 
-TERMS = text_pdf([["Terms and Conditions", "1. Delivery within 30 days.", "2. Payment within 30 days."],
-                  ["3. Governing law: England and Wales.", "", "Signature: ____________________"]],
-                 title="Terms and Conditions")
+def _word_document(number: str) -> bytes:
+    """Bytes shaped like a .docx (a ZIP container), which a signing rule that wants PDFs must skip."""
+    return b"PK\x03\x04\x14\x00\x06\x00" + f"[Content_Types].xml word/document.xml Quote {number}".encode()
 
 
-def seed(sim) -> dict:
-    reps = [sim.create_record("User", {"FirstName": "Rita", "LastName": "Rep", "Email": "rita.rep@sandbox.example",
-                                       "Username": "rita.rep@sandbox.example"}),
-            sim.create_record("User", {"FirstName": "Sam", "LastName": "Seller", "Email": "sam@sandbox.example",
-                                       "Username": "sam@sandbox.example"})]
-    deals = [
-        ("Acme Corp", "Acme - 500 Widgets", "Q-1001", 50000, ("Dana", "Lee", "dana.lee@acme.example"),
-         ("Omar", "Price", "omar.price@acme.example"), "pdf"),
-        ("Globex", "Globex - Annual Licence", "Q-1002", 120000, ("Grace", "Hopper", "grace@globex.example"),
-         ("Hank", "Scorpio", "hank@globex.example"), "pdf"),
-        ("Initech", "Initech - TPS Upgrade", "Q-1003", 18000, ("Peter", "Gibbons", "peter@initech.example"),
-         ("Bill", "Lumbergh", "bill@initech.example"), "pdf"),
-        ("Umbrella", "Umbrella - Word quote (not a PDF)", "Q-1004", 9000,
-         ("Alice", "Abernathy", "alice@umbrella.example"), ("Albert", "Wesker", "wesker@umbrella.example"), "docx"),
-        ("Hooli", "Hooli - Signer without email", "Q-1005", 30000, ("Gavin", "Belson", None),
-         ("Jian", "Yang", "jian@hooli.example"), "pdf"),
-    ]
-    ids: dict = {"users": reps, "accounts": [], "opportunities": {}}
-    for index, (account_name, name, quote, amount, maker, buyer, kind) in enumerate(deals):
-        account = sim.create_record("Account", {"Name": account_name})
-        ids["accounts"].append(account)
-        contacts = []
-        for first, last, email in (maker, buyer):
-            fields = {"FirstName": first, "LastName": last, "AccountId": account, "MobilePhone": "+15550100"}
-            if email:
-                fields["Email"] = email
-            contacts.append(sim.create_record("Contact", fields))
+def seed(sim: SalesforceSimulator) -> dict:
+    reps = [sim.create_record("User", {"FirstName": first, "LastName": last, "Email": email,
+                                       "Username": email, "Title": title})
+            for first, last, email, title in REPS]
+    accounts = [sim.create_record("Account", {"Name": name, "BillingCity": city, "Industry": industry,
+                                              "OwnerId": reps[index % 2]})
+                for index, (name, city, industry) in enumerate(ACCOUNTS)]
+    contacts = []
+    for account, first, last, title, email, mobile in CONTACTS:
+        fields = {"FirstName": first, "LastName": last, "Title": title, "AccountId": accounts[account],
+                  "MobilePhone": mobile, "MailingCity": ACCOUNTS[account][1]}
+        if email:
+            fields["Email"] = email
+        contacts.append(sim.create_record("Contact", fields))
+    opportunities = {}
+    for name, account, stage, amount, quote, kind, maker, buyer, rep in DEALS:
+        close = date.today() + timedelta(days=45 + 15 * len(opportunities))
         opportunity = sim.create_record("Opportunity", {
-            "Name": name, "StageName": "Qualification" if index % 2 else "Prospecting", "CloseDate": "2026-12-31",
-            "AccountId": account, "Amount": amount, "OwnerId": reps[index % 2]})
-        sim.create_record("OpportunityContactRole", {"OpportunityId": opportunity, "ContactId": contacts[0],
+            "Name": name, "StageName": stage, "Amount": amount, "AccountId": accounts[account],
+            "OwnerId": reps[rep], "CloseDate": close.isoformat()})
+        sim.create_record("OpportunityContactRole", {"OpportunityId": opportunity,
+                                                     "ContactId": contacts[maker],
                                                      "Role": "Decision Maker", "IsPrimary": True})
-        sim.create_record("OpportunityContactRole", {"OpportunityId": opportunity, "ContactId": contacts[1],
-                                                     "Role": "Economic Buyer", "IsPrimary": False})
+        if buyer is not None:
+            sim.create_record("OpportunityContactRole", {"OpportunityId": opportunity,
+                                                         "ContactId": contacts[buyer],
+                                                         "Role": "Economic Buyer", "IsPrimary": False})
+        account_name = ACCOUNTS[account][0]
         if kind == "pdf":
-            sim.attach_file(opportunity, f"Quote {quote}", f"quote-{quote}.pdf", _quote(quote, account_name, amount))
-            sim.attach_file(opportunity, "Terms and Conditions", "terms.pdf", TERMS)
+            quote_pdf = _quote(quote, account_name, name, amount)
+            sim.attach_file(opportunity, f"Quote {quote}", f"Quote {quote}.pdf", quote_pdf)
+            sim.attach_file(opportunity, "Terms and Conditions", "Terms and Conditions.pdf", TERMS)
         else:
-            sim.attach_file(opportunity, f"Quote {quote}", f"quote-{quote}.docx", b"PK\x03\x04 not a PDF")
-        ids["opportunities"][name] = opportunity
-    return ids
+            sim.attach_file(opportunity, f"Quote {quote}", f"Quote {quote}.docx", _word_document(quote))
+        opportunities[name] = opportunity
+    return {"integration_user": sim.integration_user_id, "users": reps, "accounts": accounts,
+            "contacts": {f"{c[1]} {c[2]}": contact for c, contact in zip(CONTACTS, contacts, strict=True)},
+            "opportunities": opportunities}

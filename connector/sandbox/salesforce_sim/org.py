@@ -1,20 +1,28 @@
-"""The simulated org's data: records, the writes the REST API allows, and their side effects."""
+"""The simulated org's data and the writes the platform allows, with their side effects.
+
+Every method takes the org's lock; an all-or-none call (Composite, Collections) keeps an undo
+journal so that a failure part-way can put every touched record back.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from connector.sandbox.salesforce_sim.records import IdFactory, SfError, coerce, normalise_id, object_for_id
-from connector.sandbox.salesforce_sim.schema import SCHEMA, ObjectSpec
-
-POLYMORPHIC = {"WhatId", "LinkedEntityId", "FirstPublishLocationId", "WhoId"}
-CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}
-MAX_BASE64_CHARS = 37_500_000 * 4 // 3  # 37.5 MB of data, as base64 text
+from connector.sandbox.salesforce_sim import effects
+from connector.sandbox.salesforce_sim.errors import (
+    SfError,
+    bad_json,
+    invalid_field,
+    not_found,
+    required_missing,
+)
+from connector.sandbox.salesforce_sim.files import create_version, title_follows
+from connector.sandbox.salesforce_sim.ids import IdFactory, canonical_id
+from connector.sandbox.salesforce_sim.schema import SCHEMA, ObjectSpec, object_for_id, object_spec
+from connector.sandbox.salesforce_sim.values import coerce
 
 
 class Org:
@@ -22,18 +30,18 @@ class Org:
         self.lock = threading.RLock()
         self.ids = IdFactory()
         self.records: dict[str, dict[str, dict]] = {name: {} for name in SCHEMA}
-        self.blobs: dict[str, bytes] = {}  # ContentVersion Id -> bytes
-        self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
+        self.blobs: dict[str, bytes] = {}  # ContentVersion Id -> file bytes
         self.integration_user_id = ""
-        self._journal: list[tuple[str, str, dict | None]] | None = None  # undo log of an all-or-none call
+        self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
+        self._journal: list[tuple[str, str, dict | None]] | None = None
 
-    # --- all-or-none ---------------------------------------------------------------------------
+    # --- all-or-none -----------------------------------------------------------------------
 
     @contextmanager
-    def all_or_none(self, enabled: bool = True):
-        """Undo every write made inside the block when `rollback()` is called (Composite allOrNone)."""
+    def transaction(self, all_or_none: bool = True) -> Iterator[Org]:
+        """Journal the writes made inside the block so that `rollback()` can undo them."""
         with self.lock:
-            outer, self._journal = self._journal, ([] if enabled else None)
+            outer, self._journal = self._journal, ([] if all_or_none else None)
             try:
                 yield self
             finally:
@@ -48,184 +56,190 @@ class Org:
                 self.records[name][record_id] = before
         self._journal = []
 
-    def _remember(self, name: str, record_id: str, before: dict | None) -> None:
+    def remember(self, name: str, record_id: str) -> None:
+        """Call before changing or adding a record, so a rollback can restore it."""
         if self._journal is not None:
+            before = self.records[name].get(record_id)
             self._journal.append((name, record_id, dict(before) if before is not None else None))
 
     # --- reading ---------------------------------------------------------------------------
 
     def spec(self, name: str) -> ObjectSpec:
-        spec = SCHEMA.get(name) or next((s for n, s in SCHEMA.items() if n.lower() == name.lower()), None)
+        spec = object_spec(name)
         if spec is None:
-            raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
+            raise not_found()
         return spec
 
     def get(self, name: str, record_id: str) -> dict | None:
-        normalised = normalise_id(record_id)
-        return self.records[name].get(normalised) if normalised else None
-
-    def require(self, name: str, record_id: str) -> dict:
-        if normalise_id(record_id) is None:
-            raise SfError(400, "MALFORMED_ID", f"Id in URL is not valid: {record_id}")
-        record = self.get(name, record_id)
-        if record is None:
-            raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
-        return record
+        """A record by Id in any form, deleted ones included."""
+        canonical = canonical_id(record_id)
+        return self.records[name].get(canonical) if canonical else None
 
     def find(self, record_id: str) -> tuple[str, dict] | None:
         name = object_for_id(record_id)
         record = self.get(name, record_id) if name else None
         return (name, record) if record else None
 
+    def live(self, name: str) -> list[dict]:
+        return [r for r in self.records[name].values() if not r["IsDeleted"]]
+
+    def require(self, name: str, record_id: str, *, writing: bool = False) -> dict:
+        """The record a REST URL names, or the 404 (400 for a write to a deleted one) Salesforce sends."""
+        if canonical_id(record_id) is None:
+            raise SfError(404, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "
+                          + record_id)
+        record = self.get(name, record_id)
+        if record is None:
+            raise not_found()
+        if record["IsDeleted"]:
+            raise SfError(400 if writing else 404, "ENTITY_IS_DELETED", "entity is deleted")
+        return record
+
     # --- writing ---------------------------------------------------------------------------
 
-    def _stamp(self) -> datetime:
-        now = datetime.now(UTC).replace(microsecond=datetime.now(UTC).microsecond // 1000 * 1000)
+    def stamp(self) -> datetime:
+        """Now, to the millisecond, and always later than the previous stamp so polling cursors work."""
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self._last_stamp = max(now, self._last_stamp + timedelta(milliseconds=1))
         return self._last_stamp
 
-    def _check_reference(self, field: str, value: str, allowed: tuple[str, ...]) -> None:
-        target = object_for_id(value)
-        if field not in POLYMORPHIC and target not in allowed:
-            raise SfError(400, "MALFORMED_ID", f"{field}: id value of incorrect type: {value}", [field])
-        if target is None or self.get(target, value) is None:
-            raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [field])
+    def latest_stamp(self) -> datetime:
+        """The newest stamp handed out; it runs ahead of the wall clock when many writes share a millisecond."""
+        return self._last_stamp
 
-    def _validated(self, spec: ObjectSpec, body: dict, *, creating: bool) -> dict:
+    def create(self, name: str, body: object, *, actor: str | None = None, blob: bytes | None = None) -> str:
+        spec = self.spec(name)
+        if not spec.createable:
+            raise SfError(400, "INVALID_TYPE", f"entity type {spec.name} does not support insert")
+        with self.lock:
+            values = self._validated(spec, body, creating=True)
+            actor = actor or self.integration_user_id
+            if spec.name == "ContentVersion":
+                return create_version(self, values, blob, actor)
+            if spec.name == "ContentDocumentLink":
+                self._refuse_duplicate_link(values)
+            return self.insert(spec, values, actor)
+
+    def insert(self, spec: ObjectSpec, values: dict, actor: str) -> str:
+        """Store a new record from already validated values, with its system fields and side effects."""
+        stamp = self.stamp()
+        record = {f.name: f.default for f in spec.fields.values()}
+        record.update(values)
+        record["Id"] = self.ids.new(spec.prefix)
+        for field, value in (("CreatedDate", stamp), ("LastModifiedDate", stamp), ("SystemModstamp", stamp),
+                             ("CreatedById", actor), ("LastModifiedById", actor)):
+            if field in spec.fields:
+                record[field] = value
+        if "OwnerId" in spec.fields and not record.get("OwnerId"):
+            record["OwnerId"] = actor or None
+        effects.derive(spec.name, record, set(values), creating=True)
+        self.remember(spec.name, record["Id"])
+        self.records[spec.name][record["Id"]] = record
+        self._after_save(spec.name, None, record, actor)
+        return record["Id"]
+
+    def update(self, name: str, record_id: str, body: object, *, actor: str | None = None) -> None:
+        spec = self.spec(name)
+        with self.lock:
+            if not spec.updateable:
+                raise SfError(400, "INVALID_TYPE", f"entity type {spec.name} does not support update")
+            record = self.require(spec.name, record_id, writing=True)
+            values = self._validated(spec, body, creating=False)
+            if spec.name == "ContentVersion" and not record["IsLatest"]:
+                raise SfError(400, "FIELD_INTEGRITY_EXCEPTION", "Only the latest version can be updated")
+            before = dict(record)
+            self.remember(spec.name, record["Id"])
+            record.update(values)
+            self.touch(spec, record, actor or self.integration_user_id)
+            changed = {k for k in values if before.get(k) != record.get(k)}
+            effects.derive(spec.name, record, changed, creating=False)
+            self._after_save(spec.name, before, record, actor or self.integration_user_id)
+
+    def touch(self, spec: ObjectSpec, record: dict, actor: str) -> None:
+        stamp = self.stamp()
+        record["SystemModstamp"] = stamp
+        if "LastModifiedDate" in spec.fields:
+            record.update(LastModifiedDate=stamp, LastModifiedById=actor)
+
+    def delete(self, name: str, record_id: str, *, actor: str | None = None) -> None:
+        spec = self.spec(name)
+        with self.lock:
+            if not spec.deletable:
+                raise SfError(405, "METHOD_NOT_ALLOWED",
+                              "HTTP Method 'DELETE' not allowed. Allowed are GET,PATCH")
+            record = self.require(spec.name, record_id, writing=True)
+            self._soft_delete(spec, record, actor or self.integration_user_id)
+
+    def _soft_delete(self, spec: ObjectSpec, record: dict, actor: str) -> None:
+        """Into the recycle bin (queryAll still sees it), taking the records that belong to it along."""
+        self.remember(spec.name, record["Id"])
+        record["IsDeleted"] = True
+        self.touch(spec, record, actor)
+        for relationship in spec.children:
+            child_spec = SCHEMA[relationship.child]
+            for child in self.live(child_spec.name):
+                if child.get(relationship.field) == record["Id"]:
+                    self._soft_delete(child_spec, child, actor)
+
+    def _after_save(self, name: str, before: dict | None, record: dict, actor: str) -> None:
+        if name == "Opportunity" and effects.needs_history(before, record):
+            values = effects.history_row(record, before)
+            self.insert(SCHEMA["OpportunityHistory"], values, actor)
+        elif name == "OpportunityContactRole" and record.get("IsPrimary"):
+            for other in self.live(name):
+                same_opportunity = other["OpportunityId"] == record["OpportunityId"]
+                if same_opportunity and other["IsPrimary"] and other is not record:
+                    self.remember(name, other["Id"])
+                    other["IsPrimary"] = False
+                    self.touch(SCHEMA[name], other, actor)
+        elif name in ("ContentVersion", "ContentDocument") and before is not None:
+            title_follows(self, name, record)
+
+    def _refuse_duplicate_link(self, values: dict) -> None:
+        for link in self.live("ContentDocumentLink"):
+            if (link["ContentDocumentId"], link["LinkedEntityId"]) == (values["ContentDocumentId"],
+                                                                        values["LinkedEntityId"]):
+                raise SfError(400, "DUPLICATE_VALUE", f"Document with ID: {values['ContentDocumentId']} is "
+                              f"already linked with the entity with ID: {values['LinkedEntityId']}",
+                              ["LinkedEntityId"])
+
+    # --- validation ------------------------------------------------------------------------
+
+    def _validated(self, spec: ObjectSpec, body: object, *, creating: bool) -> dict:
         if not isinstance(body, dict):
-            raise SfError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
-        values = {}
+            raise bad_json(f"Cannot deserialize instance of {spec.name} from the request body: a JSON object "
+                           "is required")
+        values: dict = {}
         for key, value in body.items():
             if key == "attributes":
                 continue
             field = spec.field(key)
             if field is None:
-                raise SfError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {spec.name}", [key])
-            if (creating and not field.createable) or (not creating and not field.updateable):
-                raise SfError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
-                              f"Unable to create/update fields: {field.name}. Please check the security settings "
-                              f"of this field and verify that it is read/write for your profile or permission set.",
-                              [field.name])
+                raise invalid_field(f"No such column '{key}' on sobject of type {spec.name}")
+            if creating and field.name == "Id":
+                raise invalid_field("cannot specify Id in an insert call", ["Id"])
+            if not (field.createable if creating else field.updateable):
+                raise SfError(400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: "
+                              f"{field.name}. Please check the security settings of this field and verify "
+                              "that it is read/write for your profile or permission set.", [field.name])
             if field.type == "base64":
-                values[field.name] = value
+                values[field.name] = value  # decoded with the file, which knows the size limits
                 continue
-            coerced = coerce(field, value, spec.name)
-            if field.type == "reference" and coerced is not None:
-                self._check_reference(field.name, coerced, field.reference_to)
-            values[field.name] = coerced
+            values[field.name] = coerce(field, value)
+            if field.type == "reference" and values[field.name] is not None:
+                self._check_reference(field.name, field.label, values[field.name], field.reference_to)
         if creating:
             missing = [f.name for f in spec.fields.values()
-                       if f.required and f.createable and values.get(f.name) is None and f.default is None]
+                       if f.required and f.default is None and values.get(f.name) is None]
             if missing:
-                raise SfError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                              missing)
+                raise required_missing(missing)
         return values
 
-    def create(self, name: str, body: dict, *, blob: bytes | None = None) -> str:
-        spec = self.spec(name)
-        if not spec.createable:
-            raise SfError(400, "INVALID_TYPE", f"sObject type '{spec.name}' does not support create")
-        with self.lock:
-            values = self._validated(spec, body, creating=True)
-            if spec.name == "ContentVersion":
-                return self._create_version(values, blob)
-            return self._insert(spec, values)
-
-    def _insert(self, spec: ObjectSpec, values: dict) -> str:
-        stamp = self._stamp()
-        record = {f.name: f.default for f in spec.fields.values()}
-        record.update({k: v for k, v in values.items() if v is not None or k in values})
-        record.update(Id=self.ids.new(spec.prefix), CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
-        if "OwnerId" in spec.fields and not record.get("OwnerId"):
-            record["OwnerId"] = self.integration_user_id or None
-        self._derive(spec.name, record, stage_changed="StageName" in values)
-        self._remember(spec.name, record["Id"], None)
-        self.records[spec.name][record["Id"]] = record
-        if spec.name == "Opportunity":
-            self._history(record)
-        return record["Id"]
-
-    def update(self, name: str, record_id: str, body: dict) -> None:
-        spec = self.spec(name)
-        with self.lock:
-            record = self.require(spec.name, record_id)
-            values = self._validated(spec, body, creating=False)
-            stage_changed = "StageName" in values and values["StageName"] != record.get("StageName")
-            required_nulls = [k for k, v in values.items() if v is None and spec.fields[k].required]
-            if required_nulls:
-                raise SfError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: {required_nulls}",
-                              required_nulls)
-            self._remember(spec.name, record["Id"], record)
-            record.update(values)
-            stamp = self._stamp()
-            record.update(LastModifiedDate=stamp, SystemModstamp=stamp)
-            self._derive(spec.name, record, stage_changed=stage_changed)
-            if spec.name == "Opportunity" and (stage_changed or {"Amount", "CloseDate"} & set(values)):
-                self._history(record)
-
-    def delete(self, name: str, record_id: str) -> None:
-        spec = self.spec(name)
-        with self.lock:
-            record = self.require(spec.name, record_id)
-            self._remember(spec.name, record["Id"], record)
-            del self.records[spec.name][record["Id"]]
-
-    def _derive(self, name: str, record: dict, *, stage_changed: bool) -> None:
-        if name == "Opportunity" and stage_changed:
-            record["LastStageChangeDate"] = record["SystemModstamp"]
-            record["IsClosed"] = record["StageName"] in CLOSED_STAGES
-            record["IsWon"] = CLOSED_STAGES.get(record["StageName"], False)
-        if name in ("Contact", "User"):
-            record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
-
-    def _history(self, opportunity: dict) -> None:
-        stamp = opportunity["SystemModstamp"]
-        row = {"Id": self.ids.new("008"), "OpportunityId": opportunity["Id"], "StageName": opportunity["StageName"],
-               "Amount": opportunity.get("Amount"), "CloseDate": opportunity.get("CloseDate"),
-               "CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp, "IsDeleted": False}
-        self.records["OpportunityHistory"][row["Id"]] = row
-
-    # --- files -----------------------------------------------------------------------------
-
-    def _create_version(self, values: dict, blob: bytes | None) -> str:
-        if blob is None:
-            encoded = values.get("VersionData")
-            if not isinstance(encoded, str) or not encoded:
-                raise SfError(400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [VersionData]",
-                              ["VersionData"])
-            if len(encoded) > MAX_BASE64_CHARS:
-                raise SfError(400, "STRING_TOO_LONG", "VersionData: base64 data over 37.5 MB; use multipart",
-                              ["VersionData"])
-            try:
-                blob = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                raise SfError(400, "INVALID_TYPE_ON_FIELD_IN_RECORD", "VersionData: value not of required type",
-                              ["VersionData"]) from None
-        path = values["PathOnClient"]
-        extension = path.rsplit(".", 1)[1].lower() if "." in path else ""
-        values.pop("VersionData", None)
-        values.setdefault("Title", path.rsplit(".", 1)[0])
-        document_id = values.get("ContentDocumentId")
-        version_number = 1
-        if document_id:
-            siblings = [v for v in self.records["ContentVersion"].values() if v["ContentDocumentId"] == document_id]
-            for sibling in siblings:
-                self._remember("ContentVersion", sibling["Id"], sibling)
-                sibling["IsLatest"] = False
-            version_number = len(siblings) + 1
-        else:
-            document_id = self._insert(SCHEMA["ContentDocument"], {"Title": values["Title"]})
-        values.update(ContentDocumentId=document_id, FileExtension=extension, ContentSize=len(blob),
-                      Checksum=hashlib.md5(blob).hexdigest(), IsLatest=True,  # noqa: S324 - Salesforce's checksum
-                      VersionNumber=str(version_number))
-        version_id = self._insert(SCHEMA["ContentVersion"], values)
-        self.blobs[version_id] = blob
-        document = self.records["ContentDocument"][document_id]
-        self._remember("ContentDocument", document_id, document)
-        document.update(LatestPublishedVersionId=version_id, FileExtension=extension, ContentSize=len(blob),
-                        Title=values["Title"])
-        linked_to = values.get("FirstPublishLocationId")
-        if linked_to and version_number == 1:
-            self._insert(SCHEMA["ContentDocumentLink"], {"ContentDocumentId": document_id, "LinkedEntityId": linked_to,
-                                                         "ShareType": "I", "Visibility": "AllUsers"})
-        return version_id
+    def _check_reference(self, field: str, label: str, value: str, allowed: tuple[str, ...]) -> None:
+        target = object_for_id(value)
+        if target not in allowed:
+            raise SfError(400, "MALFORMED_ID", f"{label}: id value of incorrect type: {value}", [field])
+        record = self.get(target, value)
+        if record is None or record["IsDeleted"]:
+            raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [field])
