@@ -7,15 +7,24 @@ import requests
 from config.settings import Settings
 from connector.http import make_session
 from connector.salesforce.auth import SalesforceAuthenticator
-from connector.salesforce.client import SalesforceClient
+from connector.salesforce.client import RetryPolicy, SalesforceClient
 from connector.salesforce.crm import SalesforceCRM
 
 
-def build_crm(settings: Settings, session: requests.Session | None = None) -> SalesforceCRM:
+def field_settings(settings: Settings) -> dict[str, str]:
+    """Opportunity field API name -> the CONNECTOR_FIELD_* setting that names it."""
+    fields = settings.writeback.model_dump()
+    return {value: f"CONNECTOR_FIELD_{name.upper()}"
+            for name, value in fields.items() if isinstance(value, str)}
+
+
+def build_crm(settings: Settings, session: requests.Session | None = None,
+              retry: RetryPolicy | None = None) -> SalesforceCRM:
     session = session or make_session(settings.salesforce_ca_bundle)
     authenticator = SalesforceAuthenticator.from_settings(settings, session)
-    client = SalesforceClient(authenticator, session=session, api_version=settings.salesforce_api_version)
-    return SalesforceCRM(client)
+    client = SalesforceClient(authenticator, session=session, api_version=settings.salesforce_api_version,
+                              timeout=settings.salesforce_timeout_seconds, retry=retry)
+    return SalesforceCRM(client, field_settings=field_settings(settings))
 
 
-__all__ = ["SalesforceCRM", "build_crm"]
+__all__ = ["RetryPolicy", "SalesforceCRM", "build_crm", "field_settings"]

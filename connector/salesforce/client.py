@@ -1,111 +1,181 @@
-"""simple-salesforce behind one call wrapper: session refresh, retry policy, error translation.
+"""simple-salesforce behind one call wrapper: session refresh, retry policy, error translation, metering.
 
-Retry policy, per error class, declared here once (tenacity):
-- connection errors, timeouts, HTTP 5xx and UNABLE_TO_LOCK_ROW: retried with exponential backoff
-  and jitter, for idempotent calls only (a lock error is retried for any call: it rolled back);
-- INVALID_SESSION_ID: log in again once, then repeat the call;
-- REQUEST_LIMIT_EXCEEDED: not hammered; raised as retriable for the job's own backoff;
-- everything else: permanent, raised with Salesforce's code, message and fields.
+Policy per kind of failure:
+- INVALID_SESSION_ID (401): log in again once and repeat the call once. The client is built in
+  simple-salesforce's direct mode (session_id + instance_url), which never refreshes by itself.
+- connection errors, timeouts, HTTP 5xx: repeated with exponential backoff and jitter (RetryPolicy),
+  for idempotent calls only; a write whose reply was lost may have been applied, so the job's own
+  retry, which first checks what is already in Salesforce, takes over instead.
+- UNABLE_TO_LOCK_ROW: repeated the same way for any call, since Salesforce rolled the write back.
+- REQUEST_LIMIT_EXCEEDED: not repeated; raised as retriable so the job backs off.
+- everything else: permanent, raised with Salesforce's code, the fields and what to do.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from connector.crm import CRMError
 from connector.salesforce.auth import SalesforceAuthenticator
+from connector.salesforce.errors import (
+    REPEAT_AT_ONCE,
+    SalesforceProblem,
+    TransientSalesforceError,
+    to_crm_error,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class TransientSalesforceError(CRMError):
-    def __init__(self, message: str, code: str):
-        super().__init__(message, retriable=True, code=code)
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Repeats inside one call. What is still failing after `max_attempts` goes back to the job."""
+
+    max_attempts: int = 4
+    initial_wait: float = 0.5
+    max_wait: float = 8.0
+    jitter: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def retrying(self, worth_repeating: Callable[[BaseException], bool], what: str) -> Retrying:
+        def announce(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("Salesforce: %s failed (%s); attempt %d of %d in %.1fs", what,
+                        getattr(exc, "code", exc), state.attempt_number + 1, self.max_attempts,
+                        state.upcoming_sleep)
+
+        return Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=(wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
+                  + wait_random(0, self.jitter)),
+            retry=retry_if_exception(worth_repeating), sleep=self.sleep, before_sleep=announce, reraise=True,
+        )
 
 
-def error_details(exc: SalesforceError) -> tuple[str, str, list]:
-    content = exc.content
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        first = content[0]
-        return first.get("errorCode", "UNKNOWN"), first.get("message", ""), first.get("fields") or []
-    if isinstance(content, dict):
-        return content.get("errorCode", "UNKNOWN"), content.get("message", ""), content.get("fields") or []
-    return f"HTTP_{exc.status}", str(content)[:300], []
+class _MeteredSession:
+    """What simple-salesforce takes for its requests.Session: the caller's session (TLS trust, proxies)
+    plus a default timeout, which simple-salesforce never sets, and a look at every reply."""
 
+    def __init__(self, inner: requests.Session, timeout: float,
+                 on_reply: Callable[[requests.Response], None]):
+        self._inner = inner
+        self._timeout = timeout
+        self._on_reply = on_reply
 
-def translate(exc: Exception, what: str) -> CRMError:
-    if isinstance(exc, requests.RequestException):
-        return TransientSalesforceError(f"Salesforce {what}: {type(exc).__name__}", "CONNECTION")
-    if isinstance(exc, SalesforceError):
-        code, message, fields = error_details(exc)
-        where = f" (fields: {', '.join(fields)})" if fields else ""
-        text = f"Salesforce refused {what}: {code}: {message}{where}"
-        if code == "UNABLE_TO_LOCK_ROW" or exc.status >= 500:
-            return TransientSalesforceError(text, code)
-        if code == "REQUEST_LIMIT_EXCEEDED":
-            return CRMError(text + " — the org's API allocation is used up; the connector will try later",
-                            retriable=True, code=code)
-        return CRMError(text, retriable=False, code=code)
-    return CRMError(f"Salesforce {what}: {type(exc).__name__}", retriable=True, code="UNEXPECTED")
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        reply = self._inner.request(method, url, **kwargs)
+        self._on_reply(reply)
+        return reply
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class SalesforceClient:
-    def __init__(self, authenticator: SalesforceAuthenticator, *, session: requests.Session, api_version: str,
-                 max_attempts: int = 4, wait_initial: float = 0.5, wait_max: float = 10.0):
+    def __init__(self, authenticator: SalesforceAuthenticator, *, session: requests.Session,
+                 api_version: str = "59.0", timeout: float = 30.0, retry: RetryPolicy | None = None):
         self.authenticator = authenticator
-        self.session = session
         self.api_version = api_version
-        self.calls = 0
+        self.retry = retry or RetryPolicy()
+        self._session = _MeteredSession(session, timeout, self._count)
         self._sf: Salesforce | None = None
-        self._lock = threading.Lock()
-        self._retry = dict(stop=stop_after_attempt(max_attempts),
-                           wait=wait_exponential(multiplier=wait_initial, max=wait_max) + wait_random(0, wait_initial),
-                           reraise=True)
+        self._login_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._calls = 0
+        self._calls_here = threading.local()
+        self._usage: tuple[int, int] | None = None
 
-    def _client(self, refresh: bool = False) -> Salesforce:
-        with self._lock:
-            if self._sf is None or refresh:
-                login = self.authenticator.login()
-                self._sf = Salesforce(session_id=login.access_token, instance_url=login.instance_url,
-                                      session=self.session, version=self.api_version)
-            return self._sf
+    # --- metering --------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> int:
+        """REST requests sent so far (logins excluded: they do not count against the API allocation)."""
+        return self._calls
+
+    @property
+    def calls_in_this_thread(self) -> int:
+        return getattr(self._calls_here, "value", 0)
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
-        usage = (self._sf.api_usage if self._sf else {}).get("api-usage")
-        return (usage.used, usage.total) if usage else None
+        """(used, allocation) over the org's rolling 24 hours, from the latest Sforce-Limit-Info header."""
+        return self._usage
+
+    def _count(self, reply: requests.Response) -> None:
+        usage = Salesforce.parse_api_usage(reply.headers.get("Sforce-Limit-Info") or "").get("api-usage")
+        with self._count_lock:
+            self._calls += 1
+            if usage is not None:
+                self._usage = (usage.used, usage.total)
+        self._calls_here.value = self.calls_in_this_thread + 1
+
+    # --- calls -----------------------------------------------------------------------------------
 
     def call(self, what: str, operation: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
-        """Run `operation` with the policy above; `what` names the call in errors and logs."""
-        def retriable(exc: BaseException) -> bool:
-            return isinstance(exc, TransientSalesforceError) and (idempotent or exc.code == "UNABLE_TO_LOCK_ROW")
+        """Run `operation` under the policy above; `what` names the call in errors and logs
+        ("the poll query on Opportunity"). `operation` may raise TransientSalesforceError itself."""
 
-        for attempt in Retrying(retry=retry_if_exception(retriable), **self._retry):
+        def worth_repeating(exc: BaseException) -> bool:
+            return isinstance(exc, TransientSalesforceError) and (idempotent or exc.code in REPEAT_AT_ONCE)
+
+        for attempt in self.retry.retrying(worth_repeating, what):
             with attempt:
-                return self._once(what, operation)
-        raise AssertionError("unreachable")  # pragma: no cover
+                return self._with_fresh_session(what, operation)
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying re-raises the last error
 
-    def _once(self, what: str, operation: Callable[[Salesforce], T]) -> T:
-        sf = self._client()
+    def _with_fresh_session(self, what: str, operation: Callable[[Salesforce], T]) -> T:
+        sf = self._connection()
         try:
-            self.calls += 1
             return operation(sf)
         except SalesforceExpiredSession:
-            log.info("Salesforce session expired; logging in again")
+            log.info("Salesforce session expired during %s; logging in again", what)
         except (SalesforceError, requests.RequestException) as exc:
             raise translate(exc, what) from None
-        sf = self._client(refresh=True)
+        sf = self._connection(replacing=sf)
         try:
-            self.calls += 1
             return operation(sf)
         except (SalesforceError, requests.RequestException) as exc:
             raise translate(exc, what) from None
+
+    def _connection(self, replacing: Salesforce | None = None) -> Salesforce:
+        with self._login_lock:
+            # Another thread may have logged in again already; one fresh session serves everyone.
+            if self._sf is None or self._sf is replacing:
+                login = self.authenticator.login()
+                self._sf = Salesforce(session_id=login.access_token, instance_url=login.instance_url,
+                                      session=cast(requests.Session, self._session), version=self.api_version)
+            return self._sf
+
+
+def translate(exc: Exception, what: str) -> CRMError:
+    if isinstance(exc, requests.JSONDecodeError):
+        return CRMError(f"Salesforce's reply to {what} was not JSON (a proxy in the way?)", retriable=True,
+                        code="UNEXPECTED_REPLY")
+    if isinstance(exc, requests.Timeout):
+        return TransientSalesforceError(f"Salesforce did not answer {what} in time ({type(exc).__name__})",
+                                        "TIMEOUT")
+    if isinstance(exc, requests.RequestException):
+        return TransientSalesforceError(f"could not reach Salesforce for {what} ({type(exc).__name__})",
+                                        "CONNECTION")
+    if isinstance(exc, SalesforceError):
+        return to_crm_error(SalesforceProblem.from_body(exc.content, exc.status), what)
+    return CRMError(f"{what} failed at Salesforce ({type(exc).__name__})", retriable=True, code="UNEXPECTED")

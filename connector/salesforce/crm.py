@@ -1,201 +1,175 @@
-"""The CRM port over Salesforce's REST API."""
+"""The CRM port over Salesforce's REST API, through `SalesforceClient`."""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
-import urllib3
-
-from connector.crm import (
-    CRM,
-    Contact,
-    ContactRole,
-    CRMError,
-    FileRef,
-    FileUpload,
-    Opportunity,
-    PollResult,
-    Writeback,
-    WritebackResult,
-)
-from connector.salesforce import queries
+from connector.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
+from connector.salesforce import queries, records
 from connector.salesforce.client import SalesforceClient
-
-MULTIPART_THRESHOLD = 30 * 1024 * 1024  # JSON bodies carry at most 37.5 MB of base64; stay well below
-
-
-def _datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
-
-
-def _sf_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _children(record: dict, relationship: str) -> list[dict]:
-    nested = record.get(relationship)
-    return list(nested["records"]) if nested else []
-
-
-def _opportunity(record: dict) -> Opportunity:
-    roles = []
-    for row in _children(record, "OpportunityContactRoles"):
-        contact = row.get("Contact") or {}
-        roles.append(ContactRole(
-            contact=Contact(row["ContactId"], contact.get("FirstName"), contact.get("LastName"), contact.get("Email"),
-                            contact.get("MobilePhone"), contact.get("Phone")),
-            role=row.get("Role"), is_primary=bool(row.get("IsPrimary"))))
-    files = []
-    for row in _children(record, "ContentDocumentLinks"):
-        document = row.get("ContentDocument") or {}
-        if document.get("LatestPublishedVersionId"):
-            files.append(FileRef(row["ContentDocumentId"], document["LatestPublishedVersionId"],
-                                 document.get("Title") or "", document.get("FileExtension"),
-                                 document.get("ContentSize")))
-    owner, account = record.get("Owner") or {}, record.get("Account") or {}
-    return Opportunity(
-        id=record["Id"], name=record["Name"], stage=record["StageName"],
-        system_modstamp=_datetime(record["SystemModstamp"]),
-        stage_changed_at=_datetime(record.get("LastStageChangeDate")),
-        owner_id=record.get("OwnerId"), owner_name=owner.get("Name"), owner_email=owner.get("Email"),
-        account_id=record.get("AccountId"), account_name=account.get("Name"),
-        contact_roles=tuple(roles), files=tuple(files),
-    )
+from connector.salesforce.errors import SalesforceProblem, to_crm_error
+from connector.salesforce.writes import (
+    COMPOSITE_LIMIT,
+    MULTIPART_THRESHOLD,
+    Subrequest,
+    composite_subrequests,
+    multipart_content_version,
+    split_files,
+)
 
 
 class SalesforceCRM(CRM):
-    def __init__(self, client: SalesforceClient, *, multipart_threshold: int = MULTIPART_THRESHOLD):
+    """`field_settings` maps Opportunity field API names to the CONNECTOR_FIELD_* setting naming
+    them, so that a refused field write says which setting to change."""
+
+    def __init__(self, client: SalesforceClient, *, multipart_threshold: int = MULTIPART_THRESHOLD,
+                 field_settings: Mapping[str, str] | None = None, today: Callable[[], date] = date.today):
         self.client = client
-        self.version = client.api_version
         self.multipart_threshold = multipart_threshold
+        self.field_settings = dict(field_settings or {})
+        self.today = today
 
     @property
     def api_calls(self) -> int:
+        """REST requests made so far; each counts against the org's daily API allocation."""
         return self.client.calls
 
-    # --- reading ---------------------------------------------------------------------------
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        return self.client.api_usage
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
+        if not stages:
+            return PollResult(opportunities=(), api_calls=0)
+        before = self.client.calls_in_this_thread
+        rows = self._query_all(queries.opportunities_in_stages(stages, modified_since),
+                               "the poll query on Opportunity")
+        return PollResult(opportunities=self._opportunities(rows),
+                          api_calls=self.client.calls_in_this_thread - before)
+
+    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
+        _require_id(opportunity_id, "Opportunity")
+        rows = self._query_all(queries.opportunity_by_id(opportunity_id),
+                               f"reading Opportunity {opportunity_id}")
+        found = self._opportunities(rows)
+        return found[0] if found else None
+
+    def download_file(self, version_id: str) -> bytes:
+        _require_id(version_id, "ContentVersion")
+        return self.client.call(
+            f"the download of ContentVersion {version_id}",
+            lambda sf: sf.ContentVersion.get_base64(version_id, base64_field="VersionData"))
 
     def _query_all(self, soql: str, what: str) -> list[dict]:
         page = self.client.call(what, lambda sf: sf.query(soql))
-        records = list(page["records"])
-        while not page.get("done", True):
-            url = page["nextRecordsUrl"]
-            page = self.client.call(what, lambda sf, url=url: sf.query_more(url, identifier_is_url=True))
-            records.extend(page["records"])
-        for record in records:
-            for relationship in ("OpportunityContactRoles", "ContentDocumentLinks"):
-                self._complete_children(record.get(relationship), what)
-        return records
+        rows = list(page.get("records") or ())
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            page = self._next_page(page["nextRecordsUrl"], what)
+            rows.extend(page.get("records") or ())
+        for row in rows:
+            for relationship in queries.CHILD_RELATIONSHIPS:
+                self._complete_children(row.get(relationship), what)
+        return rows
 
     def _complete_children(self, nested: dict | None, what: str) -> None:
-        # simple-salesforce does not follow a child subquery's own nextRecordsUrl.
-        while nested and not nested.get("done", True):
-            url = nested.pop("nextRecordsUrl")
-            more = self.client.call(what, lambda sf, url=url: sf.query_more(url, identifier_is_url=True))
-            nested["records"].extend(more["records"])
-            nested["done"] = more.get("done", True)
-            if not nested["done"]:
-                nested["nextRecordsUrl"] = more["nextRecordsUrl"]
+        # simple-salesforce leaves a child subquery's further pages to the caller.
+        while isinstance(nested, dict) and not nested.get("done", True) and nested.get("nextRecordsUrl"):
+            page = self._next_page(nested["nextRecordsUrl"], what)
+            nested["records"] = [*(nested.get("records") or ()), *(page.get("records") or ())]
+            nested["done"] = page.get("done", True)
+            nested["nextRecordsUrl"] = page.get("nextRecordsUrl")
 
-    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
-        before = self.client.calls
-        soql = queries.opportunities_in_stages(stages, modified_since)
-        records = self._query_all(soql, "the poll query on Opportunity")
-        return PollResult(opportunities=tuple(_opportunity(r) for r in records), api_calls=self.client.calls - before)
+    def _next_page(self, url: str, what: str) -> dict:
+        return self.client.call(what, lambda sf: sf.query_more(url, identifier_is_url=True))
 
-    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
-        records = self._query_all(queries.opportunity_by_id(opportunity_id), f"reading Opportunity {opportunity_id}")
-        return _opportunity(records[0]) if records else None
+    @staticmethod
+    def _opportunities(rows: list[dict]) -> tuple[Opportunity, ...]:
+        try:
+            return tuple(records.opportunity(row) for row in rows)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CRMError(f"Salesforce returned an Opportunity the connector cannot read: {exc}",
+                           retriable=True, code="UNEXPECTED_REPLY") from None
 
-    def download_file(self, version_id: str) -> bytes:
-        return self.client.call(f"the download of ContentVersion {version_id}",
-                                lambda sf: sf.ContentVersion.get_base64(version_id, base64_field="VersionData"))
-
-    # --- writing ---------------------------------------------------------------------------
+    # --- writing ---------------------------------------------------------------------------------
 
     def apply(self, writeback: Writeback) -> WritebackResult:
-        large = [f for f in writeback.files if len(f.content) > self.multipart_threshold]
-        version_ids = [self._upload_multipart(writeback.opportunity_id, f) for f in large]
-        subrequests, kinds = self._subrequests(writeback, [f for f in writeback.files if f not in large])
-        if not subrequests:
-            return WritebackResult(file_version_ids=tuple(version_ids))
-        what = f"the update of Opportunity {writeback.opportunity_id}"
-        response = self.client.call(what, lambda sf: sf.restful(
-            "composite", method="POST", json={"allOrNone": True, "compositeRequest": subrequests}), idempotent=False)
-        results = response["compositeResponse"]
-        failures = [r for r in results if r["httpStatusCode"] >= 400
-                    and not (isinstance(r["body"], list) and r["body"][0].get("errorCode") == "PROCESSING_HALTED")]
-        if failures:
-            raise self._composite_error(writeback.opportunity_id, failures[0])
-        task_ids = [r["body"]["id"] for r, kind in zip(results, kinds, strict=True) if kind == "task"]
-        version_ids += [r["body"]["id"] for r, kind in zip(results, kinds, strict=True) if kind == "file"]
+        """Files too big to travel inline go first, one multipart upload each; the rest is one
+        all-or-none Composite call (more only past 25 parts; `missing_parts` makes a retry safe)."""
+        opp = writeback.opportunity_id
+        _require_id(opp, "Opportunity")
+        inline, separate = split_files(writeback.files, self.multipart_threshold)
+        version_ids = [self._upload_separately(opp, upload) for upload in separate]
+        subrequests = composite_subrequests(writeback, inline, self.client.api_version, self.today())
+        created: dict[str, str] = {}
+        for start in range(0, len(subrequests), COMPOSITE_LIMIT):
+            created.update(self._composite(opp, subrequests[start:start + COMPOSITE_LIMIT]))
+        version_ids += [created[s.reference] for s in subrequests if s.kind == "file"]
+        task_ids = [created[s.reference] for s in subrequests if s.kind == "task"]
         return WritebackResult(file_version_ids=tuple(version_ids), task_ids=tuple(task_ids))
 
-    def _subrequests(self, writeback: Writeback, files: list[FileUpload]) -> tuple[list[dict], list[str]]:
-        base = f"/services/data/v{self.version}/sobjects"
-        subrequests, kinds = [], []
-        for index, upload in enumerate(files):
-            subrequests.append({"method": "POST", "url": f"{base}/ContentVersion", "referenceId": f"file{index}",
-                                "body": {"Title": upload.title, "PathOnClient": upload.filename,
-                                         "FirstPublishLocationId": writeback.opportunity_id,
-                                         "VersionData": base64.b64encode(upload.content).decode("ascii")}})
-            kinds.append("file")
-        if writeback.fields:
-            subrequests.append({"method": "PATCH", "url": f"{base}/Opportunity/{writeback.opportunity_id}",
-                                "referenceId": "opportunity",
-                                "body": {k: _sf_value(v) for k, v in writeback.fields.items()}})
-            kinds.append("fields")
-        for index, task in enumerate(writeback.tasks):
-            subrequests.append({"method": "POST", "url": f"{base}/Task", "referenceId": f"task{index}",
-                                "body": {"WhatId": writeback.opportunity_id, "Subject": task.subject,
-                                         "Description": task.description, "Status": "Completed",
-                                         "Priority": "Normal", "ActivityDate": date.today().isoformat()}})
-            kinds.append("task")
-        return subrequests, kinds
+    def _composite(self, opportunity_id: str, chunk: list[Subrequest]) -> dict[str, str]:
+        payload = {"allOrNone": True, "compositeRequest": [s.as_json() for s in chunk]}
+        # Checked inside the call, so that a rolled-back row lock is repeated like any other.
+        return self.client.call(
+            f"the writeback to Opportunity {opportunity_id}",
+            lambda sf: self._created_ids(chunk, sf.restful("composite", method="POST", json=payload)),
+            idempotent=False)
 
-    def _composite_error(self, opportunity_id: str, failure: dict) -> CRMError:
-        body = failure["body"]
-        first = body[0] if isinstance(body, list) and body else {}
-        code, message, fields = first.get("errorCode", "UNKNOWN"), first.get("message", ""), first.get("fields") or []
-        target = {"opportunity": f"the update of Opportunity {opportunity_id}"}.get(
-            failure["referenceId"], f"{failure['referenceId']} on Opportunity {opportunity_id}")
-        hint = ""
-        if code in ("INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE") and fields:
-            hint = (f" — create the field(s) {', '.join(fields)} on Opportunity with edit access for the integration "
-                    "user, or set CONNECTOR_FIELD_* to existing fields")
-        retriable = code == "UNABLE_TO_LOCK_ROW" or failure["httpStatusCode"] >= 500
-        return CRMError(f"Salesforce refused {target}: {code}: {message}{hint}", retriable=retriable, code=code)
+    def _created_ids(self, chunk: list[Subrequest], reply: object) -> dict[str, str]:
+        results = reply.get("compositeResponse") if isinstance(reply, dict) else None
+        if not isinstance(results, list):
+            raise CRMError("Salesforce answered a Composite call without compositeResponse", retriable=True,
+                           code="UNEXPECTED_REPLY")
+        by_reference = {r.get("referenceId"): r for r in results if isinstance(r, dict)}
+        failures: list[tuple[Subrequest, SalesforceProblem]] = []
+        for subrequest in chunk:
+            result = by_reference.get(subrequest.reference)
+            if result is None:
+                raise CRMError(f"Salesforce's Composite reply says nothing about {subrequest.what}",
+                               retriable=True, code="UNEXPECTED_REPLY")
+            status = int(result.get("httpStatusCode") or 0)
+            if status >= 400:
+                failures.append((subrequest, SalesforceProblem.from_body(result.get("body"), status)))
+        if failures:
+            # With allOrNone, every other subrequest reports PROCESSING_HALTED; name the real cause.
+            subrequest, problem = next((f for f in failures if not f[1].halted_by_another), failures[0])
+            raise to_crm_error(problem, subrequest.what, self.field_settings)
+        try:
+            return {s.reference: str(by_reference[s.reference]["body"]["id"])
+                    for s in chunk if s.kind != "fields"}
+        except (KeyError, TypeError):
+            raise CRMError("Salesforce's Composite reply lacks the Id of a created record", retriable=True,
+                           code="UNEXPECTED_REPLY") from None
 
-    def _upload_multipart(self, opportunity_id: str, upload: FileUpload) -> str:
-        entity = json.dumps({"Title": upload.title, "PathOnClient": upload.filename,
-                             "FirstPublishLocationId": opportunity_id})
-        body, content_type = urllib3.encode_multipart_formdata([
-            ("entity_content", ("", entity, "application/json")),
-            ("VersionData", (upload.filename, upload.content, "application/pdf")),
-        ])
-        result = self.client.call(
+    def _upload_separately(self, opportunity_id: str, upload: FileUpload) -> str:
+        body, content_type = multipart_content_version(opportunity_id, upload)
+        reply = self.client.call(
             f"the upload of {upload.title!r} to Opportunity {opportunity_id}",
             lambda sf: sf.restful("sobjects/ContentVersion", method="POST", data=body,
-                                  headers={"Content-Type": content_type}), idempotent=False)
-        return result["id"]
+                                  headers={"Content-Type": content_type}),
+            idempotent=False)
+        return str(reply["id"])
 
     def missing_parts(self, writeback: Writeback) -> Writeback:
-        present_files, present_tasks = [], []
+        opp = writeback.opportunity_id
+        _require_id(opp, "Opportunity")
+        present_files: list[FileUpload] = []
         if writeback.files:
-            soql = queries.files_with_checksums(writeback.opportunity_id, [f.checksum for f in writeback.files])
-            found = {r["Checksum"] for r in self._query_all(soql, "the check for files already attached")}
+            soql = queries.files_with_checksums(opp, list(dict.fromkeys(f.checksum for f in writeback.files)))
+            found = {row.get("Checksum") for row in self._query_all(soql, f"the check for files on {opp}")}
             present_files = [f for f in writeback.files if f.checksum in found]
+        present_tasks = []
         if writeback.tasks:
-            soql = queries.tasks_with_subjects(writeback.opportunity_id, [t.subject for t in writeback.tasks])
-            found = {r["Subject"] for r in self._query_all(soql, "the check for tasks already logged")}
+            soql = queries.tasks_with_subjects(opp, list(dict.fromkeys(t.subject for t in writeback.tasks)))
+            found = {row.get("Subject") for row in self._query_all(soql, f"the check for tasks on {opp}")}
             present_tasks = [t for t in writeback.tasks if t.subject in found]
         return writeback.without(files=present_files, tasks=present_tasks)
+
+
+def _require_id(value: str, sobject: str) -> None:
+    if not queries.is_record_id(value):
+        raise CRMError(f"{value!r} is not a Salesforce {sobject} Id (15 or 18 letters and digits)",
+                       code="MALFORMED_ID")

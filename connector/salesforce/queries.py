@@ -1,4 +1,8 @@
-"""Every SOQL statement the connector sends, in one place."""
+"""Every SOQL statement the connector sends, in one place.
+
+Values reach SOQL only through `quote()` (string literals), `record_id()` (validated Ids) and
+`datetime_literal()` (unquoted UTC date-times).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+_RECORD_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
 
-_OPPORTUNITY_FIELDS = (
+# Escape sequences SOQL string literals understand; the backslash goes first.
+_ESCAPES = (("\\", "\\\\"), ("'", "\\'"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+
+OPPORTUNITY_FIELDS = (
     "Id, Name, StageName, SystemModstamp, LastStageChangeDate, OwnerId, Owner.Name, Owner.Email, "
     "AccountId, Account.Name, "
     "(SELECT ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, "
@@ -17,37 +24,59 @@ _OPPORTUNITY_FIELDS = (
     "ContentDocument.LatestPublishedVersionId, ContentDocument.ContentSize FROM ContentDocumentLinks)"
 )
 
+# The child relationships above whose own pages simple-salesforce leaves for the caller to fetch.
+CHILD_RELATIONSHIPS = ("OpportunityContactRoles", "ContentDocumentLinks")
+
+
+def is_record_id(value: str) -> bool:
+    return bool(_RECORD_ID.fullmatch(value))
+
 
 def quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    for raw, escaped in _ESCAPES:
+        value = value.replace(raw, escaped)
+    return f"'{value}'"
 
 
 def record_id(value: str) -> str:
-    if not _ID.match(value):
-        raise ValueError(f"not a Salesforce record Id: {value!r}")
+    if not is_record_id(value):
+        raise ValueError(f"not a Salesforce record Id (15 or 18 letters and digits): {value!r}")
     return quote(value)
 
 
 def datetime_literal(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An unquoted SOQL date-time in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _string_list(values: Sequence[str]) -> str:
+    if not values:
+        raise ValueError("an IN (...) list needs at least one value")
+    return ", ".join(quote(v) for v in values)
 
 
 def opportunities_in_stages(stages: Sequence[str], modified_since: datetime | None) -> str:
-    where = f"StageName IN ({', '.join(quote(s) for s in stages)})"
+    where = f"StageName IN ({_string_list(stages)})"
     if modified_since is not None:
         where += f" AND SystemModstamp >= {datetime_literal(modified_since)}"
-    return f"SELECT {_OPPORTUNITY_FIELDS} FROM Opportunity WHERE {where} ORDER BY SystemModstamp ASC, Id ASC"
+    return f"SELECT {OPPORTUNITY_FIELDS} FROM Opportunity WHERE {where} ORDER BY SystemModstamp ASC, Id ASC"
 
 
 def opportunity_by_id(opportunity_id: str) -> str:
-    return f"SELECT {_OPPORTUNITY_FIELDS} FROM Opportunity WHERE Id = {record_id(opportunity_id)}"
+    return f"SELECT {OPPORTUNITY_FIELDS} FROM Opportunity WHERE Id = {record_id(opportunity_id)}"
 
 
 def files_with_checksums(linked_to: str, checksums: Sequence[str]) -> str:
-    return (f"SELECT Id, Checksum, Title FROM ContentVersion WHERE FirstPublishLocationId = {record_id(linked_to)} "
-            f"AND Checksum IN ({', '.join(quote(c) for c in checksums)})")
+    return (
+        "SELECT Id, Checksum, Title FROM ContentVersion "
+        f"WHERE FirstPublishLocationId = {record_id(linked_to)} AND Checksum IN ({_string_list(checksums)})"
+    )
 
 
 def tasks_with_subjects(what_id: str, subjects: Sequence[str]) -> str:
-    return (f"SELECT Id, Subject FROM Task WHERE WhatId = {record_id(what_id)} "
-            f"AND Subject IN ({', '.join(quote(s) for s in subjects)})")
+    return (
+        "SELECT Id, Subject FROM Task "
+        f"WHERE WhatId = {record_id(what_id)} AND Subject IN ({_string_list(subjects)})"
+    )
