@@ -1,17 +1,33 @@
-"""HTTP concerns every provider adapter shares: auth header, timeouts, error taxonomy, retries of
-idempotent calls, and guarded downloads of provider-supplied URLs."""
+"""HTTP concerns every provider adapter shares: auth header, timeouts, the error taxonomy, retries of
+idempotent calls, and guarded downloads of provider-supplied URLs.
+
+Nothing here logs or raises with a credential in it: log lines carry method, path, status and duration;
+error messages carry the provider's own explanation with the credential scrubbed out.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlparse
+from typing import Any
+from urllib.parse import urljoin, urlparse
 
 import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
+from tenacity.stop import stop_base
 
 from adapters.base import (
     ProviderAuthError,
@@ -24,106 +40,245 @@ from adapters.base import (
 )
 
 log = logging.getLogger(__name__)
+
 _RETRIABLE = (ProviderTransientError, ProviderRateLimited)
+_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema)
+# A 403 whose body talks about money or plan limits is the account being out of credits, not a bad key.
+_QUOTA_WORDS = re.compile(r"credit|quota|payment|billing|subscription|upgrade|plan limit|limit reached", re.I)
+_MAX_DETAIL = 500
+_MAX_REDIRECTS = 3
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    if not value:
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How idempotent calls are retried on transient failures and rate limits.
+
+    Waits grow exponentially from `wait_initial` (plus up to `wait_initial` of jitter) and never exceed
+    `wait_max`. A Retry-After longer than `wait_max` is not slept through here: the error goes back to
+    the caller, whose scheduler honours `retry_after`. Retrying stops after `max_attempts` attempts or
+    once `max_total_delay` seconds have passed since the first one.
+    """
+
+    max_attempts: int = 4
+    wait_initial: float = 0.5
+    wait_max: float = 20.0
+    max_total_delay: float = 60.0
+
+    def retrying(self, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(_RETRIABLE),
+            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_total_delay)
+            | _stop_if_asked_to_wait_longer_than(self.wait_max),
+            wait=self._wait,
+            sleep=sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        exponential = wait_exponential(multiplier=self.wait_initial, max=self.wait_max)
+        planned = (exponential + wait_random(0, self.wait_initial))(state)
+        asked = _retry_after_of(state)
+        return min(max(planned, asked or 0.0), self.wait_max)
+
+
+class _stop_if_asked_to_wait_longer_than(stop_base):  # noqa: N801 - named like tenacity's own stop conditions
+    def __init__(self, limit: float):
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        asked = _retry_after_of(retry_state)
+        return asked is not None and asked > self.limit
+
+
+def _retry_after_of(state: RetryCallState) -> float | None:
+    error = state.outcome.exception() if state.outcome else None
+    return error.retry_after if isinstance(error, ProviderRateLimited) else None
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.info("attempt %d failed (%s); retrying in %.1f s", state.attempt_number, type(error).__name__, wait)
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if absent or garbled."""
+    if not value or not value.strip():
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    text = value.strip()
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - now())
+    except (TypeError, ValueError, IndexError):
         return None
 
 
-def host_allowed(host: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(host.lower(), p.lower()) for p in patterns)
+def host_allowed(host: str, patterns: Sequence[str]) -> bool:
+    """`patterns` are host names or shell-style wildcards such as `*.signrequest.com`."""
+    return any(fnmatch.fnmatchcase(host.lower(), pattern.lower()) for pattern in patterns)
 
 
 class ProviderHttp:
-    def __init__(self, *, provider: str, base_url: str, auth_header: str, session: requests.Session | None = None,
-                 timeout: float = 30.0, max_attempts: int = 4, wait_initial: float = 0.5, wait_max: float = 20.0,
-                 describe_error: Callable[[requests.Response], str] | None = None):
+    """A `requests.Session` bound to one provider's API: base URL, credential, timeout, error taxonomy."""
+
+    def __init__(self, *, provider: str, base_url: str, auth_header: str,
+                 session: requests.Session | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, wait_initial: float | None = None,
+                 describe_error: Callable[[requests.Response], str] | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.provider = provider
         self.base_url = base_url.rstrip("/")
-        self._auth_header = auth_header
         self.session = session or requests.Session()
         self.timeout = timeout
-        self._describe = describe_error or (lambda r: r.text[:300])
-        self._max_attempts = max_attempts
-        self._wait = wait_exponential(multiplier=wait_initial, max=wait_max) + wait_random(0, wait_initial)
+        self.retry = retry or RetryPolicy()
+        if wait_initial is not None:
+            self.retry = replace(self.retry, wait_initial=wait_initial)
+        self._auth_header = auth_header
+        self._secrets = _secret_parts(auth_header)
+        self._describe = describe_error or (lambda response: response.text)
+        self._sleep = sleep
 
-    def _wait_for(self, state) -> float:
-        exc = state.outcome.exception()
-        planned = self._wait(state)
-        return max(planned, exc.retry_after or 0) if isinstance(exc, ProviderRateLimited) else planned
+    def __repr__(self) -> str:
+        return f"ProviderHttp(provider={self.provider!r}, base_url={self.base_url!r})"
 
-    def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs) -> requests.Response:
-        """Send one API request; GETs (and calls marked idempotent) are retried on passing errors."""
-        idempotent = method == "GET" if idempotent is None else idempotent
+    # --- API calls -----------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, idempotent: bool | None = None,
+                **kwargs: Any) -> requests.Response:
+        """Send one API request. GETs, and calls marked idempotent, are retried on transient errors and
+        rate limits; anything else is sent exactly once (a retried create could sign a deal twice)."""
+        if idempotent is None:
+            idempotent = method.upper() in ("GET", "HEAD")
         if not idempotent:
             return self._once(method, path, **kwargs)
-        retrying = Retrying(retry=retry_if_exception_type(_RETRIABLE), stop=stop_after_attempt(self._max_attempts),
-                            wait=self._wait_for, reraise=True)
-        for attempt in retrying:
+        for attempt in self.retry.retrying(self._sleep):
             with attempt:
                 return self._once(method, path, **kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def _once(self, method: str, path: str, **kwargs) -> requests.Response:
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
-        headers = {"Authorization": self._auth_header, **kwargs.pop("headers", {})}
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """`request`, then the JSON body; a 2xx whose body is not JSON counts as a transient fault."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderTransientError(
+                self.provider, f"{method} {urlparse(response.url).path} answered {response.status_code} "
+                "with a body that is not JSON") from None
+
+    def _once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = path if path.startswith(("https://", "http://")) else f"{self.base_url}{path}"
+        where = f"{method} {urlparse(url).path}"
+        headers = {**kwargs.pop("headers", {}), "Authorization": self._auth_header}
         started = time.monotonic()
         try:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise ProviderTransientError(self.provider, f"{method} {urlparse(url).path}: {type(exc).__name__}") \
+        except _BAD_URL as exc:
+            raise ProviderValidationError(self.provider, f"{where}: invalid URL ({type(exc).__name__})") \
                 from None
-        log.debug("%s %s %s -> %d in %.0f ms", self.provider, method, urlparse(url).path, response.status_code,
-                  (time.monotonic() - started) * 1000)
+        except requests.RequestException as exc:
+            failure = type(exc).__name__
+            log.info("%s %s failed after %.0f ms: %s", self.provider, where, _ms_since(started), failure)
+            raise ProviderTransientError(self.provider, f"{where}: {failure}") from None
+        status = response.status_code
+        level = logging.INFO if status >= 400 else logging.DEBUG
+        log.log(level, "%s %s -> %d in %.0f ms", self.provider, where, status, _ms_since(started))
         if response.status_code >= 400:
             raise self.error_for(response)
         return response
 
     def error_for(self, response: requests.Response) -> ProviderError:
-        status, detail = response.status_code, self._describe(response)
-        where = f"{response.request.method} {urlparse(response.url).path} answered {status}: {detail}"
+        """Translate a 4xx/5xx answer into the error taxonomy."""
+        status = response.status_code
+        detail = self._scrub(self._describe(response) or response.reason or "")[:_MAX_DETAIL]
+        method = response.request.method if response.request is not None else "?"
+        where = f"{method} {urlparse(response.url).path} answered {status}: {detail}"
+        if status == 402 or (status == 403 and _QUOTA_WORDS.search(detail)):
+            return ProviderQuotaError(self.provider, f"no signing credits left ({where})")
         if status in (401, 403):
             return ProviderAuthError(self.provider, f"the API credentials were refused ({where})")
-        if status == 402:
-            return ProviderQuotaError(self.provider, f"no signing credits left ({where})")
-        if status == 404:
+        if status in (404, 410):
             return ProviderNotFound(self.provider, where)
         if status == 429:
             return ProviderRateLimited(self.provider, where,
                                        retry_after=retry_after_seconds(response.headers.get("Retry-After")))
         if status == 408 or status >= 500:
             return ProviderTransientError(self.provider, where)
-        return ProviderValidationError(self.provider, f"the request was refused: {detail}")
+        return ProviderValidationError(self.provider, f"the request was refused ({where})")
 
-    def download(self, url: str, *, allowed_hosts: list[str], max_bytes: int, require_https: bool) -> bytes:
-        """Fetch a provider-supplied URL, only from the provider's own hosts (no SSRF)."""
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    # --- downloads of provider-supplied links --------------------------------------------------
+
+    def download(self, url: str, *, allowed_hosts: Sequence[str], max_bytes: int,
+                 require_https: bool) -> bytes:
+        """Fetch a short-lived file link the provider handed us, without our credential.
+
+        Only hosts in `allowed_hosts` are contacted (including redirect targets), so a forged or
+        tampered link cannot make the daemon reach internal addresses.
+        """
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._check_download_url(url, allowed_hosts, require_https)
+            started = time.monotonic()
+            try:
+                with self.session.get(url, stream=True, timeout=self.timeout,
+                                      allow_redirects=False) as response:
+                    log.debug("%s download from %s -> %d in %.0f ms", self.provider, urlparse(url).hostname,
+                              response.status_code, _ms_since(started))
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers.get("Location", ""))
+                        continue
+                    self._check_download_answer(response, max_bytes)
+                    return self._read_capped(response, max_bytes)
+            except requests.RequestException as exc:
+                failure = type(exc).__name__
+                raise ProviderTransientError(self.provider, f"download failed: {failure}") from None
+        raise ProviderTransientError(self.provider, f"download redirected more than {_MAX_REDIRECTS} times")
+
+    def _check_download_url(self, url: str, allowed_hosts: Sequence[str], require_https: bool) -> None:
         parsed = urlparse(url)
         if parsed.scheme not in ("https", "http") or (require_https and parsed.scheme != "https"):
             raise ProviderValidationError(self.provider,
                                           f"refused to download from a non-HTTPS URL on {parsed.hostname}")
         if not parsed.hostname or not host_allowed(parsed.hostname, allowed_hosts):
-            raise ProviderValidationError(
-                self.provider, f"refused to download from {parsed.hostname}, which is not one of the provider's "
-                "configured download hosts")
-        try:
-            with self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=False) as response:
-                if response.status_code >= 400:
-                    raise self.error_for(response)
-                if response.is_redirect:
-                    raise ProviderTransientError(self.provider, "download redirected; not followed")
-                content = bytearray()
-                for chunk in response.iter_content(64 * 1024):
-                    content.extend(chunk)
-                    if len(content) > max_bytes:
-                        raise ProviderValidationError(self.provider, f"download larger than {max_bytes:,} bytes")
-                return bytes(content)
-        except requests.RequestException as exc:
-            raise ProviderTransientError(self.provider, f"download failed: {type(exc).__name__}") from None
+            raise ProviderValidationError(self.provider, f"refused to download from {parsed.hostname}, "
+                                          "which is not one of the provider's configured download hosts")
+
+    def _check_download_answer(self, response: requests.Response, max_bytes: int) -> None:
+        status = response.status_code
+        if status == 429:
+            raise self.error_for(response)
+        if status >= 400:
+            # File links are pre-signed and short-lived: a refusal usually means the link expired,
+            # and reading the resource again mints a fresh one.
+            raise ProviderTransientError(self.provider, f"the download link answered {status} (expired?)")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise ProviderValidationError(self.provider, f"download larger than {max_bytes:,} bytes")
+
+    def _read_capped(self, response: requests.Response, max_bytes: int) -> bytes:
+        content = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            content.extend(chunk)
+            if len(content) > max_bytes:
+                raise ProviderValidationError(self.provider, f"download larger than {max_bytes:,} bytes")
+        return bytes(content)
+
+
+def _secret_parts(auth_header: str) -> tuple[str, ...]:
+    """The credential in an Authorization value ("Token abc", "ApiKey user:key"), and its pieces."""
+    _, _, credential = auth_header.partition(" ")
+    parts = {credential, *credential.split(":")}
+    return tuple(sorted((p for p in parts if len(p) >= 6), key=len, reverse=True))
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
