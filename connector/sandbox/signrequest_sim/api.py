@@ -1,161 +1,179 @@
-"""HTTP routes of the simulated SignRequest: the API under /api/v1/, file links, signing pages."""
+"""HTTP routes of the simulated SignRequest: the API under /api/v1/, temporary file links, signing pages.
+
+Like DRF behind Django without APPEND_SLASH, a path without its trailing slash is a 404, whatever the method.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connector.sandbox.signrequest_sim.drf import Refusal, authenticate, not_found, paginate, read_body
 from connector.sandbox.signrequest_sim.pages import page_routes
-from connector.sandbox.signrequest_sim.validation import Invalid, check_signrequest
+from connector.sandbox.signrequest_sim.signing import ActionRefused
+from connector.sandbox.signrequest_sim.state import Document
+from connector.sandbox.signrequest_sim.validation import Invalid
+
+Handler = Callable[[Request], Awaitable[Response]]
+STATUSES = ("co", "ne", "se", "vi", "si", "do", "sd", "ca", "de", "ec", "es", "xp")
+EVENT_TYPES = ("convert_error", "converted", "sending_error", "sent", "declined", "cancelled", "expired",
+               "signed", "viewed", "downloaded", "signer_signed", "signer_email_bounced",
+               "signer_viewed_email", "signer_viewed", "signer_forwarded", "signer_downloaded",
+               "signrequest_received")
+EXPIRED_LINK = ("<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+                "<Message>Request has expired</Message></Error>")
 
 
-def _page(items: list, request: Request, base: str) -> dict:
-    try:
-        page = max(1, int(request.query_params.get("page", 1)))
-        limit = min(100, max(1, int(request.query_params.get("limit", 10))))
-    except ValueError:
-        page, limit = 1, 10
-    chunk = items[(page - 1) * limit: page * limit]
-    more = page * limit < len(items)
-    return {"count": len(items), "next": f"{base}?limit={limit}&page={page + 1}" if more else None,
-            "previous": f"{base}?limit={limit}&page={page - 1}" if page > 1 else None, "results": chunk}
+def _sent_by(document: Document, who: str | None, from_email: str | None) -> bool:
+    """The signrequest__who / signrequest__from_email filters (unset filters match everything)."""
+    if who is None and from_email is None:
+        return True
+    fields = document.signrequest.fields if document.signrequest else None
+    return fields is not None and (who is None or fields.get("who", "o") == who) and (
+        from_email is None or fields["from_email"].lower() == from_email.lower())
+
+
+def _choice_filter(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
+    value = request.query_params.get(name)
+    if value and value not in choices:
+        raise Refusal(400, {name: [f"Select a valid choice. {value} is not one of the available choices."]})
+    return value or None
 
 
 def build_app(sim) -> Starlette:
-    def authorised(request: Request) -> bool:
-        return request.headers.get("authorization") == f"Token {sim.api_token}"
+    store = sim.store
 
-    def denied() -> JSONResponse:
-        return JSONResponse({"detail": "Invalid token."}, status_code=401)
-
-    async def body_json(request: Request) -> dict:
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            raise Invalid({"detail": "Unsupported media type in request; use application/json."})
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise Invalid({"detail": "JSON parse error."}) from None
-        if not isinstance(data, dict):
-            raise Invalid({"non_field_errors": ["Invalid data. Expected a dictionary."]})
-        return data
-
-    def api(handler):
-        async def wrapped(request: Request) -> Response:
-            if not authorised(request):
-                return denied()
+    def api(handlers: dict[str, Handler]) -> Handler:
+        """Authenticate first, then the method check, as a DRF view does."""
+        async def endpoint(request: Request) -> Response:
             try:
+                authenticate(request, sim.api_token)
+                allowed = ", ".join([*handlers, "OPTIONS"])
+                if request.method == "OPTIONS":
+                    return Response(status_code=200, headers={"Allow": allowed})
+                handler = handlers.get("GET" if request.method == "HEAD" else request.method)
+                if handler is None:
+                    raise Refusal(405, {"detail": f'Method "{request.method}" not allowed.'},
+                                  {"Allow": allowed})
+                sim.run_due()
                 return await handler(request)
-            except Invalid as exc:
-                return JSONResponse(exc.errors, status_code=400)
-        return wrapped
+            except Refusal as refusal:
+                return refusal.response()
+            except Invalid as invalid:
+                return JSONResponse(invalid.errors, status_code=400)
+        return endpoint
 
-    async def documents(request: Request) -> Response:
-        if request.method == "POST":
-            data = await body_json(request)
-            document = sim.create_document(data)
-            with sim.store.lock:
-                return JSONResponse(sim.to_json(document), status_code=201)
-        items = sim.documents()
-        for key in ("external_id", "status"):
-            if key in request.query_params:
-                items = [d for d in items if d[key] == request.query_params[key]]
-        return JSONResponse(_page(items, request, f"{sim.urls.api}/documents/"))
+    def page(request: Request, items: list, render: Callable[[list], list]) -> JSONResponse:
+        return JSONResponse(paginate(request, sim.public_url.rstrip("/"), items, render))
 
-    async def document(request: Request) -> Response:
-        document_uuid = request.path_params["uuid"]
-        if document_uuid not in sim.store.documents:
-            return JSONResponse({"detail": "Not found."}, status_code=404)
-        if request.method == "DELETE":
-            with sim.store.lock:
-                del sim.store.documents[document_uuid]
-            return Response(status_code=204)
-        return JSONResponse(sim.document(document_uuid))
+    async def list_documents(request: Request) -> Response:
+        status = _choice_filter(request, "status", STATUSES)
+        external_id = request.query_params.get("external_id")
+        who = request.query_params.get("signrequest__who")
+        sender = request.query_params.get("signrequest__from_email")
+        with store.lock:
+            documents = [d for d in reversed(store.documents.values())  # newest first
+                         if (status is None or d.status == status) and _sent_by(d, who, sender)
+                         and (external_id is None or d.external_id == external_id)]
+            return page(request, documents, lambda chunk: [sim.serializer.document(d) for d in chunk])
+
+    async def create_document(request: Request) -> Response:
+        return JSONResponse(sim.create_document(await read_body(request)), status_code=201)
+
+    async def read_document(request: Request) -> Response:
+        with store.lock:
+            document = store.documents.get(request.path_params["uuid"])
+            if document is None:
+                raise not_found()
+            return JSONResponse(sim.serializer.document(document))
+
+    async def delete_document(request: Request) -> Response:
+        try:
+            sim.delete(request.path_params["uuid"])
+        except KeyError:
+            raise not_found() from None
+        return Response(status_code=204)
 
     async def quick_create(request: Request) -> Response:
-        data = await body_json(request)
-        check_signrequest(data)
-        document = sim.create_document(data)
-        sim.send(document, data)
-        with sim.store.lock:
-            payload = sim.to_json(document)
-        signrequest = payload["signrequest"]
-        flat = {**{k: v for k, v in payload.items() if k not in ("url", "uuid", "signrequest", "status")},
-                **signrequest, "document": payload["url"]}
-        return JSONResponse(flat, status_code=201)
+        return JSONResponse(sim.quick_create(await read_body(request)), status_code=201)
 
-    async def signrequests(request: Request) -> Response:
-        data = await body_json(request)
-        url = str(data.get("document", ""))
-        document_uuid = url.rstrip("/").rsplit("/", 1)[-1]
-        document = sim.store.documents.get(document_uuid)
-        if document is None or not url.startswith(sim.urls.api):
-            raise Invalid({"document": ["Invalid hyperlink - Object does not exist."]})
-        sim.send(document, data)
-        with sim.store.lock:
-            return JSONResponse(sim.to_json(document)["signrequest"], status_code=201)
+    async def list_signrequests(request: Request) -> Response:
+        who, sender = request.query_params.get("who"), request.query_params.get("from_email")
+        with store.lock:
+            documents = [d for d in reversed(store.documents.values())
+                         if d.signrequest and _sent_by(d, who, sender)]
+            return page(request, documents, lambda chunk: [sim.serializer.signrequest(d) for d in chunk])
 
-    async def signrequest(request: Request) -> Response:
-        found = next((d for d in sim.store.documents.values()
-                      if d.signrequest and d.signrequest["uuid"] == request.path_params["uuid"]), None)
-        if found is None:
-            return JSONResponse({"detail": "Not found."}, status_code=404)
-        with sim.store.lock:
-            return JSONResponse(sim.to_json(found)["signrequest"])
+    async def create_signrequest(request: Request) -> Response:
+        return JSONResponse(sim.create_signrequest(await read_body(request)), status_code=201)
 
-    async def cancel(request: Request) -> Response:
-        from connector.sandbox.signrequest_sim.simulator import ActionRefused
+    async def read_signrequest(request: Request) -> Response:
+        with store.lock:
+            document = store.by_signrequest(request.path_params["uuid"])
+            if document is None:
+                raise not_found()
+            return JSONResponse(sim.serializer.signrequest(document))
 
-        try:
-            sim.cancel(request.path_params["uuid"])
-        except KeyError:
-            return JSONResponse({"detail": "Not found."}, status_code=404)
-        except ActionRefused as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        return JSONResponse({"detail": "OK", "cancelled": True}, status_code=201)
+    def sender_action(action: Callable[[str], None], answer: dict) -> Handler:
+        async def run(request: Request) -> Response:
+            try:
+                action(request.path_params["uuid"])
+            except KeyError:
+                raise not_found() from None
+            except ActionRefused as refused:
+                raise Refusal(400, {"detail": str(refused)}) from None
+            return JSONResponse(answer, status_code=201)
+        return run
 
-    async def resend(request: Request) -> Response:
-        found = next((d for d in sim.store.documents.values()
-                      if d.signrequest and d.signrequest["uuid"] == request.path_params["uuid"]), None)
-        if found is None:
-            return JSONResponse({"detail": "Not found."}, status_code=404)
-        if found.status in ("si", "de", "ca", "xp"):
-            return JSONResponse({"detail": "This signrequest is already finished."}, status_code=400)
-        found.reminders += 1
-        return JSONResponse({"detail": "OK"}, status_code=201)
+    async def list_events(request: Request) -> Response:
+        event_type = _choice_filter(request, "event_type", EVENT_TYPES)
+        status = _choice_filter(request, "status", ("ok", "error"))
+        document_uuid = request.query_params.get("document__uuid")
+        external_id = request.query_params.get("document__external_id")
+        with store.lock:
+            events = [e for e in reversed(store.events)  # newest first
+                      if (event_type is None or e.event_type == event_type)
+                      and (status is None or e.status == status)
+                      and (document_uuid is None or e.document.uuid == document_uuid)
+                      and (external_id is None or e.document.external_id == external_id)]
+            return page(request, events, sim.events_json)
 
-    async def events(request: Request) -> Response:
-        items = list(sim.events)
-        filters = {"document__uuid": "document_uuid", "document__external_id": "external_id",
-                   "event_type": "event_type"}
-        for param, key in filters.items():
-            if param in request.query_params:
-                items = [e for e in items if e[key] == request.query_params[param]]
-        return JSONResponse(_page(items, request, f"{sim.urls.api}/events/"))
+    async def read_event(request: Request) -> Response:
+        with store.lock:
+            event = next((e for e in store.events if e.uuid == request.path_params["uuid"]), None)
+            if event is None:
+                raise not_found()
+            return JSONResponse(sim.events_json([event])[0])
 
     async def file(request: Request) -> Response:
-        content = sim.store.file_for(request.path_params["token"])
-        if content is None:
-            return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-                            status_code=403, media_type="application/xml")
+        content = store.file_content(request.path_params["token"])
+        if content is None:  # like an expired pre-signed S3 link
+            return Response(EXPIRED_LINK, status_code=403, media_type="application/xml")
         return Response(content, media_type="application/pdf")
 
+    def resource(path: str, handlers: dict[str, Handler]) -> Route:
+        every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return Route(f"/api/v1{path}", api(handlers), methods=every_method)
+
+    cancel = sender_action(sim.cancel, {"detail": "OK", "cancelled": True})
+    resend = sender_action(sim.resend, {"detail": "OK"})
     routes = [
-        Route("/api/v1/documents/", api(documents), methods=["GET", "POST"]),
-        Route("/api/v1/documents/{uuid}/", api(document), methods=["GET", "DELETE"]),
-        Route("/api/v1/signrequest-quick-create/", api(quick_create), methods=["POST"]),
-        Route("/api/v1/signrequests/", api(signrequests), methods=["POST"]),
-        Route("/api/v1/signrequests/{uuid}/", api(signrequest), methods=["GET"]),
-        Route("/api/v1/signrequests/{uuid}/cancel_signrequest/", api(cancel), methods=["POST"]),
-        Route("/api/v1/signrequests/{uuid}/resend_signrequest_email/", api(resend), methods=["POST"]),
-        Route("/api/v1/events/", api(events), methods=["GET"]),
+        resource("/documents/", {"GET": list_documents, "POST": create_document}),
+        resource("/documents/{uuid}/", {"GET": read_document, "DELETE": delete_document}),
+        resource("/signrequest-quick-create/", {"POST": quick_create}),
+        resource("/signrequests/", {"GET": list_signrequests, "POST": create_signrequest}),
+        resource("/signrequests/{uuid}/", {"GET": read_signrequest}),
+        resource("/signrequests/{uuid}/cancel_signrequest/", {"POST": cancel}),
+        resource("/signrequests/{uuid}/resend_signrequest_email/", {"POST": resend}),
+        resource("/events/", {"GET": list_events}),
+        resource("/events/{uuid}/", {"GET": read_event}),
         Route("/files/{token}/{name}", file, methods=["GET"]),
         *page_routes(sim),
     ]
     app = Starlette(routes=routes)
-    app.router.redirect_slashes = False  # DRF here answers 404 to a path without its trailing slash
+    app.router.redirect_slashes = False
     return app
-

@@ -1,87 +1,141 @@
-"""Browser pages: an index of requests, and each signer's signing page (sign or decline)."""
+"""Browser pages: an index of documents, and each signer's signing page (SMS code, sign, decline)."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from html import escape
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from connector.sandbox.pages import perform_action, read_form
-from connector.sandbox.signrequest_sim.state import required, waiting_for
+from connector.sandbox.pages import html_page, perform_action, read_form
+from connector.sandbox.signrequest_sim.signing import FINISHED_WORDS, ActionRefused
+from connector.sandbox.signrequest_sim.state import AWAITING_SIGNERS, Document, Signer
 
-_STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:48rem;color:#1b1b1b}
-li{margin:.3rem 0}.done{color:#176b2c}.no{color:#a00}textarea{width:100%}button{margin:.4rem 0}"""
-
-
-def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-                        f"<style>{_STYLE}</style></head><body>{body}</body></html>", status_code=status)
+_STYLE = "li{margin:.3rem 0}.done{color:#176b2c}.no{color:#a00}textarea{width:100%}button{margin:.4rem 0}" \
+         ".note{background:#fff6d5;padding:.5rem}"
+_NOT_FOUND = "<p>This signing link is not valid.</p>"
 
 
-def page_routes(sim) -> list[Route]:
-    def index(_request: Request) -> Response:
-        items = []
-        with sim.store.lock:
-            for document in sim.store.documents.values():
-                signers = "".join(
-                    f"<li><a href='/sign/{s.key}'>{escape(s.first_name)} {escape(s.last_name)} "
-                    f"&lt;{escape(s.email)}&gt;</a> — {_state(s)}</li>" for s in required(document))
-                items.append(f"<li><b>{escape(document.name)}</b> status <code>{document.status}</code>"
-                             f"<ul>{signers}</ul></li>")
-        return _html("SignRequest sandbox", "<h1>SignRequest sandbox</h1><p>Open a signer's page to sign or "
-                     f"decline. Signers sign in order.</p><ul>{''.join(items) or '<li>No requests yet.</li>'}</ul>"
-                     "<script>setTimeout(()=>location.reload(),5000)</script>")
-
-    def sign_page(request: Request) -> Response:
-        found = sim.store.by_signer_key(request.path_params["key"])
-        if found is None:
-            return _html("Not found", "<p>This signing link is not valid.</p>", 404)
-        document, signer = found
-        if document.status in ("se", "ne", "vi") and not waiting_for(document, signer):
-            sim.view(document.uuid, signer.email)
-        others = "".join(f"<li>{escape(s.email)} — {_state(s)}</li>" for s in required(document))
-        signrequest = document.signrequest or {}
-        body = (f"<h1>{escape(document.name)}</h1><p>From {escape(signrequest.get('from_email') or '')}: "
-                f"<b>{escape(signrequest.get('subject') or '')}</b></p><p>{escape(signrequest.get('message') or '')}"
-                f"</p><p><a href='{sim.store.file_url(sim.public_url, document, 'original')}'>View the document</a>"
-                f"</p><ul>{others}</ul>")
-        earlier = waiting_for(document, signer)
-        if document.status in ("si", "de", "ca", "xp"):
-            body += f"<p>This request is finished (status <code>{document.status}</code>).</p>"
-        elif signer.signed:
-            body += "<p class='done'>You have signed. Thank you.</p>"
-        elif earlier:
-            body += f"<p>Waiting for {escape(earlier.email)} to sign first.</p>"
-        elif signer.verify_phone_number and not signer.sms_verified:
-            body += (f"<p style='background:#fff6d5'>Sandbox: the SMS code sent to {escape(signer.verify_phone_number)}"
-                     f" would be <b>{signer.sms_code}</b>.</p><form method='post'><input type='hidden' name='action' "
-                     "value='sms'><label>SMS code <input name='code' required></label> <button>Verify</button></form>")
-        else:
-            body += (f"<form method='post'><input type='hidden' name='action' value='sign'>"
-                     f"<label>Type your full name to sign: <input name='full_name' required "
-                     f"value='{escape(signer.first_name)} {escape(signer.last_name)}'></label><br>"
-                     "<button>Sign</button></form><form method='post'><input type='hidden' name='action' "
-                     "value='decline'><label>Reason for declining<br><textarea name='reason' required></textarea>"
-                     "</label><br><button>Decline</button></form>")
-        return _html(document.name, body)
-
-    async def act(request: Request) -> Response:
-        found = sim.store.by_signer_key(request.path_params["key"])
-        if found is None:
-            return _html("Not found", "<p>This signing link is not valid.</p>", 404)
-        document, signer = found
-        failure = perform_action(sim, document.uuid, signer.email, await read_form(request))
-        return failure or RedirectResponse(f"/sign/{signer.key}", status_code=303)
-
-    return [Route("/", index, methods=["GET"]), Route("/sign/{key}", sign_page, methods=["GET"]),
-            Route("/sign/{key}", act, methods=["POST"])]
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return html_page(title, body, status, _STYLE)
 
 
-def _state(signer) -> str:
+def _state(signer: Signer) -> str:
     if signer.signed:
         return "<span class='done'>signed</span>"
     if signer.declined:
         return "<span class='no'>declined</span>"
-    return "viewed" if signer.viewed else "waiting"
+    if not signer.needs_to_sign:
+        return "receives a copy"
+    return "viewed, not signed yet" if signer.viewed else "not signed yet"
+
+
+def _action(name: str) -> str:
+    return f"<input type='hidden' name='action' value='{name}'>"
+
+
+def _name(signer: Signer) -> str:
+    return escape(f"{signer.full_name} <{signer.email}>" if signer.full_name else signer.email)
+
+
+def page_routes(sim) -> list[Route]:
+    store = sim.store
+
+    def link(document: Document, kind: str, label: str) -> str:
+        return f"<a href='{escape(sim.serializer.base + store.file_link(document, kind))}'>{label}</a>"
+
+    def index(_request: Request) -> Response:
+        sim.run_due()
+        items = []
+        with store.lock:
+            for document in reversed(store.documents.values()):
+                signers = "".join(f"<li><a href='/sign/{escape(s.key)}'>{_name(s)}</a> (order {s.order}) — "
+                                  f"{_state(s)}</li>" for s in document.signers)
+                items.append(f"<li><b>{escape(document.name)}</b> — status <code>{document.status}</code>, "
+                             f"external id <code>{escape(document.external_id or '-')}</code>"
+                             f"<ul>{signers}</ul></li>")
+        return _page("SignRequest sandbox", "<h1>SignRequest sandbox</h1><p>Open a signer's page to sign or "
+                     "decline. Signers with a higher order sign after the lower orders.</p>"
+                     f"<ul>{''.join(items) or '<li>No documents yet.</li>'}</ul>")
+
+    def next_step(document: Document, signer: Signer) -> str:
+        if document.status in FINISHED_WORDS:
+            files = f" {link(document, 'pdf', 'Download the signed PDF')}" if document.status == "si" else ""
+            return f"<p>This request is {FINISHED_WORDS[document.status]}.{files}</p>"
+        if document.status not in AWAITING_SIGNERS:
+            return "<p>This document has not been sent for signing.</p>"
+        if not signer.needs_to_sign:
+            return "<p>You receive a copy once everyone has signed; nothing to do.</p>"
+        earlier = document.waiting_for(signer)
+        if earlier:
+            return f"<p>You are waiting for {escape(earlier.email)} to sign first.</p>"
+        if signer.verify_phone_number and not signer.sms_verified:
+            return (f"<p class='note'>Sandbox: the SMS code texted to {escape(signer.verify_phone_number)} "
+                    f"would be <b>{signer.sms_code}</b>.</p><form method='post'>{_action('sms')}"
+                    "<label>SMS code <input name='code' required></label> <button>Verify</button></form>")
+        return (f"<form method='post'>{_action('sign')}<label>Type your full name to sign: "
+                f"<input name='full_name' required value='{escape(signer.full_name)}'></label><br>"
+                f"<button>Sign</button></form><form method='post'>{_action('decline')}"
+                "<label>Reason for declining<br><textarea name='reason' required></textarea></label><br>"
+                "<button>Decline</button></form>")
+
+    def sign_page(request: Request) -> Response:
+        sim.run_due()
+        found = store.by_signer_key(request.path_params["key"])
+        if found is None:
+            return _page("Not found", _NOT_FOUND, 404)
+        document, signer = found
+        if document.status in AWAITING_SIGNERS and document.has_turn(signer) and not signer.viewed:
+            with suppress(ActionRefused):  # the state may change under us; the page shows what it is
+                sim.view(document.uuid, signer.email)  # opening the page is viewing the document
+        with store.lock:
+            fields = document.signrequest.fields if document.signrequest else {}
+            signers = "".join(f"<li>{_name(s)} — {_state(s)}</li>" for s in document.signers)
+            body = (f"<h1>{escape(document.name)}</h1><p>From {escape(fields.get('from_email', ''))}: "
+                    f"<b>{escape(fields.get('subject') or '')}</b></p>"
+                    f"<p>{escape(fields.get('message') or '')}</p>"
+                    f"<p>{link(document, 'file', 'View the document (PDF)')}</p>"
+                    f"<h2>Signers</h2><ul>{signers}</ul>{next_step(document, signer)}")
+        return _page(document.name, body)
+
+    async def act(request: Request) -> Response:
+        found = store.by_signer_key(request.path_params["key"])
+        if found is None:
+            return _page("Not found", _NOT_FOUND, 404)
+        document, signer = found
+        form = await read_form(request)
+        if form.get("action") == "sign":
+            if not form.get("full_name", "").strip():
+                return _page("Name missing", "<p>Type your full name to sign; go back and try again.</p>",
+                             400)
+            try:
+                sim.sign(document.uuid, signer.email, full_name=form.get("full_name", ""))
+            except ActionRefused as refused:
+                return _page("Refused", f"<p>{escape(str(refused))}</p>", 409)
+        else:
+            failure = perform_action(sim, document.uuid, signer.email, form)
+            if failure is not None:
+                return failure
+        if form.get("action") == "sms":
+            return RedirectResponse(f"/sign/{signer.key}", status_code=303)
+        return result(document, signer)
+
+    def result(document: Document, signer: Signer) -> Response:
+        fields = document.signrequest.fields if document.signrequest else {}
+        if signer.declined:
+            body = (f"<p class='no'>You declined {escape(document.name)}. The sender sees your reason: "
+                    f"<q>{escape(signer.message or '')}</q></p>")
+            onward = signer.options.get("redirect_url_declined") or fields.get("redirect_url_declined")
+        else:
+            body = f"<p class='done'>You have signed {escape(document.name)}. Thank you.</p>"
+            if document.status == "si":
+                body += "<p>Everyone has signed; all parties get the signed PDF.</p>"
+            onward = signer.options.get("redirect_url") or fields.get("redirect_url")
+        if onward:
+            body += f"<p><a href='{escape(onward)}'>Continue</a></p>"
+        return _page(document.name, body)
+
+    return [Route("/", index, methods=["GET"]), Route("/sign/{key}", sign_page, methods=["GET"]),
+            Route("/sign/{key}", act, methods=["POST"])]
