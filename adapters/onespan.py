@@ -12,22 +12,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from urllib.parse import urlparse
 
 import requests
 import urllib3
 
 from adapters.base import (
     ProviderCapabilities,
+    ProviderError,
+    ProviderNotFound,
+    ProviderQuotaError,
+    ProviderTransientError,
     ProviderValidationError,
     RequestRef,
     RequestStatus,
     SignedFile,
-    SignerAuth,
-    SignerStatus,
     SigningProvider,
     SigningRequestSpec,
     SigningState,
@@ -35,33 +39,56 @@ from adapters.base import (
     WebhookRejected,
 )
 from adapters.http import ProviderHttp
-from adapters.onespan_layout import signature_boxes
+from adapters.onespan_package import REMINDERS, package_payload
+from adapters.onespan_status import CONSENT, request_status, signers_due
 
-CONSENT = "default-consent"
-_HINTS = {"PACKAGE_COMPLETE": SigningState.COMPLETED, "PACKAGE_DECLINE": SigningState.DECLINED,
-          "PACKAGE_OPT_OUT": SigningState.DECLINED, "PACKAGE_EXPIRE": SigningState.EXPIRED,
-          "PACKAGE_TRASH": SigningState.CANCELLED, "PACKAGE_DELETE": SigningState.CANCELLED,
-          "SIGNER_COMPLETE": SigningState.PARTIALLY_SIGNED, "DOCUMENT_SIGNED": SigningState.PARTIALLY_SIGNED,
-          "DOCUMENT_VIEWED": SigningState.VIEWED}
-_FORBIDDEN_NAME = re.compile(r'[*/\\:<>|?"]')
-REMINDERS = {"startInDaysDelay": 2, "intervalInDays": 3, "repetitionsCount": 4}
-_JSON = "application/json; esl-api-version=11.68.0"
+log = logging.getLogger(__name__)
+_VERSION = "esl-api-version=11.68.0"
+_JSON = f"application/json; {_VERSION}"
+_BINARY = f"application/octet-stream; {_VERSION}"
+CALLBACK_EVENTS = ("PACKAGE_ACTIVATE", "PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT",
+                   "PACKAGE_EXPIRE", "PACKAGE_TRASH", "PACKAGE_DELETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED",
+                   "DOCUMENT_VIEWED")
+_HINTS = {"PACKAGE_ACTIVATE": SigningState.SENT, "PACKAGE_COMPLETE": SigningState.COMPLETED,
+          "PACKAGE_DECLINE": SigningState.DECLINED, "PACKAGE_OPT_OUT": SigningState.DECLINED,
+          "PACKAGE_EXPIRE": SigningState.EXPIRED, "PACKAGE_TRASH": SigningState.CANCELLED,
+          "PACKAGE_DELETE": SigningState.CANCELLED, "SIGNER_COMPLETE": SigningState.PARTIALLY_SIGNED,
+          "DOCUMENT_SIGNED": SigningState.PARTIALLY_SIGNED, "DOCUMENT_VIEWED": SigningState.VIEWED,
+          "PACKAGE_READY_FOR_COMPLETE": SigningState.PARTIALLY_SIGNED}
+# Where a package created before a crash can be: the SDK lists by status through `query`.
+_FIND_QUERIES = ("DRAFT", "SENT", "COMPLETED", "DECLINED", "EXPIRED", "OPTED_OUT", "ARCHIVED", "trashed")
+_PACKAGE_ID = re.compile(r"^[A-Za-z0-9_\-=]{1,255}$")
 
 
-def _describe_error(response: requests.Response) -> str:
+def _error_body(response: requests.Response) -> dict:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason
-    if isinstance(body, dict):
-        key, message = body.get("messageKey", ""), body.get("message") or body.get("technical") or ""
-        return f"{message} ({key})" if key else str(message)
-    return str(body)[:200]
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
-def document_name(title: str) -> str:
-    name = _FORBIDDEN_NAME.sub("-", title).replace("esigned", "e-signed").strip() or "Document"
-    return name[:256]
+def _describe_error(response: requests.Response) -> str:
+    body = _error_body(response)
+    key, message = str(body.get("messageKey") or ""), str(body.get("message") or body.get("technical") or "")
+    if not body:
+        return response.reason or f"HTTP {response.status_code}"
+    return f"{message[:300]} ({key[:120]})" if key else message[:300]
+
+
+class _OneSpanHttp(ProviderHttp):
+    def error_for(self, response: requests.Response) -> ProviderError:
+        # A 403 on create that is not about credentials is most likely the plan's transaction quota
+        # (the exact messageKey is not published); say so, so that a person can act on it.
+        key = str(_error_body(response).get("messageKey") or "")
+        creating = response.request.method == "POST" and urlparse(response.url).path.endswith("/api/packages")
+        if response.status_code == 403 and creating and not key.startswith("error.unauthorised") \
+                and key != "error.forbidden.noPermission":
+            detail, credential = _describe_error(response), self._auth_header.partition(" ")[2]
+            detail = detail.replace(credential, "***") if credential else detail
+            return ProviderQuotaError(self.provider, "OneSpan refused to create the transaction; the "
+                                      f"account's plan or transaction quota may be used up ({detail})")
+        return super().error_for(response)
 
 
 class OneSpanProvider(SigningProvider):
@@ -72,162 +99,146 @@ class OneSpanProvider(SigningProvider):
     def __init__(self, api_key: str, base_url: str = "https://sandbox.esignlive.com", callback_key: str = "",
                  download_hosts: list[str] | None = None, require_https_downloads: bool = True,
                  session: requests.Session | None = None, timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time, replay_window_seconds: int = 900,
+                 clock: Callable[[], float] = time.time, *, replay_window_seconds: int = 900,
                  retry_wait_initial: float = 0.5, search_depth: int = 100):
+        # Every download is an authenticated API path under base_url (no provider-supplied links), so
+        # download_hosts and require_https_downloads have nothing to guard; they are kept for a uniform setup.
+        self.download_hosts = list(download_hosts or [])
+        self.require_https_downloads = require_https_downloads
         self._callback_key = callback_key
         self.clock = clock
         self.replay_window = replay_window_seconds
-        self.search_depth = search_depth
-        self._callback_registered = False
-        self.http = ProviderHttp(provider=self.display_name, base_url=f"{base_url.rstrip('/')}/api",
+        self.search_depth = min(max(1, search_depth), 100)
+        self._callback_url: str | None = None
+        self.http = _OneSpanHttp(provider=self.display_name, base_url=f"{base_url.rstrip('/')}/api",
                                  auth_header=f"Basic {api_key}", session=session, timeout=timeout,
                                  describe_error=_describe_error, wait_initial=retry_wait_initial)
 
     def __repr__(self) -> str:
         return f"OneSpanProvider(base_url={self.http.base_url!r})"
 
+    def _json(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs) -> dict:
+        response = self.http.request(method, path, headers={"Accept": _JSON, **(headers or {})}, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderTransientError(self.display_name,
+                                         f"{method} {path} answered with a body that is not JSON") from None
+        if not isinstance(body, dict):
+            raise ProviderTransientError(self.display_name, f"{method} {path} answered with unexpected JSON")
+        return body
+
     # --- creating ----------------------------------------------------------------------------
 
     def _ensure_callback(self, url: str) -> None:
-        """OneSpan keeps one callback configuration per account; make it point at us."""
-        if self._callback_registered:
+        """OneSpan keeps one callback configuration per account: make it point at us, with our key."""
+        if self._callback_url == url:
             return
-        events = ["PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT", "PACKAGE_EXPIRE", "PACKAGE_TRASH",
-                  "PACKAGE_DELETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "DOCUMENT_VIEWED"]
-        self.http.request("POST", "/callback", json={"url": url, "key": self._callback_key, "events": events},
-                          headers={"Accept": _JSON}, idempotent=True)
-        self._callback_registered = True
-
-    def _payload(self, spec: SigningRequestSpec) -> dict:
-        roles = []
-        for signer in spec.signers:
-            role_id = f"signer{signer.order}"
-            auth = {"scheme": "NONE", "challenges": []}
-            if signer.auth == SignerAuth.SMS:
-                auth = {"scheme": "SMS", "challenges": [{"question": signer.mobile_phone}]}
-            roles.append({"id": role_id, "name": role_id, "type": "SIGNER", "index": signer.order, "signers": [
-                {"id": role_id, "email": signer.email, "firstName": signer.first_name or signer.email,
-                 "lastName": signer.last_name or "-", "auth": auth, "delivery": {"email": True}}]})
-        documents = []
-        for index, document in enumerate(spec.documents, start=1):
-            boxes = signature_boxes(document.content, len(spec.signers))
-            documents.append({"id": f"doc{index}", "name": document_name(document.title), "index": index,
-                              "approvals": [{"role": f"signer{signer.order}", "fields": [
-                                  {"type": "SIGNATURE", "subtype": "FULLNAME", **box}]}
-                                  for signer, box in zip(spec.signers, boxes, strict=True)]})
-        payload = {"name": spec.subject[:255] or "Signature request", "description": spec.message[:2000],
-                   "emailMessage": spec.message, "type": "PACKAGE", "status": "DRAFT", "autocomplete": True,
-                   "settings": {"ceremony": {"declineButton": True}}, "roles": roles, "documents": documents,
-                   "data": {"externalId": spec.external_id, "origin": "esign-connector"}}
-        if spec.expires_in_days:
-            due = datetime.fromtimestamp(self.clock(), UTC) + timedelta(days=spec.expires_in_days)
-            payload["due"] = due.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return payload
+        try:
+            current = self._json("GET", "/callback")
+        except ProviderNotFound:
+            current = {}
+        events = list(dict.fromkeys([*CALLBACK_EVENTS, *(current.get("events") or [])]))
+        if current.get("url") != url or current.get("key") != self._callback_key \
+                or not set(CALLBACK_EVENTS) <= set(current.get("events") or []):
+            if current.get("url") and current.get("url") != url:
+                log.warning("OneSpan account callback pointed at %s; it now points at this connector",
+                            urlparse(str(current["url"])).hostname)
+            self._json("POST", "/callback", json={"url": url, "key": self._callback_key, "events": events},
+                       idempotent=True)
+        self._callback_url = url
 
     def create(self, spec: SigningRequestSpec) -> RequestRef:
         self._ensure_callback(spec.callback_url)
-        payload = self._payload(spec)
-        fields = [("payload", (None, json.dumps(payload), "text/plain; charset=UTF-8"))]
+        payload = package_payload(spec, datetime.fromtimestamp(self.clock(), UTC))
+        fields: list[tuple[str, tuple]] = [
+            ("payload", (None, json.dumps(payload), "text/plain; charset=UTF-8"))]
         for document, entry in zip(spec.documents, payload["documents"], strict=True):
+            # The SDK names each file part after its document; the server may match on it.
             fields.append(("file", (entry["name"], document.content, "application/pdf")))
         body, content_type = urllib3.encode_multipart_formdata(fields)
-        created = self.http.request("POST", "/packages", data=body, headers={
-            "Content-Type": content_type, "Accept": _JSON}).json()
-        package_id = created["id"]
+        created = self._json("POST", "/packages", data=body, headers={"Content-Type": content_type})
+        package_id = created.get("id")
+        if not isinstance(package_id, str) or not _PACKAGE_ID.match(package_id):
+            # The engine looks for the package by our external id before creating again.
+            raise ProviderTransientError(self.display_name,
+                                         "package created but its id was not in the answer")
         self._send(package_id, spec.send_reminders)
         return RequestRef(provider=self.name, request_id=package_id)
 
     def _send(self, package_id: str, reminders: bool) -> None:
-        if reminders:
-            self.http.request("POST", f"/packages/{package_id}/reminders", idempotent=True,
-                              json={"packageId": package_id, **REMINDERS}, headers={"Accept": _JSON})
-        self.http.request("POST", f"/packages/{package_id}", json={"status": "SENT"}, idempotent=True,
-                          headers={"Accept": _JSON})
+        if reminders and not self._json("GET", f"/packages/{package_id}/reminders"):
+            self._json("POST", f"/packages/{package_id}/reminders",
+                       json={"packageId": package_id, **REMINDERS}, idempotent=True)
+        self._json("POST", f"/packages/{package_id}", json={"status": "SENT"}, idempotent=True)
 
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
-        # The search semantics of GET /packages are not pinned down; scan the newest packages for our id.
-        listed = self.http.request("GET", "/packages", params={
-            "query": "inbox", "predefined": "all", "sort": "created", "dir": "desc", "from": 1,
-            "to": self.search_depth}).json()
-        for package in listed.get("results", []):
-            if (package.get("data") or {}).get("externalId") == external_id:
-                if package.get("status") == "DRAFT":  # created, then interrupted before it was sent
-                    self._send(package["id"], reminders=False)
+        # GET /packages has no filter on `data`; scan the newest packages of each list for our id.
+        for query in _FIND_QUERIES:
+            listed = self._json("GET", "/packages", params={
+                "query": query, "from": 1, "to": self.search_depth, "sort": "created", "dir": "desc"})
+            for package in listed.get("results") or []:
+                data = (package.get("data") or {}) if isinstance(package, dict) else {}
+                if data.get("externalId") != external_id or not isinstance(package.get("id"), str):
+                    continue
+                if package.get("status") == "DRAFT" and not package.get("trashed"):
+                    # Created, then interrupted before it was sent: finish the job as create would have.
+                    wanted = data.get("sendReminders", "true") == "true"
+                    self._send(package["id"], reminders=wanted)
                 return RequestRef(provider=self.name, request_id=package["id"])
         return None
 
     # --- following -----------------------------------------------------------------------------
 
     def _package(self, ref: RequestRef) -> dict:
-        return self.http.request("GET", f"/packages/{ref.request_id}", headers={"Accept": _JSON}).json()
+        return self._json("GET", f"/packages/{ref.request_id}")
 
     def get_status(self, ref: RequestRef) -> RequestStatus:
-        package = self._package(ref)
-        signer_roles = [r for r in package.get("roles", []) if r.get("type", "SIGNER") == "SIGNER" and r.get("signers")]
-        approvals = [a for d in package.get("documents", []) if d.get("id") != CONSENT for a in d.get("approvals", [])]
-        statuses = []
-        for role in sorted(signer_roles, key=lambda r: r.get("index", 0)):
-            mine = [a for a in approvals if a.get("role") == role["id"]]
-            statuses.append(SignerStatus(email=role["signers"][0]["email"],
-                                         signed=bool(mine) and all(a.get("signed") for a in mine),
-                                         viewed=any(a.get("accepted") for a in mine)))
-        status = package.get("status", "")
-        message = next(iter(package.get("messages") or []), None) or {}
-        declined_by = (message.get("from") or {}).get("email")
-        if package.get("trashed"):
-            state = SigningState.CANCELLED
-        elif status == "COMPLETED" or (status == "ARCHIVED" and package.get("completed")):
-            state = SigningState.COMPLETED
-        elif status in ("DECLINED", "OPTED_OUT"):
-            state = SigningState.DECLINED
-        elif status == "EXPIRED":
-            state = SigningState.EXPIRED
-        elif any(s.signed for s in statuses):
-            state = SigningState.PARTIALLY_SIGNED
-        elif any(s.viewed for s in statuses):
-            state = SigningState.VIEWED
-        else:
-            state = SigningState.SENT
-        declined = state == SigningState.DECLINED
-        statuses = [SignerStatus(s.email, s.signed, declined and s.email == declined_by, s.viewed,
-                                 message.get("content") if declined and s.email == declined_by else None)
-                    for s in statuses]
-        return RequestStatus(state=state, signers=tuple(statuses),
-                             decline_reason=message.get("content") if declined else None,
-                             declined_by=declined_by if declined else None,
-                             external_id=(package.get("data") or {}).get("externalId"), provider_status=status)
+        return request_status(self._package(ref))
+
+    def _download(self, path: str, accept: str) -> bytes:
+        content = self.http.request("GET", path, headers={"Accept": accept}).content
+        if not content.startswith(b"%PDF-"):
+            raise ProviderTransientError(self.display_name, f"GET {path} did not return a PDF")
+        return content
 
     def download_signed(self, ref: RequestRef) -> list[SignedFile]:
         package = self._package(ref)
-        if package.get("status") not in ("COMPLETED", "ARCHIVED"):
-            raise ProviderValidationError(self.display_name, "the signed documents are not available: the package "
-                                          f"is {package.get('status')}")
-        documents = sorted((d for d in package.get("documents", []) if d.get("id") != CONSENT),
+        if request_status(package).state != SigningState.COMPLETED:
+            raise ProviderValidationError(self.display_name, "the signed documents are not available: "
+                                          f"the package is {package.get('status')}")
+        documents = sorted((d for d in package.get("documents") or [] if d.get("id") != CONSENT),
                            key=lambda d: d.get("index", 0))
-        return [SignedFile(filename=f"{d['name']} - signed.pdf", content=self.http.request(
-            "GET", f"/packages/{ref.request_id}/documents/{d['id']}/pdf",
-            headers={"Accept": "application/octet-stream; esl-api-version=11.68.0"}).content) for d in documents]
+        base = f"/packages/{ref.request_id}/documents"
+        return [SignedFile(filename=f"{d.get('name') or d['id']} - signed.pdf",
+                           content=self._download(f"{base}/{d['id']}/pdf", _BINARY)) for d in documents]
 
     def download_evidence(self, ref: RequestRef) -> SignedFile:
-        content = self.http.request("GET", f"/packages/{ref.request_id}/evidence/summary",
-                                    headers={"Accept": "application/pdf; esl-api-version=11.68.0"}).content
+        content = self._download(f"/packages/{ref.request_id}/evidence/summary",
+                                 f"application/pdf; {_VERSION}")
         return SignedFile(filename="evidence summary.pdf", content=content)
 
     def cancel(self, ref: RequestRef) -> None:
-        # OneSpan has no "void": pull the package back from the signers, then trash it.
-        self.http.request("POST", f"/packages/{ref.request_id}", json={"status": "DRAFT"}, idempotent=True)
+        # OneSpan has no "void": pull the package back from the signers (the SDK uses PUT), then trash it.
+        self.http.request("PUT", f"/packages/{ref.request_id}", json={"status": "DRAFT"}, idempotent=True)
         self.http.request("POST", f"/packages/{ref.request_id}", json={"trashed": True}, idempotent=True)
 
     def send_reminder(self, ref: RequestRef) -> None:
-        for signer in self.get_status(ref).signers:
-            if not signer.signed:
-                self.http.request("POST", f"/packages/{ref.request_id}/notifications", json={"email": signer.email})
+        package = self._package(ref)
+        if package.get("status") != "SENT" or package.get("trashed"):
+            raise ProviderValidationError(self.display_name, f"no reminder sent: the package is "
+                                          f"{'trashed' if package.get('trashed') else package.get('status')}")
+        for email in signers_due(package):  # later signers have not been invited yet
+            self.http.request("POST", f"/packages/{ref.request_id}/notifications", json={"email": email})
 
     # --- callbacks -----------------------------------------------------------------------------
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        expected = f"Basic {self._callback_key}"
-        if not self._callback_key or not hmac.compare_digest(headers.get("authorization", ""), expected):
+        expected = f"Basic {self._callback_key}".encode()
+        given = headers.get("authorization", "").encode("utf-8", "replace")
+        if not self._callback_key or not hmac.compare_digest(given, expected):
             raise WebhookRejected(401, "callback key missing or wrong")
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise WebhookRejected(415, "OneSpan callbacks must be application/json")
@@ -238,6 +249,8 @@ class OneSpanProvider(SigningProvider):
         if not isinstance(event, dict) or not all(isinstance(event.get(k), str) and event[k]
                                                   for k in ("name", "packageId", "createdDate")):
             raise WebhookRejected(400, "callback lacks name, packageId or createdDate")
+        if not _PACKAGE_ID.match(event["packageId"]) or len(event["name"]) > 100:
+            raise WebhookRejected(400, "callback packageId or name is malformed")
         try:
             created = datetime.fromisoformat(event["createdDate"].replace("Z", "+00:00"))
         except ValueError:
@@ -246,8 +259,12 @@ class OneSpanProvider(SigningProvider):
             created = created.replace(tzinfo=UTC)
         if abs(self.clock() - created.timestamp()) > self.replay_window:
             raise WebhookRejected(400, "stale event: createdDate is outside the replay window")
-        identity = "|".join(str(event.get(k) or "") for k in ("name", "packageId", "sessionUser", "documentId",
-                                                               "createdDate"))
+        # No event id on the wire; these fields together identify one event (reference §5.4).
+        identity = "|".join(str(event.get(k) or "")
+                            for k in ("name", "packageId", "sessionUser", "documentId", "createdDate"))
+        hint = _HINTS.get(event["name"])
+        if event["name"] == "DOCUMENT_SIGNED" and event.get("documentId") == CONSENT:
+            hint = SigningState.VIEWED  # accepting the consent document opens the ceremony; nothing is signed
         return WebhookEvent(provider=self.name, event_id=hashlib.sha256(identity.encode()).hexdigest()[:40],
                             request_id=event["packageId"], kind=event["name"], occurred_at=created,
-                            state_hint=_HINTS.get(event["name"]))
+                            state_hint=hint)

@@ -1,20 +1,31 @@
-"""Packages as the simulated OneSpan account keeps them, with the validation of a create."""
+"""The simulated OneSpan account's data: packages as Package JSON, ids, times and the error body."""
 
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_FORBIDDEN_NAME = re.compile(r'[*/\\:<>|?"]')
-SCHEMES = {"NONE", "PROVIDER", "CHALLENGE", "SMS", "SSO", "KBA", "SAA"}
+CONSENT_ID = "default-consent"
+OWNER_ID = "sender-owner-1"
+EVENT_CLASS = "com.silanis.esl.packages.event.ESLProcessEvent"
+STATUSES = ("DRAFT", "SENT", "COMPLETED", "ARCHIVED", "DECLINED", "OPTED_OUT", "EXPIRED")
+# The names /api/callback accepts: spec 11.51 plus DOCUMENT_VIEWED from the 2026 Java SDK.
+EVENTS = frozenset({
+    "PACKAGE_CREATE", "PACKAGE_ACTIVATE", "PACKAGE_DEACTIVATE", "PACKAGE_READY_FOR_COMPLETE",
+    "PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT", "PACKAGE_EXPIRE", "PACKAGE_ARCHIVE",
+    "PACKAGE_TRASH", "PACKAGE_RESTORE", "PACKAGE_DELETE", "PACKAGE_ATTACHMENT", "SIGNER_COMPLETE",
+    "DOCUMENT_SIGNED", "DOCUMENT_VIEWED",
+    "ROLE_REASSIGN", "SIGNER_LOCKED", "KBA_FAILURE", "EMAIL_BOUNCE", "TEMPLATE_CREATE",
+})
 
 
 class OneSpanError(Exception):
-    """A DefaultError body: {code, messageKey, message, name}."""
+    """An error answered as OneSpan's DefaultError body: {code, messageKey, message, technical, name}.
+
+    Keys marked unconfirmed in the reference are invented in OneSpan's `error.<category>.<detail>` style.
+    """
 
     def __init__(self, code: int, key: str, message: str, name: str = "Validation Error"):
         super().__init__(message)
@@ -29,75 +40,95 @@ def invalid(message: str, key: str = "error.validation.packageValidation") -> On
     return OneSpanError(400, key, message)
 
 
+def not_found(what: str, key: str) -> OneSpanError:
+    return OneSpanError(404, key, f"The {what} was not found.", "Not Found")
+
+
 def new_package_id() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(20)).decode()
+
+
+def new_short_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_date(text: object) -> datetime | None:
+    """Any ISO-8601 date-time; a date without a zone is UTC, as the SDK writes it."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass
 class Package:
     id: str
-    payload: dict  # the Package JSON, kept and enriched as OneSpan would
+    payload: dict  # the Package JSON as GET /api/packages/{id} returns it
     files: dict[str, bytes]  # document id -> original PDF
     created: datetime
     sms_codes: dict[str, str] = field(default_factory=dict)  # role id -> code the sandbox "sent"
     sms_verified: set[str] = field(default_factory=set)
-    signing_keys: dict[str, str] = field(default_factory=dict)  # page key -> role id
-    signed_pdfs: dict[str, bytes] = field(default_factory=dict)
+    signing_keys: dict[str, str] = field(default_factory=dict)  # signing-page key -> role id
+    signed_pdfs: dict[str, bytes] = field(default_factory=dict)  # frozen at completion
     evidence: bytes | None = None
+    reminders: dict | None = None
     audit: list[tuple[datetime, str]] = field(default_factory=list)
-    notifications: int = 0
+    notifications: int = 0  # invitations re-sent through POST .../notifications
 
     @property
     def status(self) -> str:
         return self.payload["status"]
 
+    @property
+    def trashed(self) -> bool:
+        return bool(self.payload.get("trashed"))
+
+    @property
+    def open_for_signing(self) -> bool:
+        return self.status == "SENT" and not self.trashed
+
     def signer_roles(self) -> list[dict]:
-        return sorted((r for r in self.payload["roles"] if r.get("type") == "SIGNER"), key=lambda r: r.get("index", 0))
+        roles = [r for r in self.payload["roles"] if r.get("type", "SIGNER") == "SIGNER" and r.get("signers")]
+        return sorted(roles, key=lambda r: r.get("index", 0))
+
+    def role(self, role_id: str) -> dict | None:
+        return next((r for r in self.signer_roles() if r["id"] == role_id), None)
 
     def role_for_email(self, email: str) -> dict | None:
-        return next((r for r in self.signer_roles() if r["signers"][0]["email"].lower() == email.lower()), None)
+        wanted = email.lower()
+        return next((r for r in self.signer_roles() if r["signers"][0]["email"].lower() == wanted), None)
+
+    def documents(self) -> list[dict]:
+        """The caller's documents, in ceremony order (the consent document left out)."""
+        docs = [d for d in self.payload["documents"] if d["id"] != CONSENT_ID]
+        return sorted(docs, key=lambda d: d.get("index", 0))
 
     def approvals(self, role_id: str) -> list[dict]:
-        return [a for d in self.payload["documents"] if d["id"] != "default-consent" for a in d["approvals"]
-                if a["role"] == role_id]
+        return [a for d in self.documents() for a in d.get("approvals", []) if a["role"] == role_id]
+
+    def consent_approval(self, role_id: str) -> dict | None:
+        consent = next((d for d in self.payload["documents"] if d["id"] == CONSENT_ID), None)
+        return next((a for a in (consent or {}).get("approvals", []) if a["role"] == role_id), None)
 
     def role_signed(self, role_id: str) -> bool:
         mine = self.approvals(role_id)
         return bool(mine) and all(a.get("signed") for a in mine)
 
+    def all_signed(self) -> bool:
+        return all(self.role_signed(r["id"]) for r in self.signer_roles())
 
-def validate_create(payload: dict, file_names: list[str]) -> None:
-    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str) or not payload["name"].strip():
-        raise invalid("The package name is required.", "error.validation.package.name")
-    if payload.get("status", "DRAFT") not in ("DRAFT", "SENT"):
-        raise invalid("A package can only be created as DRAFT or SENT.", "error.validation.package.status")
-    role_ids = set()
-    for role in payload.get("roles", []):
-        if not isinstance(role, dict) or not role.get("id"):
-            raise invalid("Every role needs an id.", "error.validation.role.id")
-        role_ids.add(role["id"])
-        for signer in role.get("signers", []):
-            if not _EMAIL.match(str(signer.get("email", ""))):
-                raise invalid(f"Invalid email address for role {role['id']}.", "error.validation.signer.email")
-            if not signer.get("firstName") or not signer.get("lastName"):
-                raise invalid(f"Signer of role {role['id']} needs firstName and lastName.",
-                              "error.validation.signer.name")
-            auth = signer.get("auth") or {"scheme": "NONE"}
-            if auth.get("scheme") not in SCHEMES:
-                raise invalid(f"Unknown authentication scheme {auth.get('scheme')}.", "error.validation.auth.scheme")
-            if auth.get("scheme") == "SMS" and not re.match(r"^\+\d{7,15}$", str(
-                    (auth.get("challenges") or [{}])[0].get("question", ""))):
-                raise invalid(f"SMS authentication for role {role['id']} needs a phone number in E.164 form.",
-                              "error.validation.auth.smsPhone")
-    for document in payload.get("documents", []):
-        name = document.get("name")
-        if not isinstance(name, str) or not name or len(name) > 256 or _FORBIDDEN_NAME.search(name) \
-                or "esigned" in name:
-            raise invalid(f"Invalid document name {name!r}.", "error.validation.document.name")
-        if name not in file_names and not document.get("base64Content"):
-            raise invalid(f"No file part for document {name!r}.", "error.validation.document.missingFile")
-        for approval in document.get("approvals", []):
-            if approval.get("role") not in role_ids:
-                raise invalid(f"Approval for unknown role {approval.get('role')!r}.", "error.validation.approval.role")
-            if not any(f.get("type") == "SIGNATURE" for f in approval.get("fields", [])):
-                raise invalid("An approval needs a SIGNATURE field.", "error.validation.approval.fields")
+    def waiting_for(self, role: dict) -> dict | None:
+        """The first role with a lower index that has not signed yet. Equal indexes sign in parallel
+        (the reference leaves that open; this is the sandbox's choice)."""
+        return next((r for r in self.signer_roles() if r.get("index", 0) < role.get("index", 0)
+                     and not self.role_signed(r["id"])), None)
+
+    def public_view(self) -> dict:
+        return {k: v for k, v in self.payload.items() if not k.startswith("_")}

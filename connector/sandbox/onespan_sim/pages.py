@@ -1,4 +1,4 @@
-"""Signing pages of the simulated OneSpan Sign, with the SMS code step the sandbox shows."""
+"""Signing pages of the simulated OneSpan Sign: SMS code step, the documents, sign, decline with a reason."""
 
 from __future__ import annotations
 
@@ -8,65 +8,99 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from connector.sandbox.onespan_sim.documents import current_pdf
 from connector.sandbox.pages import html_page, perform_action, read_form
 
-_STYLE = ".note{background:#fff6d5;padding:.5rem}"
+_STYLE = ".note{background:#fff6d5;padding:.5rem}form{margin:1rem 0}"
+_NOT_FOUND = "<p>This signing link is not valid.</p>"
 
 
 def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
     return html_page(title, body, status, _STYLE)
 
 
+def _sms_step(role: dict, code: str) -> str:
+    phone = role["signers"][0]["auth"]["challenges"][0]["question"]
+    return (f"<p class='note'>Sandbox: the SMS code sent to {escape(phone)} would be "
+            f"<b>{escape(code)}</b>.</p><form method='post'><input type='hidden' name='action' value='sms'>"
+            "<label>SMS code <input name='code' inputmode='numeric' required></label> "
+            "<button>Verify</button></form>")
+
+
+def _ceremony(key: str, package, role: dict) -> str:
+    documents = "".join(f"<li><a href='/sandbox/sign/{escape(key)}/documents/{escape(d['id'])}'>"
+                        f"{escape(d['name'])}</a></li>" for d in package.documents())
+    reasons = package.payload.get("settings", {}).get("ceremony", {}).get("declineReasons") or []
+    options = "".join(f"<option value='{escape(str(r))}'>" for r in reasons)
+    return (f"<ul>{documents}</ul>"
+            "<form method='post'><input type='hidden' name='action' value='sign'><button>Sign</button></form>"
+            "<form method='post'><input type='hidden' name='action' value='decline'>"
+            f"<label>Reason for declining<br><input name='reason' list='reasons' size='50' required></label>"
+            f"<datalist id='reasons'>{options}</datalist> <button>Decline</button></form>")
 
 
 def page_routes(sim) -> list[Route]:
-    def find(key: str):
-        for package in sim.packages.values():
-            if key in package.signing_keys:
-                return package, next(r for r in package.signer_roles() if r["id"] == package.signing_keys[key])
-        return None
-
     def index(_request: Request) -> Response:
         items = []
         with sim.lock:
             for package in sim.packages.values():
                 emails = {r["id"]: r["signers"][0]["email"] for r in package.signer_roles()}
-                links = "".join(f"<li><a href='/sandbox/sign/{key}'>{escape(emails[role])}</a></li>"
+                links = "".join(f"<li><a href='/sandbox/sign/{escape(key)}'>{escape(emails[role])}</a></li>"
                                 for key, role in package.signing_keys.items())
-                items.append(f"<li><b>{escape(package.payload['name'])}</b> {package.status}<ul>{links}</ul></li>")
+                state = "trashed" if package.trashed else package.status
+                items.append(f"<li><b>{escape(package.payload['name'])}</b> {state}<ul>{links}</ul></li>")
         listing = "".join(items) or "<li>None yet</li>"
         return _html("OneSpan sandbox", f"<h1>OneSpan Sign sandbox</h1><ul>{listing}</ul>")
 
     def page(request: Request) -> Response:
+        key = request.path_params["key"]
         with sim.lock:
-            found = find(request.path_params["key"])
+            found = sim.page_target(key)
             if found is None:
-                return _html("Not found", "<p>This signing link is not valid.</p>", 404)
+                return _html("Not found", _NOT_FOUND, 404)
             package, role = found
-            message = escape(package.payload.get("emailMessage") or "")
-            body = f"<h1>{escape(package.payload['name'])}</h1><p>{message}</p>"
-            if package.status != "SENT":
-                return _html("Finished", body + f"<p>This transaction is {package.status}.</p>")
+            package = sim.get(package.id)  # applies a due expiry
+            signer = role["signers"][0]
+            body = (f"<h1>{escape(package.payload['name'])}</h1>"
+                    f"<p>{escape(package.payload.get('emailMessage') or '')}</p>"
+                    f"<p>Signing as {escape(signer['firstName'])} {escape(signer['lastName'])} "
+                    f"&lt;{escape(signer['email'])}&gt;</p>")
+            if not package.open_for_signing:
+                state = "in the trash" if package.trashed else escape(package.status)
+                return _html("Finished", body + f"<p>This transaction is {state}.</p>")
             if package.role_signed(role["id"]):
                 return _html("Signed", body + "<p>You have signed. Thank you.</p>")
-            if role["id"] in package.sms_codes and role["id"] not in package.sms_verified:
-                code = package.sms_codes[role["id"]]
-                return _html("Verify", body + f"<p class='note'>Sandbox: the SMS code sent to "
-                             f"{escape(role['signers'][0]['auth']['challenges'][0]['question'])} would be "
-                             f"<b>{code}</b>.</p><form method='post'><input type='hidden' name='action' value='sms'>"
-                             "<label>SMS code <input name='code' required></label> <button>Verify</button></form>")
-        body += ("<form method='post'><input type='hidden' name='action' value='sign'><button>Sign</button></form>"
-                 "<form method='post'><input type='hidden' name='action' value='decline'><label>Reason for "
-                 "declining<br><textarea name='reason' required></textarea></label><br><button>Decline</button></form>")
-        return _html(package.payload["name"], body)
+            earlier = package.waiting_for(role)
+            if earlier:
+                return _html("Not yet", body + f"<p>Waiting for {escape(earlier['signers'][0]['email'])} "
+                             "to sign first.</p>")
+            if sim.needs_sms(package, role):
+                return _html("Verify", body + _sms_step(role, package.sms_codes[role["id"]]))
+            consent = package.consent_approval(role["id"])
+            if consent is not None and not consent.get("accepted"):
+                sim.view(package.id, signer["email"])  # opening the ceremony accepts the consent
+            return _html(package.payload["name"], body + _ceremony(key, package, role))
+
+    def document(request: Request) -> Response:
+        with sim.lock:
+            found = sim.page_target(request.path_params["key"])
+            if found is None:
+                return _html("Not found", _NOT_FOUND, 404)
+            package, _role = found
+            doc = next((d for d in package.documents() if d["id"] == request.path_params["doc"]), None)
+            if doc is None:
+                return _html("Not found", "<p>No such document.</p>", 404)
+            return Response(current_pdf(package, doc["id"]), media_type="application/pdf")
 
     async def act(request: Request) -> Response:
-        found = find(request.path_params["key"])
+        key = request.path_params["key"]
+        found = sim.page_target(key)
         if found is None:
-            return _html("Not found", "<p>This signing link is not valid.</p>", 404)
+            return _html("Not found", _NOT_FOUND, 404)
         package, role = found
         failure = perform_action(sim, package.id, role["signers"][0]["email"], await read_form(request))
-        return failure or RedirectResponse(f"/sandbox/sign/{request.path_params['key']}", status_code=303)
+        return failure or RedirectResponse(f"/sandbox/sign/{key}", status_code=303)
 
     return [Route("/sandbox/", index, methods=["GET"]), Route("/sandbox/sign/{key}", page, methods=["GET"]),
-            Route("/sandbox/sign/{key}", act, methods=["POST"])]
+            Route("/sandbox/sign/{key}", act, methods=["POST"]),
+            Route("/sandbox/sign/{key}/documents/{doc}", document, methods=["GET"])]
