@@ -1,21 +1,21 @@
 """Legalsign (Legalesign's REST API v1) behind the SigningProvider port.
 
-A request: upload the PDF (`/templatepdf/`), give it one signature field per signer on its last
-page, then `POST /document/` with our job id as `tag`. After a crash the group's newest
-documents are scanned for that tag. Realtime callbacks carry headers whose signing scheme is not
-public, so they are accepted only on a secret URL path and the engine confirms every event
-through `get_status`. Legalesign has no expiry status: a request whose signers' deadline has
-passed without completion is reported as expired.
+A request is one Legalesign document: upload the PDF (`POST /templatepdf/`), give it one signature
+field per signer on its last page (`POST /templatepdf/{id}/fields/`), then `POST /document/` with
+the signers in order and our job id as `tag`. After a crash the group's documents are scanned for
+that tag. Legalesign documents no expired status: the signers' deadline also travels in `tag1`,
+and a document still in progress after it is reported as expired. Callbacks carry no signature
+we can verify; see `adapters.legalsign_callbacks` for how they are accepted.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import io
-import json
+import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -37,84 +37,146 @@ from adapters.base import (
     SigningRequestSpec,
     SigningState,
     WebhookEvent,
-    WebhookRejected,
 )
 from adapters.http import ProviderHttp
+from adapters.legalsign_callbacks import parse_realtime_callback, path_token, token_matches
 
-_NAME = re.compile(r"[^-\w' ]")
-_TAG = re.compile(r"^[-\w\[\]\:\;\/\.\, _]{0,250}$")
-_HINTS = {"finalPdfCreated": SigningState.COMPLETED, "rejected": SigningState.DECLINED,
-          "completed": SigningState.PARTIALLY_SIGNED, "visiting": SigningState.VIEWED,
-          "emailOpened": SigningState.VIEWED}
-SIGNED, REJECTED, VISITED = 40, 60, 15
+log = logging.getLogger(__name__)
+_NAME = "Legalsign"
 
-
-def _describe_error(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason
-
-    def flatten(value, path: str) -> list[str]:
-        if isinstance(value, dict):
-            return [m for k, v in value.items() for m in flatten(v, f"{path}.{k}" if path else k)]
-        if isinstance(value, list):
-            return [f"{path}: {' '.join(str(v) for v in value)}"]
-        return [f"{path}: {value}"]
-
-    return "; ".join(flatten(body, "")) or response.reason
+DEFAULT_BASE_URL = "https://eu-api.legalesign.com/api/v1"
+DEFAULT_DOWNLOAD_HOSTS = ["*.legalesign.com", "*.amazonaws.com"]
+DOC_FIELDS_DONE, DOC_SIGNED, DOC_REMOVED, DOC_REJECTED = 20, 30, 40, 50
+SIGNER_NOT_SENT, SIGNER_SCHEDULED, SIGNER_VISITED, SIGNER_SIGNED, SIGNER_DOWNLOADED, SIGNER_REJECTED = (
+    4, 5, 20, 40, 50, 60)
+REALTIME = 10  # notify_when of a realtime webhook in GET /notifications/
+_NAME_CHARS = re.compile(r"[^-\w' ]")
+_TAG = re.compile(r"[-\w\[\]\:\;\/\.\, _]{1,250}")
+_ID = re.compile(r"[-\w]{1,64}")  # uuids and slugs; anything else must not reach a URL path
+_DEADLINE = "%Y-%m-%dT%H:%M:%SZ"
+_PAGE_SIZE = 100
+_REMINDER_TEXT = "A reminder: your signature is still needed."
+_MAX_PDF_BYTES = 100 * 1024 * 1024
 
 
 def _person(value: str, fallback: str) -> str:
-    return (_NAME.sub("", value).strip() or fallback)[:60]
+    return (_NAME_CHARS.sub("", value).strip() or fallback)[:60]
 
 
-def _deadline_passed(expires_at: str, now: float) -> bool:
-    try:
-        return bool(expires_at) and datetime.fromisoformat(expires_at).timestamp() < now
-    except ValueError:
-        return False
+def _last_segment(uri: str) -> str:
+    """The id at the end of a resource URI, absolute (`https://…/document/<id>/`) or a path;
+    empty when it is not a plain id."""
+    parts = [part for part in uri.split("?")[0].split("/") if part]
+    return parts[-1] if parts and _ID.fullmatch(parts[-1]) else ""
 
 
-def _uuid(location: str) -> str:
-    return [part for part in location.split("/") if part][-1]
+def _signers(document: dict) -> list[dict]:
+    """`signer_objects` (added 2026-01), or the older 8-element `signers` arrays."""
+    if isinstance(document.get("signer_objects"), list):
+        found = [s for s in document["signer_objects"] if isinstance(s, dict)]
+    else:
+        found = [{"uuid": _last_segment(str(row[0])), "email": row[3], "status": row[6], "order": row[7]}
+                 for row in document.get("signers") or [] if isinstance(row, list) and len(row) >= 8]
+    return sorted(found, key=lambda s: _number(s.get("order")))
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _signer_status(signer: dict, reason: str | None = None) -> SignerStatus:
+    code = _number(signer.get("status"))
+    return SignerStatus(email=signer.get("email") or "", signed=code in (SIGNER_SIGNED, SIGNER_DOWNLOADED),
+                        declined=code == SIGNER_REJECTED, viewed=code >= SIGNER_VISITED,
+                        decline_reason=reason if code == SIGNER_REJECTED else None)
 
 
 class LegalsignProvider(SigningProvider):
     name = "legalsign"
-    display_name = "Legalsign"
+    display_name = _NAME
+    # One PDF per Legalesign document; SMS verification through the signer's `sms` number.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True)
 
-    def __init__(self, username: str, api_key: str, group: str, base_url: str = "https://eu-api.legalesign.com/api/v1",
+    def __init__(self, username: str, api_key: str, group: str, base_url: str = DEFAULT_BASE_URL,
                  callback_secret: str = "", download_hosts: list[str] | None = None,
                  require_https_downloads: bool = True, session: requests.Session | None = None,
-                 timeout: float = 30.0, clock: Callable[[], float] = time.time, replay_window_seconds: int = 900,
-                 retry_wait_initial: float = 0.5, search_depth: int = 100):
+                 timeout: float = 30.0, clock: Callable[[], float] = time.time, *,
+                 replay_window_seconds: int = 900, retry_wait_initial: float = 0.5, search_depth: int = 2000):
         self.group = group
-        self._secret = callback_secret
-        self.download_hosts = download_hosts or ["*.legalesign.com", "*.amazonaws.com"]
+        self._callback_secret = callback_secret
+        self._secrets = tuple(s for s in (api_key, callback_secret, path_token(callback_secret)) if s)
+        self.download_hosts = list(download_hosts or DEFAULT_DOWNLOAD_HOSTS)
         self.require_https_downloads = require_https_downloads
         self.clock = clock
         self.replay_window = replay_window_seconds
         self.search_depth = search_depth
-        self._subscribed = False
-        self.http = ProviderHttp(provider=self.display_name, base_url=base_url,
+        self._subscribed: set[str] = set()
+        self._subscribe_lock = threading.Lock()
+        self.http = ProviderHttp(provider=_NAME, base_url=base_url,
                                  auth_header=f"ApiKey {username}:{api_key}", session=session, timeout=timeout,
-                                 describe_error=_describe_error, wait_initial=retry_wait_initial)
+                                 describe_error=self._describe_error, wait_initial=retry_wait_initial)
 
     def __repr__(self) -> str:
         return f"LegalsignProvider(base_url={self.http.base_url!r}, group={self.group!r})"
 
-    # --- callbacks path ----------------------------------------------------------------------
+    def _describe_error(self, response: requests.Response) -> str:
+        """Legalesign's error body as one line of text (field: message), never as vendor JSON."""
+        try:
+            body = response.json()
+        except ValueError:
+            text = " ".join(response.text.split())[:200] or response.reason or ""
+        else:
+            def flatten(value, path: str) -> list[str]:
+                if isinstance(value, dict):
+                    return [line for key, inner in value.items()
+                            for line in flatten(inner, f"{path}.{key}" if path else str(key))]
+                if isinstance(value, list):
+                    return [f"{path}: {' '.join(str(v) for v in value)}"]
+                return [f"{path}: {value}" if path else str(value)]
 
-    def callback_token(self) -> str:
-        return hmac.new(self._secret.encode(), b"legalsign-callback-path", hashlib.sha256).hexdigest()[:40]
+            text = "; ".join(flatten(body, ""))[:300] or response.reason or ""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _get_json(self, path: str, **kwargs) -> object:
+        response = self.http.request("GET", path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderTransientError(_NAME, f"GET {path.split('?')[0]} answered with a body that is not "
+                                         "JSON") from None
+
+    # --- callbacks ---------------------------------------------------------------------------
+
+    def callback_path_token(self) -> str:
+        """The secret last segment of the callback URL (see `adapters.legalsign_callbacks`)."""
+        return path_token(self._callback_secret)
 
     def callback_path(self) -> str:
-        return f"/webhooks/{self.name}/{self.callback_token()}"
+        return f"/webhooks/{self.name}/{self.callback_path_token()}"
 
     def accepts_path_token(self, token: str | None) -> bool:
-        return bool(self._secret) and token is not None and hmac.compare_digest(token, self.callback_token())
+        return token_matches(self._callback_secret, token)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        return parse_realtime_callback(headers, body, provider=self.name, group=self.group, now=self.clock(),
+                                       replay_window=self.replay_window)
+
+    def _ensure_subscribed(self, url: str) -> None:
+        """Register the realtime callback once; Legalesign's webhooks belong to the API user, so an
+        existing registration (from an earlier run) is looked up first rather than duplicated."""
+        with self._subscribe_lock:
+            if url in self._subscribed:
+                return
+            hooks = self._get_json("/notifications/")
+            hooks = hooks if isinstance(hooks, list) else []
+            if not any(isinstance(h, dict) and h.get("url") == url and h.get("notify_when") == REALTIME
+                       and h.get("active", True) for h in hooks):
+                registration = {"url": url, "notify": "realtime", "eventFilter": "", "group": self.group}
+                self.http.request("POST", "/subscribe/", json=registration, idempotent=True)
+                log.info("Legalsign: realtime callback registered for group %s", self.group)
+            self._subscribed.add(url)
 
     # --- creating ----------------------------------------------------------------------------
 
@@ -122,158 +184,182 @@ class LegalsignProvider(SigningProvider):
     def _group_uri(self) -> str:
         return f"/api/v1/group/{self.group}/"
 
-    def _subscribe(self, url: str) -> None:
-        if not self._subscribed:
-            self.http.request("POST", "/subscribe/", json={"url": url, "notify": "realtime", "eventFilter": "",
-                                                          "group": self.group}, idempotent=True)
-            self._subscribed = True
-
     def create(self, spec: SigningRequestSpec) -> RequestRef:
         if len(spec.documents) != 1:
-            raise ProviderValidationError(self.display_name, f"a document carries one PDF; {len(spec.documents)} given")
-        if not _TAG.match(spec.external_id):
-            raise ProviderValidationError(self.display_name, "the job id cannot be used as a Legalesign tag")
-        self._subscribe(spec.callback_url)
+            raise ProviderValidationError(_NAME, f"a document carries one PDF; {len(spec.documents)} given")
+        if not _TAG.fullmatch(spec.external_id):
+            raise ProviderValidationError(_NAME, "the job id cannot be used as a Legalesign tag")
+        if any(s.auth == SignerAuth.SMS and not s.mobile_phone for s in spec.signers):
+            raise ProviderValidationError(_NAME, "SMS verification needs the signer's mobile number")
         document = spec.documents[0]
+        fields = self._signature_fields(document.content, len(spec.signers))
+        self._ensure_subscribed(spec.callback_url)
         upload = self.http.request("POST", "/templatepdf/", json={
             "group": self._group_uri, "pdf_file": base64.b64encode(document.content).decode("ascii"),
-            "title": document.title[:120], "process_tags": False})
-        pdf_id = _uuid(upload.headers.get("Location", ""))
-        self.http.request("POST", f"/templatepdf/{pdf_id}/fields/", json=self._fields(document.content, spec),
-                          idempotent=True)
-        expires = None
+            "title": document.title[:120], "process_tags": False, "archive_upon_send": True})
+        pdf_id = _last_segment(upload.headers.get("Location", ""))
+        if not pdf_id:
+            raise ProviderTransientError(_NAME, "the PDF upload answered without a Location")
+        self.http.request("POST", f"/templatepdf/{pdf_id}/fields/", json=fields, idempotent=True)
+        created = self.http.request("POST", "/document/", json=self._document_body(spec, pdf_id))
+        document_id = _last_segment(created.headers.get("Location", ""))
+        if not document_id:
+            raise ProviderTransientError(_NAME, "the send answered without a Location")
+        return RequestRef(provider=self.name, request_id=document_id)
+
+    def _document_body(self, spec: SigningRequestSpec, pdf_id: str) -> dict:
+        signers = sorted(spec.signers, key=lambda s: s.order)
+        deadline = None
         if spec.expires_in_days:
-            expires = (datetime.fromtimestamp(self.clock(), UTC) + timedelta(days=spec.expires_in_days))
-        signers = []
-        for signer in spec.signers:
-            entry = {"firstname": _person(signer.first_name, "Signer"), "lastname": _person(signer.last_name, "-"),
-                     "email": signer.email, "subject": spec.subject[:150], "message": spec.message}
+            deadline = datetime.fromtimestamp(self.clock(), UTC) + timedelta(days=spec.expires_in_days)
+        entries = []
+        for signer in signers:
+            entry = {"firstname": _person(signer.first_name, "Signer"),
+                     "lastname": _person(signer.last_name, "-"), "email": signer.email,
+                     "subject": spec.subject[:150], "message": spec.message}
             if signer.auth == SignerAuth.SMS:
                 entry["sms"] = signer.mobile_phone
-            if expires:
-                entry["expires"], entry["timezone"] = expires.strftime("%Y-%m-%dT%H:%M:%S"), "UTC"
-            signers.append(entry)
-        created = self.http.request("POST", "/document/", json={
-            "group": self._group_uri, "name": document.title[:60] or "Document",
-            "templatepdf": f"/api/v1/templatepdf/{pdf_id}/", "signers": signers, "signature_type": 4,
-            "append_pdf": True, "do_email": True, "signers_in_order": True, "auto_archive": False,
+            if deadline:
+                entry["expires"], entry["timezone"] = deadline.strftime("%Y-%m-%dT%H:%M:%S"), "UTC"
+            entries.append(entry)
+        return {
+            "group": self._group_uri, "name": spec.documents[0].title[:60] or "Document",
+            "templatepdf": f"/api/v1/templatepdf/{pdf_id}/", "signers": entries,
+            # Signers who share one order number sign in parallel; otherwise strictly in order.
+            "signers_in_order": len(signers) == 1 or len({s.order for s in signers}) > 1,
+            "signature_type": 4, "append_pdf": True, "do_email": True, "auto_archive": False,
             "reminders": "default" if spec.send_reminders else "", "tag": spec.external_id,
-            # Legalesign has no expired status; the deadline travels with the document so that status
-            # checks (also on a request found again after a crash) can tell an expired one.
-            "tag1": expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else "", "return_signer_links": False})
-        return RequestRef(provider=self.name, request_id=_uuid(created.headers.get("Location", "")))
+            "tag1": deadline.strftime(_DEADLINE) if deadline else "", "return_signer_links": False}
 
-    @staticmethod
-    def _fields(content: bytes, spec: SigningRequestSpec) -> list[dict]:
-        page = len(PdfReader(io.BytesIO(content)).pages)
+    def _signature_fields(self, content: bytes, signer_count: int) -> list[dict]:
+        """One signature box per signer, two per row, near the foot of the last page."""
+        try:
+            page = len(PdfReader(io.BytesIO(content)).pages)
+        except Exception:  # pypdf raises several types for unreadable or encrypted files
+            raise ProviderValidationError(_NAME, "the PDF could not be read to place signature "
+                                          "fields") from None
         fields = []
-        for index, _signer in enumerate(spec.signers):
+        for index in range(signer_count):
             row, column = divmod(index, 2)
-            top = 0.78 - row * 0.08
-            left = 0.08 + column * 0.46
+            top, left = 0.78 - row * 0.08, 0.08 + column * 0.46
             fields.append({"ax": round(left, 4), "ay": round(top, 4), "bx": round(left + 0.38, 4),
                            "by": round(top + 0.06, 4), "page": page, "element_type": "signature",
                            "signer": index + 1, "label": f"Signature {index + 1}", "optional": False})
         return fields
 
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
-        listed = self.http.request("GET", "/document/", params={"group": self.group, "limit": self.search_depth}).json()
-        for document in listed.get("objects", []):
-            if document.get("tag") == external_id:
-                return RequestRef(provider=self.name, request_id=document["uuid"])
+        # The list's order is not documented, so every page is read (up to search_depth documents).
+        offset = 0
+        while offset < self.search_depth:
+            listed = self._get_json("/document/", params={
+                "group": self.group, "limit": _PAGE_SIZE, "offset": offset, "nosigners": "1"})
+            objects = listed.get("objects") if isinstance(listed, dict) else None
+            if not isinstance(objects, list):
+                raise ProviderTransientError(_NAME, "the document list has an unexpected shape")
+            for document in objects:
+                found = isinstance(document, dict) and document.get("tag") == external_id
+                if found and _ID.fullmatch(str(document.get("uuid", ""))):
+                    return RequestRef(provider=self.name, request_id=str(document["uuid"]))
+            offset += len(objects)
+            if not objects or not (listed.get("meta") or {}).get("next"):
+                return None
         return None
 
     # --- following -----------------------------------------------------------------------------
 
     def _document(self, ref: RequestRef) -> dict:
-        return self.http.request("GET", f"/document/{ref.request_id}/").json()
+        document = self._get_json(f"/document/{ref.request_id}/")
+        if not isinstance(document, dict) or not isinstance(document.get("status"), int):
+            raise ProviderTransientError(_NAME, "the document has an unexpected shape")
+        return document
+
+    def _deadline_passed(self, document: dict) -> bool:
+        try:
+            deadline = datetime.strptime(document.get("tag1") or "", _DEADLINE).replace(tzinfo=UTC)
+        except ValueError:
+            return False
+        return deadline.timestamp() < self.clock()
 
     def get_status(self, ref: RequestRef) -> RequestStatus:
         document = self._document(ref)
-        signers = sorted(document.get("signer_objects") or [], key=lambda s: s.get("order", 0))
-        statuses = [SignerStatus(email=s["email"], signed=s.get("status", 0) >= SIGNED and s["status"] != REJECTED,
-                                 declined=s.get("status") == REJECTED, viewed=s.get("status", 0) >= VISITED)
-                    for s in signers]
-        code = document.get("status")
-        decliner = next((s for s in signers if s.get("status") == REJECTED), None)
+        code, signers = document["status"], _signers(document)
+        decliner = next((s for s in signers if s.get("status") == SIGNER_REJECTED), None)
         reason = None
-        if code == 50 and decliner:
-            reason = self.http.request("GET", f"/signer/{decliner['uuid']}/rejection/").json().get("reason") or None
-            statuses = [SignerStatus(s.email, s.signed, s.declined, s.viewed, reason if s.declined else None)
-                        for s in statuses]
-        expires_at = (document.get("tag1") or "").replace("Z", "+00:00")
-        if code == 30:
-            state = SigningState.COMPLETED if document.get("download_final") else SigningState.PARTIALLY_SIGNED
-        elif code == 40:
+        if code == DOC_REJECTED and decliner and _ID.fullmatch(str(decliner.get("uuid", ""))):
+            rejection = self._get_json(f"/signer/{decliner['uuid']}/rejection/")
+            reason = (rejection.get("reason") if isinstance(rejection, dict) else None) or None
+        statuses = tuple(_signer_status(s, reason) for s in signers)
+        if code == DOC_SIGNED:
+            # Everyone signed; the final PDF follows shortly (document.finalPdfCreated).
+            final = document.get("download_final")
+            state = SigningState.COMPLETED if final else SigningState.PARTIALLY_SIGNED
+        elif code == DOC_REMOVED:
             state = SigningState.CANCELLED
-        elif code == 50:
+        elif code == DOC_REJECTED:
             state = SigningState.DECLINED
-        elif _deadline_passed(expires_at, self.clock()):
+        elif self._deadline_passed(document):
             state = SigningState.EXPIRED
-        elif any(s.signed for s in statuses) or code == 20:
+        elif code == DOC_FIELDS_DONE or any(s.signed for s in statuses):
             state = SigningState.PARTIALLY_SIGNED
         elif any(s.viewed for s in statuses):
             state = SigningState.VIEWED
         else:
             state = SigningState.SENT
-        return RequestStatus(state=state, signers=tuple(statuses), decline_reason=reason,
-                             declined_by=decliner["email"] if decliner and code == 50 else None,
-                             external_id=document.get("tag"), provider_status=str(code))
+        rejected = code == DOC_REJECTED
+        return RequestStatus(state=state, signers=statuses, decline_reason=reason if rejected else None,
+                             declined_by=decliner.get("email") if decliner and rejected else None,
+                             external_id=document.get("tag") or None, provider_status=str(code))
 
     def download_signed(self, ref: RequestRef) -> list[SignedFile]:
         document = self._document(ref)
-        if document.get("status") != 30 or not document.get("download_final"):
-            raise ProviderValidationError(self.display_name, "the signed PDF is not ready: the document is not signed")
+        if document["status"] != DOC_SIGNED or not document.get("download_final"):
+            raise ProviderValidationError(_NAME, "the signed PDF is not ready: the document is not signed")
         response = self.http.request("GET", f"/pdf/{ref.request_id}/", allow_redirects=False)
         if response.status_code in (201, 202):
-            raise ProviderTransientError(self.display_name, "the signed PDF is being restored from the archive")
+            raise ProviderTransientError(_NAME, "the signed PDF is being restored from the archive")
         content = response.content
-        if response.status_code == 302:
-            content = self.http.download(response.headers["Location"], allowed_hosts=self.download_hosts,
-                                         max_bytes=100 * 1024 * 1024, require_https=self.require_https_downloads)
+        if response.status_code in (301, 302, 303, 307, 308):
+            # A short-lived link on Legalesign's storage, fetched without our Authorization header.
+            content = self.http.download(response.headers.get("Location", ""),
+                                         allowed_hosts=self.download_hosts, max_bytes=_MAX_PDF_BYTES,
+                                         require_https=self.require_https_downloads)
+        if not content.startswith(b"%PDF"):
+            raise ProviderTransientError(_NAME, "the signed document download is not a PDF")
         expected = document.get("hash_value")
-        if expected and hashlib.sha256(content).hexdigest() != expected.lower():
-            raise ProviderTransientError(self.display_name, "the signed PDF does not match its hash_value")
-        return [SignedFile(filename=f"{document.get('name') or 'document'} - signed.pdf", content=content)]
+        if expected and hashlib.sha256(content).hexdigest() != str(expected).lower():
+            raise ProviderTransientError(_NAME, "the signed PDF does not match its hash_value")
+        name = re.sub(r"[\\/]", "-", document.get("name") or "document")
+        return [SignedFile(filename=f"{name} - signed.pdf", content=content)]
 
     def download_evidence(self, ref: RequestRef) -> SignedFile:
         content = self.http.request("GET", f"/document/{ref.request_id}/auditlog/").content
+        if not content.startswith(b"%PDF"):
+            raise ProviderTransientError(_NAME, "the audit log download is not a PDF")
         return SignedFile(filename="audit log.pdf", content=content)
 
     def cancel(self, ref: RequestRef) -> None:
-        self.http.request("DELETE", f"/document/{ref.request_id}/", idempotent=True)
+        try:
+            # email=true: Legalesign tells the signers the document was voided.
+            self.http.request("DELETE", f"/document/{ref.request_id}/", params={"email": "true"},
+                              idempotent=True)
+        except ProviderValidationError:
+            state = self.get_status(ref).state
+            if state != SigningState.CANCELLED:
+                raise ProviderValidationError(
+                    _NAME, f"the document can no longer be voided: it is {state.value}") from None
 
     def send_reminder(self, ref: RequestRef) -> None:
-        document = self._document(ref)
-        for signer in document.get("signer_objects") or []:
-            if signer.get("status", 0) < SIGNED:
-                try:
-                    self.http.request("POST", f"/signer/{signer['uuid']}/send-reminder/",
-                                      json={"text": "A reminder: your signature is still needed."})
-                except ProviderAuthError:  # Legalesign answers 401 when the reminder could not be sent
-                    raise ProviderTransientError(self.display_name, f"the reminder to {signer['email']} could not "
-                                                 "be sent") from None
-
-    # --- callbacks -----------------------------------------------------------------------------
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            raise WebhookRejected(415, "Legalsign realtime callbacks must be application/json")
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "callback body is not JSON") from None
-        if not isinstance(event, dict) or not isinstance(event.get("data"), dict) or not event.get("event"):
-            raise WebhookRejected(400, "callback lacks event or data")
-        data, kind = event["data"], str(event["event"]).rsplit(".", 1)[-1]
-        obj = event.get("object") or str(event["event"]).split(".")[0]
-        document_id = data.get("uuid") if obj == "document" else data.get("document")
-        if not isinstance(document_id, str) or not document_id:
-            raise WebhookRejected(400, "callback names no document")
-        created = event.get("created")
-        if not isinstance(created, int | float) or abs(self.clock() - created) > self.replay_window:
-            raise WebhookRejected(400, "stale or undated event")
-        event_id = str(event.get("id") or hashlib.sha256(body).hexdigest()[:40])
-        return WebhookEvent(provider=self.name, event_id=event_id, request_id=document_id, kind=f"{obj}.{kind}",
-                            external_id=data.get("tag") or None, occurred_at=datetime.fromtimestamp(created, UTC),
-                            state_hint=_HINTS.get(kind))
+        failed = []
+        for signer in _signers(self._document(ref)):
+            # Not yet invited (waiting for an earlier signer), finished or rejected: nothing to remind.
+            code = _number(signer.get("status"))
+            invited_and_pending = code not in (SIGNER_NOT_SENT, SIGNER_SCHEDULED) and code < SIGNER_SIGNED
+            if not invited_and_pending or not _ID.fullmatch(str(signer.get("uuid", ""))):
+                continue
+            try:
+                self.http.request("POST", f"/signer/{signer['uuid']}/send-reminder/",
+                                  json={"text": _REMINDER_TEXT})
+            except ProviderAuthError:  # Legalesign answers 401 when a reminder could not be sent
+                failed.append(signer.get("email") or "a signer")
+        if failed:
+            raise ProviderTransientError(_NAME, f"the reminder to {', '.join(failed)} could not be sent")
