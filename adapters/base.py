@@ -213,7 +213,13 @@ class SigningProvider(ABC):
 
     @abstractmethod
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
-        """Find a request we may have created before a crash or a lost response."""
+        """Find a request we may have created before a crash or a lost response. No side effects:
+        what is found may be about to be cancelled."""
+
+    def resume(self, ref: RequestRef) -> None:
+        """Finish sending a request that an interruption left half-created (a draft never sent, say).
+        Called only on a request `find_by_external_id` returned; a no-op where creation is one call."""
+        return None
 
     @abstractmethod
     def get_status(self, ref: RequestRef) -> RequestStatus: ...

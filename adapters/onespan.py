@@ -181,14 +181,16 @@ class OneSpanProvider(SigningProvider):
                 "query": query, "from": 1, "to": self.search_depth, "sort": "created", "dir": "desc"})
             for package in listed.get("results") or []:
                 data = (package.get("data") or {}) if isinstance(package, dict) else {}
-                if data.get("externalId") != external_id or not isinstance(package.get("id"), str):
-                    continue
-                if package.get("status") == "DRAFT" and not package.get("trashed"):
-                    # Created, then interrupted before it was sent: finish the job as create would have.
-                    wanted = data.get("sendReminders", "true") == "true"
-                    self._send(package["id"], reminders=wanted)
-                return RequestRef(provider=self.name, request_id=package["id"])
+                if data.get("externalId") == external_id and isinstance(package.get("id"), str):
+                    return RequestRef(provider=self.name, request_id=package["id"])
         return None
+
+    def resume(self, ref: RequestRef) -> None:
+        package = self._package(ref)
+        if package.get("status") == "DRAFT" and not package.get("trashed"):
+            # Created, then interrupted before it was sent: finish as create would have.
+            wanted = (package.get("data") or {}).get("sendReminders", "true") == "true"
+            self._send(ref.request_id, reminders=wanted)
 
     # --- following -----------------------------------------------------------------------------
 

@@ -144,6 +144,7 @@ class Engine:
             ref = provider.find_by_external_id(job.id)
             if ref:
                 log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
+                provider.resume(ref)
         if ref is None:
             spec = self._build_request(job, provider)
             job.pending_effect = "create"

@@ -93,6 +93,7 @@ class FakeProvider(SigningProvider):
         self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True)
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0
+        self.resumed: list[str] = []
         self.fail_next_create: Exception | None = None
         self.lose_next_create_response: Exception | None = None
         self._ids = itertools.count(1)
@@ -113,6 +114,9 @@ class FakeProvider(SigningProvider):
 
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
         return next((r.ref for r in self.requests.values() if r.spec.external_id == external_id), None)
+
+    def resume(self, ref: RequestRef) -> None:
+        self.resumed.append(ref.request_id)
 
     def set_state(self, request_id: str, state: SigningState, **changes) -> None:
         request = self.requests[request_id]
