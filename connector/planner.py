@@ -73,7 +73,9 @@ def describe_plan(rule: Rule, spec: SigningRequestSpec, documents: list[PlannedD
     for signer in spec.signers:
         name = f"{signer.first_name} {signer.last_name}".strip()
         lines.append(f"  signer {signer.order}: {name} <{signer.email}> authentication {signer.auth.value}"
-                     + (f" ({signer.mobile_phone})" if signer.auth.value == "sms" else ""))
+                     + (f" ({signer.mobile_phone})" if signer.auth.value == "sms" else "")
+                     + (", delivery embedded (link written to the opportunity)"
+                        if signer.delivery.value == "embedded" else ""))
     lines.append(f"  subject: {spec.subject}")
     lines.append(f"  message: {spec.message}")
     deadline = f"expires after {spec.expires_in_days} day(s)" if spec.expires_in_days else "no expiry"
