@@ -179,11 +179,12 @@ class Engine:
     def _write_sent(self, job: Job) -> None:
         ref = job.request_ref or {}
         builder = self._writebacks(job)
+        signing_url, problem = self._signing_url(job, builder)
         writeback = builder.sent(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
             provider_label=self._label(job.provider), titles=ref.get("titles", []),
             signers=ref.get("signers", []), sent_at=job.sent_at or self.clock(),
-            signing_url=self._signing_url(job, builder),
+            signing_url=signing_url, problem=problem,
         )
         self._apply(job, "writeback:sent", writeback)
         job.state = JobState.AWAITING
@@ -273,12 +274,21 @@ class Engine:
         """Field names and stage moves of the rule as it was when the job started."""
         return self.writebacks.for_rule(Rule.model_validate(job.rule))
 
-    def _signing_url(self, job: Job, builder: WritebackBuilder) -> str | None:
-        """The embedded signer's signing link, asked of the provider (a read: safe to repeat after a crash)."""
+    def _signing_url(self, job: Job, builder: WritebackBuilder) -> tuple[str | None, str | None]:
+        """(link, problem): the embedded signer's signing link, asked of the provider (a read, so safe to
+        repeat after a crash). A lasting refusal does not hold up the request: "Sent" is written with
+        the problem in the last-error field instead."""
         email = (job.request_ref or {}).get("embedded_signer")
         if not email or not builder.field_names.get("signing_url"):
-            return None
-        return self._provider(job).signing_url(self._ref(job), email)
+            return None, None
+        try:
+            return self._provider(job).signing_url(self._ref(job), email), None
+        except ProviderError as exc:
+            if exc.retriable:
+                raise
+            log.error("job %s: no signing link for the embedded signer: %s", job.id, exc)
+            return None, (f"{self._label(job.provider)} gave no signing link for {email}: {exc.message}. "
+                          f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
 
     def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
         if job.pending_effect == effect:

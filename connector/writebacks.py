@@ -62,7 +62,8 @@ class WritebackBuilder:
         return self._fields(values, outcome=outcome)
 
     def sent(self, *, opportunity_id: str, request_id: str, provider_label: str, titles: Sequence[str],
-             signers: Sequence[str], sent_at: datetime, signing_url: str | None = None) -> Writeback:
+             signers: Sequence[str], sent_at: datetime, signing_url: str | None = None,
+             problem: str | None = None) -> Writeback:
         docs = ", ".join(titles)
         return Writeback(
             opportunity_id=opportunity_id,
@@ -73,7 +74,7 @@ class WritebackBuilder:
                 "completed_at": None,
                 "decline_reason": None,
                 "signing_url": signing_url,
-                "last_error": None,
+                "last_error": self._short(problem) if problem else None,
             }),
             tasks=(TaskEntry(
                 subject=f"Sent for signature: {docs} ({provider_label} {request_id})"[:255],

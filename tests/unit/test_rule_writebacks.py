@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.base import ProviderCapabilities, SigningState
+from adapters.base import ProviderCapabilities, ProviderTransientError, ProviderValidationError, SigningState
 from connector.store import JobState
-from mappings.loader import parse_mapping
+from mappings.loader import MappingError, parse_mapping
 
 OPP = "006000000000001AAA"
 RULE = """
@@ -203,10 +203,47 @@ def test_a_crash_after_writing_the_link_rewrites_it_without_a_second_request(wor
     assert world.crm.tasks[OPP] == [f"Sent for signature: Quote Q-1 (FakeSign {job.request_id})"]
 
 
-def test_embedded_with_a_provider_that_cannot_is_refused_before_sending(world, applied):
+def test_the_daemon_refuses_to_start_with_embedded_delivery_its_provider_cannot_do(world, applied):
     _embedded_rule(world)
     world.provider.capabilities = ProviderCapabilities(multiple_documents=True)
     world.add_opportunity()
-    with pytest.raises(Exception, match="delivery: embedded is not possible with FakeSign"):
+    with pytest.raises(MappingError, match="delivery: embedded is not possible with FakeSign"):
         world.daemon()
-    world.mapping = None
+    assert world.provider.create_calls == 0
+
+
+def test_a_refused_link_writes_sent_with_the_problem_and_the_job_carries_on(world, applied):
+    _embedded_rule(world)
+    world.add_opportunity()
+
+    def refuse(ref, email):
+        raise ProviderValidationError("fake", f"{email} has no embed_url")
+
+    world.provider.signing_url = refuse
+    world.daemon().run_once()
+    job = world.daemon().store.list_jobs()[0]
+    assert job.state == JobState.AWAITING
+    fields = applied[0].fields
+    assert fields["Signing_Status__c"] == "Sent" and fields["Signing_URL__c"] is None
+    assert fields["Signing_Last_Error__c"] == (f"FakeSign gave no signing link for eli@example.com: eli@example.com "
+                                               f"has no embed_url. Open request {job.request_id} at FakeSign to get "
+                                               "the link.")
+
+
+def test_a_passing_failure_to_get_the_link_is_retried(world, applied):
+    _embedded_rule(world)
+    world.add_opportunity()
+    original, failures = world.provider.signing_url, [ProviderTransientError("fake", "503")]
+
+    def flaky(ref, email):
+        if failures:
+            raise failures.pop()
+        return original(ref, email)
+
+    world.provider.signing_url = flaky
+    world.daemon().run_once()
+    assert applied == [] and world.daemon().store.list_jobs()[0].state == JobState.SENT
+    world.clock.advance(minutes=5)
+    world.daemon().run_once()
+    assert applied[0].fields["Signing_URL__c"].startswith("https://fake.example/sign/")
+    assert world.provider.create_calls == 1
