@@ -4,7 +4,7 @@ is planned."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from adapters.base import ProviderCapabilities, SignerDelivery, SignerSpec, SigningProvider
@@ -28,7 +28,7 @@ def embedded_delivery_problem(signers: Sequence[SignerSpec] | Sequence[str], cap
     return None
 
 
-def check_embedded_delivery(mapping: MappingFile, providers: dict[str, SigningProvider],
+def check_embedded_delivery(mapping: MappingFile, providers: Mapping[str, SigningProvider | type[SigningProvider]],
                             fields: WritebackFields, path: Path | None = None) -> None:
     """Refuse, with located problems, rules whose embedded signer cannot be served."""
     text = path.read_text(encoding="utf-8") if path else ""
@@ -56,3 +56,12 @@ def check_embedded_delivery(mapping: MappingFile, providers: dict[str, SigningPr
                 "signing-URL field is set. Set writeback.signing_url in the rule or CONNECTOR_FIELD_SIGNING_URL.")))
     if problems:
         raise MappingError(problems)
+
+
+def adapter_classes() -> dict[str, type[SigningProvider]]:
+    """Each provider's adapter class: its capabilities are known without credentials (check-mappings)."""
+    from adapters.legalsign import LegalsignProvider
+    from adapters.onespan import OneSpanProvider
+    from adapters.signrequest import SignRequestProvider
+
+    return {cls.name: cls for cls in (SignRequestProvider, OneSpanProvider, LegalsignProvider)}

@@ -71,3 +71,18 @@ def test_the_planner_refuses_embedded_delivery_the_provider_cannot_do(world: Wor
     with pytest.raises(PreparationError, match="Rule quote: delivery: embedded is not possible with FakeSign"):
         plan_request(rule, opportunity, download=world.crm.download_file, capabilities=ProviderCapabilities(),
                      provider_label="FakeSign", limits=PdfLimits(), external_id="job-1", callback_url="https://x")
+
+
+def test_check_mappings_reports_embedded_delivery_onespan_cannot_do(tmp_path, capsys, monkeypatch):
+    from connector.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env from the working directory
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.replace("provider: signrequest", "provider: onespan"))
+    assert main(["check-mappings", str(path)]) == 1
+    assert capsys.readouterr().out == (
+        f"{path}:9:19: rule quote: rules.0.signers.1.delivery: delivery: embedded is not possible with OneSpan "
+        "Sign, which cannot leave a signer un-emailed and hand out the signing link. Use delivery: email, or a "
+        "provider with embedded signing.\n")
+    path.write_text(RULES)
+    assert main(["check-mappings", str(path)]) == 0
