@@ -111,3 +111,12 @@ def test_two_embedded_signers_are_refused():
     assert _problems(text) == ["rules.yaml:3:5: rule quote: rules.0: Decision Maker and internal signer both have "
                                "delivery: embedded, but the opportunity has one signing-URL field and an embedded "
                                "signer gets no email; keep one embedded signer"]
+
+
+def test_optional_settings_fields_are_unset_when_empty_and_named_when_given(monkeypatch):
+    from config.settings import WritebackFields
+
+    monkeypatch.setenv("CONNECTOR_FIELD_DECLINE_REASON", "")
+    monkeypatch.setenv("CONNECTOR_FIELD_SIGNING_URL", "Signing_URL__c")
+    fields = WritebackFields(_env_file=None)
+    assert (fields.decline_reason, fields.signing_url) == (None, "Signing_URL__c")
