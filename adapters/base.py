@@ -45,6 +45,13 @@ class SignerAuth(StrEnum):
     SMS = "sms"
 
 
+class SignerDelivery(StrEnum):
+    """How a signer reaches the signing page: the provider's email, or a link we hand out (embedded)."""
+
+    EMAIL = "email"
+    EMBEDDED = "embedded"
+
+
 @dataclass(frozen=True)
 class SignerSpec:
     email: str
@@ -53,6 +60,7 @@ class SignerSpec:
     order: int
     mobile_phone: str | None = None
     auth: SignerAuth = SignerAuth.EMAIL
+    delivery: SignerDelivery = SignerDelivery.EMAIL
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,11 @@ class ProviderCapabilities:
     sms_authentication: bool = False
     multiple_documents: bool = False
     signing_order: bool = True
+    # --- embedded delivery
+    # The provider can leave a signer un-emailed and hand out that signer's signing URL (`signing_url`).
+    embedded_signing: bool = False
+    # ...for some signers of a request while it emails the others (False: all signers or none).
+    mixed_delivery: bool = False
 
 
 # --- errors, sorted by what the caller does next -------------------------------------------
@@ -237,6 +250,12 @@ class SigningProvider(ABC):
 
     @abstractmethod
     def send_reminder(self, ref: RequestRef) -> None: ...
+
+    def signing_url(self, ref: RequestRef, signer_email: str) -> str:
+        """The URL that opens `signer_email`'s signing page (a signer sent with delivery embedded).
+
+        A read: asking twice never sends anything. Only called when `capabilities.embedded_signing`."""
+        raise ProviderValidationError(self.name, f"{self.display_name} cannot hand out signing URLs")
 
     def callback_path(self) -> str:
         """Where this provider's callbacks arrive on the webhook server."""

@@ -108,7 +108,8 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = f"unknown key {loc[-1]!r}{_suggestion(loc)}"
-            problems.append(MappingProblem(filename, line, column, f"{_rule_label(data, loc)}{where}: {message}"))
+            prefix = f"{_rule_label(data, loc)}{where}: " if where else ""
+            problems.append(MappingProblem(filename, line, column, f"{prefix}{message}"))
         raise MappingError(problems) from None
 
 
