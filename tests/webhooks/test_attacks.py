@@ -138,6 +138,13 @@ def test_other_methods_and_paths_are_refused(server):
     assert snapshot(server.store) == before and server.woken == []
 
 
+@pytest.mark.parametrize("token", ["%C2%80", "%F0%9F%94%91", "%ED%A0%80", "..%2F..", "a" * 300])
+def test_a_strange_path_token_is_no_route(server, token):
+    callback = server.kit.make(KNOWN_REQUEST)
+    callback.path = f"/webhooks/{server.kit.name}/{token}"
+    assert_refused(server, callback, 404)
+
+
 def test_an_event_for_a_request_no_job_knows_wakes_nothing(server):
     # Authentic but about a request this connector never made (another integration on the same account,
     # or a job not yet committed: callbacks can race the create call's reply). It is kept for the grace
