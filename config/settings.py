@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     salesforce_api_version: str = "59.0"
     salesforce_ca_bundle: Path | None = None
     salesforce_timeout_seconds: float = 30.0
+    salesforce_api_budget_share: float = Field(default=0.8, gt=0, le=1)
+    salesforce_api_budget_slowdown: float = Field(default=4.0, ge=1)
+    salesforce_api_usage_refresh_seconds: float = Field(default=300.0, gt=0)
 
     # --- SignRequest
     signrequest_api_token: SecretStr | None = None

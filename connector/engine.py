@@ -56,8 +56,10 @@ class EngineOptions:
 
 class Engine:
     def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
-                 writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime]):
+                 writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None):
         self.store = store
+        self.salesforce_wait = salesforce_wait  # see connector.api_budget
         self.crm = crm
         self.providers = providers
         self.writebacks = writebacks
@@ -138,6 +140,8 @@ class Engine:
     # --- steps -----------------------------------------------------------------------------
 
     def _send(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         provider = self._provider(job)
         ref = None
         if job.pending_effect == "create":
@@ -171,6 +175,8 @@ class Engine:
         return spec
 
     def _write_sent(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         ref = job.request_ref or {}
         writeback = self.writebacks.sent(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
@@ -197,6 +203,8 @@ class Engine:
             job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
 
     def _complete(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         provider, ref = self._provider(job), self._ref(job)
         signed = provider.download_signed(ref)
         evidence = provider.download_evidence(ref)
@@ -213,6 +221,8 @@ class Engine:
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
 
     def _close(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         ref = job.request_ref or {}
         common = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
                   "provider_label": self._label(job.provider), "titles": ref.get("titles", [])}
@@ -253,11 +263,23 @@ class Engine:
         log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
 
     def _write_failure(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         writeback = self.writebacks.failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
         self._apply(job, "writeback:failed", writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _waits_for_salesforce_budget(self, job: Job) -> bool:
+        """Over the Salesforce API budget, a step that calls Salesforce is put off; the job keeps its state."""
+        wait = self.salesforce_wait()
+        if wait is None:
+            return False
+        job.next_run_at = self.clock() + wait
+        log.info("job %s: step %s waits %.0fs: Salesforce API usage is over the connector's budget",
+                 job.id, job.state, wait.total_seconds())
+        return True
 
     def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
         if job.pending_effect == effect:
