@@ -1,4 +1,5 @@
-"""`run_connector.py status` as an admin runs it: a separate process reading the daemon's state database."""
+"""`run_connector.py status` as an admin runs it: a separate process with the daemon's settings
+(secrets included), reading the daemon's state database."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import os
 import subprocess
 import sys
 
-from config.settings import REPO_ROOT
+from config.settings import REPO_ROOT, Settings
+from connector.sandbox.runner import settings_env
 
 
-def run_status(database_url: str, cwd) -> str:
+def run_status(settings: Settings, cwd) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    env["CONNECTOR_DATABASE_URL"] = database_url
+    env.update(settings_env(settings))
     done = subprocess.run([sys.executable, str(REPO_ROOT / "run_connector.py"), "status"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60, check=True)
     return done.stdout + done.stderr

@@ -52,7 +52,7 @@ def test_over_the_budget_the_completion_waits_then_lands_once_usage_falls(e2e, t
     health = requests.get(f"{e2e.daemon.settings.public_base_url}/healthz", timeout=5).json()
     assert health["salesforce_api"]["over_budget"] is True and health["salesforce_api"]["allocation"] == 15_000
     assert health["salesforce_api"]["used"] >= 13_000
-    status = run_status(e2e.daemon.settings.database_url, tmp_path)
+    status = run_status(e2e.daemon.settings, tmp_path)
     assert "of 15,000 calls in 24 h" in status and "OVER BUDGET" in status
 
     e2e.salesforce.usage.used = 2_000  # the day's old calls rolled out of the 24 hours
@@ -65,7 +65,7 @@ def test_over_the_budget_the_completion_waits_then_lands_once_usage_falls(e2e, t
     assert (done.state, done.outcome) == (JobState.DONE, "completed")
     titles = sorted(f["title"] for f in e2e.salesforce.files_on(opportunity_id))
     assert titles == ["Quote Q-9001", "Quote Q-9001 - evidence", "Quote Q-9001 - signed"]
-    status = run_status(e2e.daemon.settings.database_url, tmp_path)
+    status = run_status(e2e.daemon.settings, tmp_path)
     assert "OVER BUDGET" not in status and "budget 80%" in status
 
 
