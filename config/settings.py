@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # --- documents
     max_document_bytes: int = 50 * 1024 * 1024
     max_document_pages: int = 2000
+    max_document_parse_seconds: float = Field(default=20.0, gt=0)
+    max_document_parse_memory_mb: int = Field(default=512, ge=64)
 
     log_level: str = "INFO"
 

@@ -68,7 +68,7 @@ class Daemon:
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
                 max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
-                pdf_limits=PdfLimits(max_bytes=s.max_document_bytes, max_pages=s.max_document_pages),
+                pdf_limits=PdfLimits.from_settings(s),
             ),
         )
         self.poller = Poller(
