@@ -11,6 +11,7 @@ from connector.crm import FileRef, Opportunity
 from connector.documents import PdfLimits, check_pdf
 from connector.errors import PreparationError
 from connector.sandbox.pdfgen import text_pdf
+from connector.store import JobState
 from tests.unit import hostile_pdfs as hostile
 
 FILE = FileRef("069000000000001AAA", "068000000000001AAA", "Quote Q-1", "pdf", 100)
@@ -66,3 +67,15 @@ def test_a_page_tree_too_big_to_read_in_time_is_stopped_at_the_deadline():
 def test_a_cross_reference_loop_is_read_without_hanging():
     assert check_pdf(FILE, hostile.xref_loop(), LIMITS, OPPORTUNITY) == 1
 
+
+def test_a_booby_trapped_file_is_written_back_and_the_daemon_goes_on(world):
+    bad = world.add_opportunity("006000000000001AAA", content=hostile.decompression_bomb())
+    good = world.add_opportunity("006000000000002AAA")
+    daemon = world.daemon()
+    daemon.run_once()
+    jobs = {job.opportunity_id: job for job in daemon.store.list_jobs()}
+    assert (jobs[bad.id].state, jobs[bad.id].outcome) == (JobState.DONE, "failed")
+    error = world.crm.fields[bad.id]["Signing_Last_Error__c"]
+    assert error.startswith(f"File 'Quote Q-1' (068000000000001AAA) on opportunity {bad.name} ({bad.id})")
+    assert world.crm.fields[bad.id]["Signing_Status__c"] == "Error"
+    assert jobs[good.id].state == JobState.AWAITING and world.provider.create_calls == 1
