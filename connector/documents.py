@@ -104,7 +104,9 @@ def _explain(where: str, problem: str, limits: PdfLimits, detail: object) -> str
 
 def _probe(content: bytes, limits: PdfLimits) -> dict:
     root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    # The child parses untrusted bytes: it gets none of the connector's settings (secrets among them).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", "connector.pdf_probe", str(limits.max_pages),
                str(limits.parse_memory_mb * 1024 * 1024), str(math.ceil(limits.parse_seconds) + 1)]
     try:

@@ -79,3 +79,19 @@ def test_a_booby_trapped_file_is_written_back_and_the_daemon_goes_on(world):
     assert error.startswith(f"File 'Quote Q-1' (068000000000001AAA) on opportunity {bad.name} ({bad.id})")
     assert world.crm.fields[bad.id]["Signing_Status__c"] == "Error"
     assert jobs[good.id].state == JobState.AWAITING and world.provider.create_calls == 1
+
+
+def test_the_parsing_child_gets_no_connector_setting(monkeypatch):
+    import subprocess
+
+    seen = {}
+    real_run = subprocess.run
+
+    def spy(command, **kwargs):
+        seen.update(kwargs["env"])
+        return real_run(command, **kwargs)
+
+    monkeypatch.setenv("CONNECTOR_SIGNREQUEST_API_TOKEN", "tok-should-stay-home")
+    monkeypatch.setattr("connector.documents.subprocess.run", spy)
+    assert check_pdf(FILE, text_pdf([["one"]]), LIMITS, OPPORTUNITY) == 1
+    assert seen and not any(key.startswith("CONNECTOR_") for key in seen)
