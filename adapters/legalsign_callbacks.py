@@ -46,7 +46,8 @@ def path_token(callback_secret: str) -> str:
 def token_matches(callback_secret: str, token: str | None) -> bool:
     if not callback_secret or token is None:
         return False
-    return hmac.compare_digest(token, path_token(callback_secret))
+    # As bytes: compare_digest refuses str with non-ASCII characters, and the token comes from the URL.
+    return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), path_token(callback_secret).encode())
 
 
 def _refuse(reason: str) -> WebhookRejected:

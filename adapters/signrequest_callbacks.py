@@ -35,7 +35,7 @@ EVENT_HINTS = {
 
 
 def event_hash(api_token: str, event_time: str, event_type: str) -> str:
-    message = f"{event_time}{event_type}".encode()
+    message = f"{event_time}{event_type}".encode("utf-8", "surrogatepass")  # JSON may carry lone surrogates
     return hmac.new(api_token.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -44,7 +44,9 @@ def parse_callback(headers: Mapping[str, str], body: bytes, *, api_token: str, n
     """Raise `WebhookRejected` for anything that is not an authentic, fresh, well-formed callback."""
     payload = _json_object(headers, body)
     event_time, event_type, given_hash = _signed_fields(payload)
-    if not hmac.compare_digest(event_hash(api_token, event_time, event_type), given_hash.lower()):
+    # As bytes: compare_digest refuses str holding non-ASCII characters, and the hash is the sender's.
+    expected = event_hash(api_token, event_time, event_type).encode()
+    if not hmac.compare_digest(expected, given_hash.lower().encode("utf-8", "surrogatepass")):
         raise WebhookRejected(401, "event_hash does not match")
     occurred_at = _fresh_time(event_time, now, replay_window)
     document, event_uuid = payload.get("document"), payload.get("uuid")

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     salesforce_api_version: str = "59.0"
     salesforce_ca_bundle: Path | None = None
     salesforce_timeout_seconds: float = 30.0
+    salesforce_api_budget_share: float = Field(default=0.8, gt=0, le=1)
+    salesforce_api_budget_slowdown: float = Field(default=4.0, ge=1)
+    salesforce_api_usage_refresh_seconds: float = Field(default=300.0, gt=0)
 
     # --- SignRequest
     signrequest_api_token: SecretStr | None = None
@@ -102,6 +105,8 @@ class Settings(BaseSettings):
     # --- documents
     max_document_bytes: int = 50 * 1024 * 1024
     max_document_pages: int = 2000
+    max_document_parse_seconds: float = Field(default=20.0, gt=0)
+    max_document_parse_memory_mb: int = Field(default=512, ge=64)
 
     log_level: str = "INFO"
 

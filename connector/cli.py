@@ -53,6 +53,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from connector.api_budget import STATE_KEY, describe
     from connector.store import JobState, Store
 
     store = Store(Settings().database_url)
@@ -60,6 +63,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     counts = store.count_jobs_by_state()
     print("jobs by state:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
     print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
+    budget = store.get_value(STATE_KEY)
+    print(describe(json.loads(budget) if budget else None))
     for job in store.list_jobs(states=[JobState.PARKED]):
         print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
               f"(at step {job.parked_from}): {job.last_error}")
@@ -149,7 +154,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return run_plan(
         crm=build_crm(settings), providers=build_providers(settings), mapping=load_mapping(settings.mappings_path),
         opportunity_id=args.opportunity, callback_base_url=settings.public_base_url,
-        limits=PdfLimits(settings.max_document_bytes, settings.max_document_pages),
+        limits=PdfLimits.from_settings(settings),
     )
 
 
@@ -160,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="run simulated Salesforce + SignRequest and the daemon on localhost")
     sandbox.add_argument("--state-dir", default="sandbox-state", help="where the sandbox keeps its SQLite state")
     sandbox.add_argument("--port", type=int, default=8080, help="webhook/health port of the daemon")
-    sub.add_parser("status", help="jobs by state, parked jobs and their reasons")
+    sub.add_parser("status", help="jobs by state, Salesforce API usage, parked jobs and their reasons")
     retry = sub.add_parser("retry", help="resume a parked job, or all of them")
     target = retry.add_mutually_exclusive_group(required=True)
     target.add_argument("job", nargs="?", help="job id")

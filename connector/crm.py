@@ -143,6 +143,19 @@ class CRM(ABC):
     def apply(self, writeback: Writeback) -> WritebackResult:
         """Write fields, upload files linked to the opportunity and log tasks."""
 
+    @property
+    def api_calls(self) -> int:
+        """Calls made so far that count against the org's daily API allocation."""
+        return 0
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, allocation) of the org's daily API allocation, as last reported; None if unknown."""
+        return None
+
+    def refresh_api_usage(self) -> None:  # noqa: B027 - optional: a CRM without an allocation has nothing to do
+        """Make one cheap call so that `api_usage` is current."""
+
     @abstractmethod
     def missing_parts(self, writeback: Writeback) -> Writeback:
         """The part of `writeback` not yet in Salesforce: files whose checksum is not linked to

@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.base import SigningProvider
 from config.settings import Settings
+from connector.api_budget import ApiBudget
 from connector.crm import CRM, CRMError
 from connector.delivery import check_embedded_delivery
 from connector.dispatcher import EventDispatcher
@@ -46,6 +47,7 @@ class Daemon:
     providers: dict[str, SigningProvider]
     mappings: MappingSource
     clock: Callable[[], datetime]
+    budget: ApiBudget = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
@@ -55,14 +57,19 @@ class Daemon:
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.budget = ApiBudget(
+            crm=self.crm, store=self.store, clock=self.clock, share=s.salesforce_api_budget_share,
+            poll_interval=s.poll_interval_seconds, slowdown=s.salesforce_api_budget_slowdown,
+            refresh_seconds=s.salesforce_api_usage_refresh_seconds,
+        )
         self.engine = Engine(
             store=self.store, crm=self.crm, providers=self.providers,
-            writebacks=WritebackBuilder(s.writeback), clock=self.clock,
+            writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
                 max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
-                pdf_limits=PdfLimits(max_bytes=s.max_document_bytes, max_pages=s.max_document_pages),
+                pdf_limits=PdfLimits.from_settings(s),
             ),
         )
         self.poller = Poller(
@@ -76,12 +83,15 @@ class Daemon:
     # --- one round, for tests and for the scheduler -----------------------------------------
 
     def poll(self) -> None:
+        if not self.budget.poll_due():
+            return
         try:
             self.poller.poll_once()
         except CRMError as exc:
             log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
         except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
             log.exception("poll failed; will try again in %.0fs", self.settings.poll_interval_seconds)
+        self.budget.publish()
 
     def work(self, max_rounds: int = 20) -> None:
         """Match events to jobs and advance due jobs until none is due (or `max_rounds`)."""
@@ -95,8 +105,14 @@ class Daemon:
         self.poll()
         self.work()
 
+    def check_api_budget(self) -> None:
+        try:
+            self.budget.refresh_if_quiet()
+        except Exception:  # noqa: BLE001 - the next check tries again
+            log.exception("Salesforce API usage check failed")
+
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state()}
+        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report()}
 
     # --- running as a service --------------------------------------------------------------
 
@@ -123,6 +139,8 @@ class Daemon:
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.add_job(self.work, "interval", seconds=s.work_interval_seconds, id="work",
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
+        scheduler.add_job(self.check_api_budget, "interval", seconds=min(s.salesforce_api_usage_refresh_seconds, 60),
+                          id="api-budget", next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.add_job(self.mappings.reload_if_changed, "interval", seconds=s.mappings_reload_seconds,
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.start()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
-import io
+import json
 import logging
+import math
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
-
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pathlib import Path
 
 from connector.crm import FileRef, Opportunity
 from connector.errors import PreparationError
@@ -21,6 +24,14 @@ OUTPUT_SUFFIXES = (" - signed", " - evidence")
 class PdfLimits:
     max_bytes: int = 50 * 1024 * 1024
     max_pages: int = 2000
+    parse_seconds: float = 20.0  # wall-clock time to parse one PDF
+    parse_memory_mb: int = 512  # memory parsing one PDF may take, beyond the file itself
+
+    @classmethod
+    def from_settings(cls, settings) -> PdfLimits:
+        return cls(max_bytes=settings.max_document_bytes, max_pages=settings.max_document_pages,
+                   parse_seconds=settings.max_document_parse_seconds,
+                   parse_memory_mb=settings.max_document_parse_memory_mb)
 
 
 def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> list[FileRef]:
@@ -42,9 +53,15 @@ def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> l
     return matches[-1:] if select == "newest" else matches
 
 
-def check_pdf(file: FileRef, content: bytes, limits: PdfLimits) -> int:
-    """Raise PreparationError unless `content` is a readable, unencrypted PDF; return its pages."""
+def check_pdf(file: FileRef, content: bytes, limits: PdfLimits, opportunity: Opportunity | None = None) -> int:
+    """Raise PreparationError unless `content` is a readable, unencrypted PDF within `limits`; return its pages.
+
+    The file is parsed in a child process (`connector.pdf_probe`) with a deadline and a memory limit,
+    so a PDF built to hang or exhaust a reader costs at most that and yields a located error.
+    """
     where = f"File {file.title!r} ({file.version_id})"
+    if opportunity is not None:
+        where += f" on opportunity {opportunity.name} ({opportunity.id})"
     if len(content) > limits.max_bytes:
         raise PreparationError(
             f"{where} is {len(content):,} bytes, over the {limits.max_bytes:,}-byte limit. "
@@ -54,27 +71,59 @@ def check_pdf(file: FileRef, content: bytes, limits: PdfLimits) -> int:
         raise PreparationError(
             f"{where} is not a PDF (extension {file.extension or 'none'}). Save it as PDF and attach it again."
         )
-    try:
-        reader = PdfReader(io.BytesIO(content), strict=False)
-        if reader.is_encrypted:
-            raise PreparationError(
-                f"{where} is password-protected. Attach a copy without a password so it can be signed."
-            )
-        pages = len(reader.pages)
-        for page in reader.pages:
-            page.mediabox  # noqa: B018 - touching each page proves the page tree is readable
-    except PreparationError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        log.info("unreadable PDF %s: %s", file.version_id, type(exc).__name__)
-        raise PreparationError(
-            f"{where} is damaged or unreadable as a PDF. Export it to PDF again and attach the new file."
-        ) from None
+    result = _probe(content, limits)
+    problem = result.get("problem")
+    if problem is not None:
+        log.info("PDF %s refused: %s (%s)", file.version_id, problem, result.get("detail", ""))
+        raise PreparationError(_explain(where, problem, limits, result.get("detail")))
+    pages = int(result["pages"])
     if pages == 0:
         raise PreparationError(f"{where} has no pages. Attach the complete PDF.")
-    if pages > limits.max_pages:
-        raise PreparationError(f"{where} has {pages} pages, over the {limits.max_pages}-page limit.")
     return pages
+
+
+_REEXPORT = "Export it to PDF again (or print it to PDF) and attach the new file."
+
+
+def _explain(where: str, problem: str, limits: PdfLimits, detail: object) -> str:
+    if problem == "encrypted":
+        return f"{where} is password-protected. Attach a copy without a password so it can be signed."
+    if problem == "too_many_pages":
+        return f"{where} has {detail} pages, over the {limits.max_pages}-page limit."
+    if problem == "timeout":
+        return (f"{where} could not be read within {limits.parse_seconds:g} seconds: its structure is built to "
+                f"exhaust PDF readers (deep nesting, reference loops or a huge page tree). {_REEXPORT}")
+    if problem == "expands":
+        return (f"{where} goes past the PDF reader's safety limits ({detail}): a compressed part that expands "
+                f"far beyond the file's size, or a page tree built to explode. {_REEXPORT}")
+    if problem == "memory":
+        return (f"{where} needs more than {limits.parse_memory_mb} MB of memory to read (a compressed part "
+                f"expands far beyond the file's size, or its structure is built to explode). {_REEXPORT}")
+    return f"{where} is damaged or unreadable as a PDF. {_REEXPORT}"
+
+
+def _probe(content: bytes, limits: PdfLimits) -> dict:
+    root = str(Path(__file__).resolve().parent.parent)
+    # The child parses untrusted bytes: it gets none of the connector's settings (secrets among them).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", "connector.pdf_probe", str(limits.max_pages),
+               str(limits.parse_memory_mb * 1024 * 1024), str(math.ceil(limits.parse_seconds) + 1)]
+    try:
+        done = subprocess.run(command, input=content, capture_output=True, timeout=limits.parse_seconds,
+                              env=env, check=False)
+    except subprocess.TimeoutExpired:
+        return {"problem": "timeout"}
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        result = None
+    if not isinstance(result, dict):
+        # Killed by the kernel (the CPU limit) or died before it could answer (out of memory mid-way).
+        cpu_killed = done.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
+        log.info("PDF probe ended with code %s: %s", done.returncode, done.stderr[-300:].decode("utf-8", "replace"))
+        return {"problem": "timeout" if cpu_killed else "memory" if b"MemoryError" in done.stderr else "damaged"}
+    return result
 
 
 def pdf_filename(title: str) -> str:

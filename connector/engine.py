@@ -57,8 +57,10 @@ class EngineOptions:
 
 class Engine:
     def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
-                 writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime]):
+                 writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None):
         self.store = store
+        self.salesforce_wait = salesforce_wait  # see connector.api_budget
         self.crm = crm
         self.providers = providers
         self.writebacks = writebacks
@@ -139,6 +141,8 @@ class Engine:
     # --- steps -----------------------------------------------------------------------------
 
     def _send(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         provider = self._provider(job)
         ref = None
         if job.pending_effect == "create":
@@ -178,6 +182,8 @@ class Engine:
         return spec
 
     def _write_sent(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         ref = job.request_ref or {}
         builder = self._writebacks(job)
         signing_url, problem = self._signing_url(job, builder)
@@ -207,6 +213,8 @@ class Engine:
             job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
 
     def _complete(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         provider, ref = self._provider(job), self._ref(job)
         signed = provider.download_signed(ref)
         evidence = provider.download_evidence(ref)
@@ -223,6 +231,8 @@ class Engine:
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
 
     def _close(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         ref = job.request_ref or {}
         common = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
                   "provider_label": self._label(job.provider), "titles": ref.get("titles", [])}
@@ -265,6 +275,8 @@ class Engine:
         log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
 
     def _write_failure(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
         writeback = self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
         self._apply(job, "writeback:failed", writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
@@ -290,6 +302,16 @@ class Engine:
             log.error("job %s: no signing link for the embedded signer: %s", job.id, exc)
             return None, (f"{self._label(job.provider)} gave no signing link for {email}: {exc.message}. "
                           f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
+
+    def _waits_for_salesforce_budget(self, job: Job) -> bool:
+        """Over the Salesforce API budget, a step that calls Salesforce is put off; the job keeps its state."""
+        wait = self.salesforce_wait()
+        if wait is None:
+            return False
+        job.next_run_at = self.clock() + wait
+        log.info("job %s: step %s waits %.0fs: Salesforce API usage is over the connector's budget",
+                 job.id, job.state, wait.total_seconds())
+        return True
 
     def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
         if job.pending_effect == effect:

@@ -35,9 +35,23 @@ class FakeCRM(CRM):
     attached: dict[str, list[FileUpload]] = field(default_factory=dict)
     tasks: dict[str, list[str]] = field(default_factory=dict)
     calls: int = 0
+    usage: tuple[int, int] | None = None  # what Salesforce would report in Sforce-Limit-Info
+    usage_refreshes: int = 0
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
     clock: Callable[[], datetime] | None = None
+
+    @property
+    def api_calls(self) -> int:
+        return self.calls
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        return self.usage
+
+    def refresh_api_usage(self) -> None:
+        self.calls += 1
+        self.usage_refreshes += 1
 
     def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
         self.calls += 1

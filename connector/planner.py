@@ -48,7 +48,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
     documents, planned = [], []
     for file in files:
         content = download(file.version_id)
-        pages = check_pdf(file, content, limits)
+        pages = check_pdf(file, content, limits, opportunity)
         documents.append(DocumentSpec(title=file.title, filename=pdf_filename(file.title), content=content))
         planned.append(PlannedDocument(file.title, file.version_id, len(content), pages,
                                        hashlib.sha256(content).hexdigest()))

@@ -15,14 +15,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from adapters.base import SigningProvider, WebhookRejected
+from adapters.base import SigningProvider, WebhookEvent, WebhookRejected
 from connector.store import Store
+from connector.store.models import EventRow
 
 log = logging.getLogger(__name__)
 
 
 class _TooLarge(Exception):
     pass
+
+
+_STORED_FIELDS = ("event_id", "request_id", "external_id", "kind")
+
+
+def _unstorable(event: WebhookEvent) -> str | None:
+    """Why the store could not keep this event as given (PostgreSQL enforces lengths and refuses NUL),
+    or None. No authentic callback carries such values, so they are refused rather than cut."""
+    for name in _STORED_FIELDS:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        limit = EventRow.__table__.c[name].type.length
+        if len(value) > limit:
+            return f"callback {name} is longer than {limit} characters"
+        if not value.isprintable():
+            return f"callback {name} holds control characters"
+    return None
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -60,6 +79,9 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         except WebhookRejected as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status_code, exc.reason)
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        if (problem := _unstorable(event)) is not None:
+            log.warning("webhook %s refused (400): %s", name, problem)
+            return PlainTextResponse(problem, status_code=400)
         fresh = await run_in_threadpool(
             store.record_event, provider=name, event_id=event.event_id, request_id=event.request_id,
             external_id=event.external_id, kind=event.kind,

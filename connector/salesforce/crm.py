@@ -39,6 +39,10 @@ class SalesforceCRM(CRM):
     def api_usage(self) -> tuple[int, int] | None:
         return self.client.api_usage
 
+    def refresh_api_usage(self) -> None:
+        """GET /limits/: one call (it counts like any other), whose reply carries Sforce-Limit-Info."""
+        self.client.call("the API usage check (GET /limits)", lambda sf: sf.limits())
+
     # --- reading ---------------------------------------------------------------------------------
 
     def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:

@@ -1,0 +1,97 @@
+"""Booby-trapped PDFs give a located error naming the file and the opportunity, never a crash or a hang:
+each is read in a child process under a deadline and a memory limit (connector.pdf_probe)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from connector.crm import FileRef, Opportunity
+from connector.documents import PdfLimits, check_pdf
+from connector.errors import PreparationError
+from connector.sandbox.pdfgen import text_pdf
+from connector.store import JobState
+from tests.unit import hostile_pdfs as hostile
+
+FILE = FileRef("069000000000001AAA", "068000000000001AAA", "Quote Q-1", "pdf", 100)
+OPPORTUNITY = Opportunity(id="006000000000001AAA", name="Acme renewal", stage="Contract Sent",
+                          system_modstamp=datetime(2026, 11, 24, tzinfo=UTC))
+WHERE = "File 'Quote Q-1' (068000000000001AAA) on opportunity Acme renewal (006000000000001AAA)"
+LIMITS = PdfLimits(parse_seconds=10, parse_memory_mb=256)
+
+
+def refused(content: bytes, limits: PdfLimits = LIMITS) -> str:
+    with pytest.raises(PreparationError) as error:
+        check_pdf(FILE, content, limits, OPPORTUNITY)
+    assert error.value.message.startswith(WHERE)
+    return error.value.message
+
+
+def test_a_sound_pdf_passes_with_its_page_count():
+    assert check_pdf(FILE, text_pdf([["one"], ["two"], ["three"]]), LIMITS, OPPORTUNITY) == 3
+
+
+@pytest.mark.parametrize("build", [hostile.deep_nesting, hostile.page_tree_loop, hostile.garbage,
+                                   lambda: hostile.truncated(text_pdf([["Quote"]]))],
+                         ids=["deep-nesting", "page-tree-loop", "garbage", "truncated"])
+def test_a_pdf_no_reader_can_make_sense_of_is_damaged(build):
+    assert "is damaged or unreadable as a PDF. Export it to PDF again" in refused(build())
+
+
+def test_a_decompression_bomb_stops_at_the_readers_output_limit():
+    message = refused(hostile.decompression_bomb())  # 200 KB that inflates to 200 MB
+    assert "goes past the PDF reader's safety limits" in message and "expands" in message
+
+
+def test_a_decompression_bomb_stops_at_the_memory_limit_below_the_readers_own():
+    message = refused(hostile.decompression_bomb(), PdfLimits(parse_seconds=10, parse_memory_mb=64))
+    assert "needs more than 64 MB of memory to read" in message
+
+
+def test_an_exponential_page_tree_stops_at_the_readers_page_tree_limit():
+    message = refused(hostile.exponential_page_tree())  # 5 KB naming 2**60 pages
+    assert "goes past the PDF reader's safety limits" in message and "page tree" in message
+
+
+def test_too_many_pages_is_refused_with_the_count():
+    assert refused(hostile.many_pages(2001)).endswith("has 2001 pages, over the 2000-page limit.")
+
+
+def test_a_page_tree_too_big_to_read_in_time_is_stopped_at_the_deadline():
+    # 60,000 real pages, with the page limit raised past them: reading takes seconds, the deadline is 1 s.
+    limits = PdfLimits(max_pages=1_000_000, parse_seconds=1, parse_memory_mb=1024)
+    assert "could not be read within 1 seconds" in refused(hostile.many_pages(60_000), limits)
+
+
+def test_a_cross_reference_loop_is_read_without_hanging():
+    assert check_pdf(FILE, hostile.xref_loop(), LIMITS, OPPORTUNITY) == 1
+
+
+def test_a_booby_trapped_file_is_written_back_and_the_daemon_goes_on(world):
+    bad = world.add_opportunity("006000000000001AAA", content=hostile.decompression_bomb())
+    good = world.add_opportunity("006000000000002AAA")
+    daemon = world.daemon()
+    daemon.run_once()
+    jobs = {job.opportunity_id: job for job in daemon.store.list_jobs()}
+    assert (jobs[bad.id].state, jobs[bad.id].outcome) == (JobState.DONE, "failed")
+    error = world.crm.fields[bad.id]["Signing_Last_Error__c"]
+    assert error.startswith(f"File 'Quote Q-1' (068000000000001AAA) on opportunity {bad.name} ({bad.id})")
+    assert world.crm.fields[bad.id]["Signing_Status__c"] == "Error"
+    assert jobs[good.id].state == JobState.AWAITING and world.provider.create_calls == 1
+
+
+def test_the_parsing_child_gets_no_connector_setting(monkeypatch):
+    import subprocess
+
+    seen = {}
+    real_run = subprocess.run
+
+    def spy(command, **kwargs):
+        seen.update(kwargs["env"])
+        return real_run(command, **kwargs)
+
+    monkeypatch.setenv("CONNECTOR_SIGNREQUEST_API_TOKEN", "tok-should-stay-home")
+    monkeypatch.setattr("connector.documents.subprocess.run", spy)
+    assert check_pdf(FILE, text_pdf([["one"]]), LIMITS, OPPORTUNITY) == 1
+    assert seen and not any(key.startswith("CONNECTOR_") for key in seen)
