@@ -84,6 +84,7 @@ class SigningRequestSpec:
     callback_url: str
     expires_in_days: int | None = None
     send_reminders: bool = True
+    language: str = "en"  # ISO 639-1 code (optionally with a region, e.g. en-gb) for e-mails and signing pages
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ class ProviderCapabilities:
     sms_authentication: bool = False
     multiple_documents: bool = False
     signing_order: bool = True
+    # Language codes the provider can be asked for; None: any code; empty: the API has no language setting,
+    # so only the default ("en") is possible.
+    languages: frozenset[str] | None = frozenset()
 
 
 # --- errors, sorted by what the caller does next -------------------------------------------

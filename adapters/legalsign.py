@@ -95,7 +95,9 @@ class LegalsignProvider(SigningProvider):
     name = "legalsign"
     display_name = _NAME
     # One PDF per Legalesign document; SMS verification through the signer's `sms` number.
-    capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True)
+    # The Legalsign API has no language field (reference legalsign.md): only the default, English, is possible.
+    capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True,
+                                        languages=frozenset())
 
     def __init__(self, username: str, api_key: str, group: str, base_url: str = DEFAULT_BASE_URL,
                  callback_secret: str = "", download_hosts: list[str] | None = None,

@@ -94,7 +94,9 @@ class _OneSpanHttp(ProviderHttp):
 class OneSpanProvider(SigningProvider):
     name = "onespan"
     display_name = "OneSpan Sign"
-    capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=True, signing_order=True)
+    # The package `language` is a free language code in the reference (no list of values): any is passed on.
+    capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=True, signing_order=True,
+                                        languages=None)
 
     def __init__(self, api_key: str, base_url: str = "https://sandbox.esignlive.com", callback_key: str = "",
                  download_hosts: list[str] | None = None, require_https_downloads: bool = True,

@@ -144,6 +144,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         crm=build_crm(settings), providers=build_providers(settings), mapping=load_mapping(settings.mappings_path),
         opportunity_id=args.opportunity, callback_base_url=settings.public_base_url,
         limits=PdfLimits(settings.max_document_bytes, settings.max_document_pages),
+        templates_dir=settings.mappings_path.parent,
     )
 
 

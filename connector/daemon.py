@@ -62,6 +62,7 @@ class Daemon:
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
                 max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
                 pdf_limits=PdfLimits(max_bytes=s.max_document_bytes, max_pages=s.max_document_pages),
+                templates_dir=s.mappings_path.parent,
             ),
         )
         self.poller = Poller(

@@ -37,14 +37,15 @@ class FakeCRM(CRM):
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
 
-    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
+    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,
+                           fields: Sequence[str] = ()) -> PollResult:
         self.calls += 1
         found = [o for o in self.opportunities.values()
                  if o.stage in stages and (modified_since is None or o.system_modstamp >= modified_since)]
         found.sort(key=lambda o: (o.system_modstamp, o.id))
         return PollResult(opportunities=tuple(found))
 
-    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
+    def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None:
         self.calls += 1
         return self.opportunities.get(opportunity_id)
 

@@ -73,3 +73,18 @@ def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider
             raise ProviderConfigError(
                 f"Rule {rule.id} asks for SMS authentication, which {provider.display_name} cannot do. "
                 "Use auth: email for its signers, or a provider with SMS.")
+        check_language(rule, provider)
+
+
+def check_language(rule, provider: SigningProvider) -> None:
+    languages = provider.capabilities.languages
+    if languages is None or rule.language in languages or (not languages and rule.language == "en"):
+        return
+    if not languages:
+        raise ProviderConfigError(
+            f"Rule {rule.id} asks for language {rule.language!r}, but {provider.display_name}'s API has no language "
+            "setting (its e-mails and pages use the account's language). Remove language from the rule, or use "
+            "another provider.")
+    raise ProviderConfigError(
+        f"Rule {rule.id} asks for language {rule.language!r}, which {provider.display_name} does not offer "
+        f"(languages: {', '.join(sorted(languages))}).")

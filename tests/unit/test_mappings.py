@@ -29,7 +29,9 @@ def test_shipped_mapping_is_valid():
 
 def test_defaults_fill_the_minimal_rule():
     rule = parse_mapping(GOOD).rules[0]
-    assert (rule.documents.title_pattern, rule.documents.select, rule.send_reminders) == ("*", "newest", True)
+    [document] = rule.documents
+    assert (document.title_pattern, document.select, document.required) == ("*", "newest", True)
+    assert (rule.send_reminders, rule.language, rule.trigger.filter) == (True, "en", None)
 
 
 def test_unknown_key_is_located():
