@@ -24,7 +24,7 @@ def _problems(text: str) -> list[str]:
 
 def test_shipped_mapping_is_valid():
     mapping = load_mapping(REPO_ROOT / "mappings" / "rules.yaml")
-    assert mapping.stages() == ["Closed Lost", "Contract Sent", "Negotiation", "Proposal"]
+    assert mapping.stages() == ["Closed Lost", "Contract Sent", "Negotiation", "Proposal", "Verbal Commitment"]
 
 
 def test_defaults_fill_the_minimal_rule():
