@@ -34,12 +34,14 @@ class FakeCRM(CRM):
     attached: dict[str, list[FileUpload]] = field(default_factory=dict)
     tasks: dict[str, list[str]] = field(default_factory=dict)
     calls: int = 0
+    polled_fields: list[tuple[str, ...]] = field(default_factory=list)  # the `fields` of each poll
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
 
     def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,
                            fields: Sequence[str] = ()) -> PollResult:
         self.calls += 1
+        self.polled_fields.append(tuple(fields))
         found = [o for o in self.opportunities.values()
                  if o.stage in stages and (modified_since is None or o.system_modstamp >= modified_since)]
         found.sort(key=lambda o: (o.system_modstamp, o.id))
@@ -91,7 +93,7 @@ class FakeProvider(SigningProvider):
 
     def __init__(self, capabilities: ProviderCapabilities | None = None, name: str = "fake"):
         self.name = name
-        self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True)
+        self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True, languages=None)
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0
         self.fail_next_create: Exception | None = None

@@ -1,7 +1,8 @@
 """`check-mappings --against-org`: do the mappings fit the connected org?
 
 Stage names must be active values of Opportunity.StageName, signer roles active values of
-OpportunityContactRole.Role, and the write-back fields must exist on Opportunity and be updateable.
+OpportunityContactRole.Role, the write-back fields must exist on Opportunity and be updateable, and
+every field a filter or merge field reads must exist (or the poll query would fail for every rule).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from config.settings import WritebackFields
+from connector.org_fields import referenced_field_problems
 from mappings.loader import MappingProblem, locate
 from mappings.models import MappingFile
 
@@ -26,8 +28,8 @@ def check_against_org(mapping: MappingFile, path: Path, describe: Callable[[str]
     stages, roles = _picklist(opportunity, "StageName"), _picklist(contact_role, "Role")
     problems = []
 
-    def problem(loc: tuple, message: str) -> None:
-        line, column = locate(text, loc)
+    def problem(loc: tuple, message: str, at_key: bool = False) -> None:
+        line, column = locate(text, loc, at_key=at_key)
         problems.append(MappingProblem(str(path), line, column, message))
 
     for index, rule in enumerate(mapping.rules):
@@ -43,6 +45,8 @@ def check_against_org(mapping: MappingFile, path: Path, describe: Callable[[str]
                 problem(("rules", index, "signers", position, "role"),
                         f"rule {rule.id}: contact role {signer.role!r} is not an active OpportunityContactRole.Role "
                         f"value (roles: {', '.join(sorted(roles))})")
+    for found in referenced_field_problems(mapping, opportunity, describe):
+        problem(found.loc, f"rule {mapping.rules[found.loc[1]].id}: {found.message}", found.at_key)
     by_name = {f["name"]: f for f in opportunity.get("fields", [])}
     for setting, name in fields.model_dump().items():
         if not isinstance(name, str):

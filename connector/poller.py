@@ -3,7 +3,8 @@
 One SOQL query per poll (paged) brings the opportunities with their contact roles, owner and
 files, and the fields the rules' filters and merge fields need. The cursor is the newest
 SystemModstamp seen; each poll re-reads an overlap window before it, because records can
-commit late with an earlier stamp. Re-read records are harmless: a job's entry key (rule, opportunity, time it entered the stage) is unique.
+commit late with an earlier stamp. Re-read records are harmless: a job's entry key (rule,
+opportunity, time it entered the stage) is unique.
 """
 
 from __future__ import annotations

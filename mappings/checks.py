@@ -38,8 +38,13 @@ def _nearest(name: str, choices: list[str]) -> str:
 
 def _template_problems(folder: Path, loc: tuple, document: TemplateDocument) -> Iterator[Found]:
     spec = document.template
-    target = template_file(folder, spec.path)
-    if target is None or not target.is_file():
+    try:
+        target = template_file(folder, spec.path)
+        present = target is not None and target.is_file()
+    except (OSError, ValueError) as exc:
+        yield Found((*loc, "path"), f"template path {spec.path!r} cannot be used: {exc}")
+        return
+    if not present:
         requested = Path(spec.path)
         beside = folder / requested.parent
         found = sorted(str(requested.parent / p.name) for p in beside.glob("*.pdf")) if beside.is_dir() else []
@@ -67,7 +72,7 @@ def _template_problems(folder: Path, loc: tuple, document: TemplateDocument) -> 
                                                  f"{', '.join(text_fields) or 'none'})", at_key=True)
 
 
-def _texts(rule: Rule, index: int) -> Iterator[tuple[tuple, str]]:
+def rule_texts(rule: Rule, index: int) -> Iterator[tuple[tuple, str]]:
     yield ("rules", index, "subject"), rule.subject
     yield ("rules", index, "message"), rule.message
     for position, document in enumerate(rule.documents):
@@ -80,7 +85,7 @@ def _texts(rule: Rule, index: int) -> Iterator[tuple[tuple, str]]:
 
 def _signer_problems(rule: Rule, index: int) -> Iterator[Found]:
     count = len(rule.signers) + (1 if rule.internal_signer else 0)
-    for loc, text in _texts(rule, index):
+    for loc, text in rule_texts(rule, index):
         for name in merge_fields.names_in(text):
             number = merge_fields.signer_index(name)
             if number is not None and number > count:

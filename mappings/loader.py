@@ -122,7 +122,9 @@ def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | No
         for error in exc.errors():
             tagged = tuple(error["loc"])
             loc = _without_tags(tagged)
-            node = _node_at(root, loc, want_key=error["type"] == "extra_forbidden")
+            bad_key = loc[-1:] == ("[key]",)  # pydantic's marker for a dict key that failed validation
+            loc = loc[:-1] if bad_key else loc
+            node = _node_at(root, loc, want_key=bad_key or error["type"] == "extra_forbidden")
             line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
             where = _as_written(root, loc)
             message = error["msg"].removeprefix("Value error, ")
@@ -145,9 +147,9 @@ def _position(root: yaml.Node | None, loc: tuple, at_key: bool = False) -> tuple
     return (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
 
 
-def locate(text: str, loc: tuple) -> tuple[int, int]:
-    """Line and column (1-based) of the value at `loc` in a mapping file's text."""
-    return _position(yaml.compose(text), loc)
+def locate(text: str, loc: tuple, *, at_key: bool = False) -> tuple[int, int]:
+    """Line and column (1-based) of the value (or key) at `loc` in a mapping file's text."""
+    return _position(yaml.compose(text), loc, at_key)
 
 
 def load_mapping(path: Path) -> MappingFile:

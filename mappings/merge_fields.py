@@ -48,7 +48,9 @@ def problem_with(name: str) -> str | None:
     signer = SIGNER.match(name)
     if signer and signer.group(2) in SIGNER_FIELDS:
         return None
-    close = difflib.get_close_matches(name, _known(), n=1, cutoff=0.6)
+    number = re.match(r"^Signer([0-9]+)\.", name)
+    known = [f"Signer{number.group(1)}.{f}" for f in SIGNER_FIELDS] if number else _known()
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"did you mean {{{{{close[0]}}}}}?" if close else (
         "use Opportunity.<Field>, Account.<Field>, Owner.<Field> (standard or __c custom fields) or "
         "SignerN.Name/FirstName/LastName/Email")

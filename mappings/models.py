@@ -6,6 +6,7 @@ silently. Issue-sized growth (filters, templates, deadlines...) adds fields here
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -31,7 +32,16 @@ class _Strict(BaseModel):
 
 # --- record filters (trigger.filter) -------------------------------------------------------------
 
-FieldPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")]
+_FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
+
+
+def _field_path(name: str) -> str:
+    if not _FIELD_PATH.match(name):
+        raise ValueError(f"{name!r} is not a field API name (e.g. Type, Region__c or Account.Industry)")
+    return name
+
+
+FieldPath = Annotated[str, AfterValidator(_field_path)]
 
 
 class AmountRange(_Strict):
@@ -98,6 +108,8 @@ class TemplateFill(_Strict):
     @field_validator("path")
     @classmethod
     def _stays_in_the_mapping_folder(cls, path: str) -> str:
+        if len(path) > 255 or any(ord(c) < 32 for c in path):
+            raise ValueError("template path must be at most 255 characters, without control characters")
         if path.startswith("/") or "\\" in path or ".." in path.split("/"):
             raise ValueError(f"template path {path!r} must be relative to the mapping file's folder and stay "
                              "inside it (use '/' and no '..'), e.g. templates/order_form.pdf")
@@ -175,8 +187,16 @@ class Rule(_Strict):
     )
 
     # --- language (issue 4) -------------------------------------------------------------------
-    language: str = Field("en", pattern=r"^[a-z]{2}(-[a-z]{2})?$",
-                          description="Language of the provider's e-mails and signing pages (e.g. en, nl, fr, de).")
+    language: str = Field("en", description="Language of the provider's e-mails and signing pages: an ISO 639-1 "
+                                            "code (en, nl, fr, de...), optionally with a region (en-gb).")
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, language: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", language):
+            raise ValueError(f"{language!r} is not a language code; use a lower-case ISO 639-1 code such as en, nl, "
+                             "fr or de, optionally with a region (en-gb)")
+        return language
 
     @field_validator("documents", mode="before")
     @classmethod

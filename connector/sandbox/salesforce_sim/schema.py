@@ -105,7 +105,8 @@ def _object(name: str, prefix: str, fields: list[FieldSpec], children: tuple = (
 # Stage -> (default probability, forecast category); both are recomputed when the stage changes.
 STAGES = {
     "Prospecting": (10, "Pipeline"), "Qualification": (20, "Pipeline"), "Proposal": (50, "Pipeline"),
-    "Negotiation": (75, "Best Case"), "Verbal Commitment": (85, "Commit"), "Contract Sent": (90, "Commit"), "Closed Won": (100, "Closed"),
+    "Negotiation": (75, "Best Case"), "Verbal Commitment": (85, "Commit"),
+    "Contract Sent": (90, "Commit"), "Closed Won": (100, "Closed"),
     "Closed Lost": (0, "Omitted"),
 }
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}  # stage -> IsWon
