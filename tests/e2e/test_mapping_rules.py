@@ -103,3 +103,31 @@ def test_the_filtered_rule_does_not_fire_for_a_renewal_or_a_small_deal(e2e, capl
     reasons = [r.getMessage() for r in caplog.records if "does not fire" in r.getMessage()]
     assert any(renewal in m and "record type 'Renewal' is not one of New_Business" in m for m in reasons)
     assert any(small in m and "Amount 2500 is below 10000" in m for m in reasons)
+
+
+def test_plan_shows_the_generated_order_form_for_a_demo_deal_without_sending(e2e):
+    from connector.documents import PdfLimits
+    from connector.plan_command import run_plan
+
+    opportunity_id = e2e.opportunity_id("Contoso - Lab Data Platform")
+    lines: list[str] = []
+    daemon = e2e.daemon
+    code = run_plan(crm=daemon.crm, providers=daemon.providers, mapping=daemon.mappings.current,
+                    opportunity_id=opportunity_id, limits=PdfLimits(), callback_base_url="https://c.example",
+                    templates_dir=daemon.settings.mappings_path.parent, out=lines.append)
+    text = "\n".join(lines)
+    assert code == 0, text
+    assert "rule order-form: would send with SignRequest" in text
+    assert "  document 'Order Form - Contoso - Lab Data Platform' (template templates/order_form.pdf): " in text
+    assert "  subject: Order form for Contoso Pharmaceuticals: Contoso - Lab Data Platform" in text
+    assert "  message: Hello Grace, here is the order form for 136000 USD. Sam Okafor" in text
+    assert "(would fire on entering Verbal Commitment)" in text
+    assert e2e.signrequest.create_calls == 0 and e2e.daemon.store.list_jobs() == []
+
+    renewal = e2e.opportunity_id("Northwind - Fleet Telematics Renewal")
+    lines.clear()
+    run_plan(crm=daemon.crm, providers=daemon.providers, mapping=daemon.mappings.current, opportunity_id=renewal,
+             limits=PdfLimits(), callback_base_url="https://c.example",
+             templates_dir=daemon.settings.mappings_path.parent, out=lines.append)
+    assert ("rule order-form: would not fire, its trigger.filter does not match: record type 'Renewal' is not one "
+            "of New_Business") in lines

@@ -47,3 +47,42 @@ def test_a_fitting_mapping_has_no_problems(org, tmp_path):
     sf = org.client()
     assert check_against_org(load_mapping(path), path, lambda name: getattr(sf, name).describe(),
                              WritebackFields(_env_file=None)) == []
+
+
+FIELDS_RULES = """version: 1
+rules:
+  - id: fields
+    trigger:
+      stages: [Contract Sent]
+      filter:
+        record_types: [New_Business]
+        amount: {min: 1000}
+        field_equals: {Typ: New Customer, Region__c: EMEA, Account.Industry: Retail}
+    provider: signrequest
+    signers: [{role: Decision Maker}]
+    subject: "{{Opportunity.Name}} in {{Account.BillingCity}} for {{Account.Segment__c}}"
+    message: "{{Owner.Title}} {{Owner.Phone}} {{Opportunity.CloseDate}} {{Signer1.Email}}"
+"""
+
+
+def test_fields_that_filters_and_merge_fields_read_must_exist_in_the_org(org, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(FIELDS_RULES)
+    sf = org.client()
+    described: list[str] = []
+
+    def describe(name: str) -> dict:
+        described.append(name)
+        return getattr(sf, name).describe()
+
+    problems = [str(p) for p in check_against_org(load_mapping(path), path, describe,
+                                                  WritebackFields(_env_file=None))]
+    assert problems == [
+        f"{path}:9:24: rule fields: field Typ does not exist on Opportunity in this org; did you mean Type? (the poll "
+        "query would fail)",
+        f"{path}:9:43: rule fields: field Region__c does not exist on Opportunity in this org (the poll query would "
+        "fail)",
+        f"{path}:12:14: rule fields: field Account.Segment__c does not exist on Account in this org (the poll query "
+        "would fail)",
+    ]
+    assert sorted(described) == ["Account", "Opportunity", "OpportunityContactRole", "RecordType", "User"]
