@@ -56,8 +56,8 @@ def _node_at(root: yaml.Node | None, loc: tuple, *, want_key: bool = False) -> y
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The pydantic model that owns the last key of `loc` (for 'did you mean')."""
     model: type[BaseModel] | None = MappingFile
-    for part in loc[:-1]:
-        if part in DOCUMENT_TAGS:  # the union member pydantic validated against
+    for index, part in enumerate(loc[:-1]):
+        if _is_tag(loc, index):  # the union member pydantic validated against
             model = DOCUMENT_TAGS[part]
             continue
         if isinstance(part, int) or model is None:
@@ -74,8 +74,14 @@ def _types(annotation) -> list:
     return [t for arg in args for t in _types(arg)] if args else [annotation]
 
 
+def _is_tag(loc: tuple, index: int) -> bool:
+    """Whether loc[index] is the union label pydantic puts after `documents.<n>` (not a key someone wrote)."""
+    return (loc[index] in DOCUMENT_TAGS and index >= 2 and isinstance(loc[index - 1], int)
+            and loc[index - 2] == "documents")
+
+
 def _without_tags(loc: tuple) -> tuple:
-    return tuple(part for part in loc if part not in DOCUMENT_TAGS)
+    return tuple(part for index, part in enumerate(loc) if not _is_tag(loc, index))
 
 
 def _as_written(root: yaml.Node | None, loc: tuple) -> str:

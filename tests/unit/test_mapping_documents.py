@@ -134,3 +134,13 @@ def test_the_shipped_template_has_the_fields_the_demo_rule_fills():
     [document] = mapping.rule("order-form").documents
     assert set(document.template.fields) == {"customer_name", "billing_city", "opportunity_name", "amount",
                                              "close_date", "owner_name", "owner_email", "signer_name", "signer_email"}
+
+
+def test_a_rule_stored_on_a_job_before_documents_became_a_list_still_validates():
+    from mappings.models import Rule
+
+    stored = {"id": "quote", "trigger": {"stages": ["Contract Sent"]}, "provider": "signrequest",
+              "documents": {"title_pattern": "Quote*", "select": "newest"}, "signers": [{"role": "Decision Maker"}]}
+    rule = Rule.model_validate(stored)
+    assert rule.documents == [DocumentSelector(title_pattern="Quote*")] and rule.language == "en"
+    assert Rule.model_validate(rule.model_dump(mode="json")) == rule
