@@ -49,7 +49,7 @@ def fill(content: bytes, values: Mapping[str, str]) -> bytes:
             if page.get("/Annots"):
                 writer.update_page_form_field_values(page, dict(values), auto_regenerate=False, flatten=True)
         writer.remove_annotations(subtypes="/Widget")
-        del writer.root_object[NameObject("/AcroForm")]
+        writer.root_object.pop(NameObject("/AcroForm"), None)
         out = io.BytesIO()
         writer.write(out)
     except READ_ERRORS as exc:
