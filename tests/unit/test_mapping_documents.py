@@ -144,3 +144,35 @@ def test_a_rule_stored_on_a_job_before_documents_became_a_list_still_validates()
     rule = Rule.model_validate(stored)
     assert rule.documents == [DocumentSelector(title_pattern="Quote*")] and rule.language == "en"
     assert Rule.model_validate(rule.model_dump(mode="json")) == rule
+
+
+def _with_checkbox(field_name: str) -> bytes:
+    """The shipped template with one of its text fields turned into a checkbox."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(TEMPLATE.read_bytes())))
+    for annotation in writer.pages[0]["/Annots"]:
+        widget = annotation.get_object()
+        if widget["/T"] == field_name:
+            widget[NameObject("/FT")] = NameObject("/Btn")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_form_field_that_is_not_a_text_field_is_refused(folder: Path):
+    (folder / "templates" / "order_form.pdf").write_bytes(_with_checkbox("amount"))
+    [problem] = _problems(folder, HEAD + TEMPLATE_ITEM)
+    assert problem.startswith("<dir>/rules.yaml:13:13: rule order: rules.0.documents.0.template.fields.amount: "
+                              "form field 'amount' in templates/order_form.pdf is a button or checkbox field; only "
+                              "text fields can be filled (text fields: billing_city, close_date, customer_name")
+
+
+def test_a_template_path_with_control_characters_is_refused(folder: Path):
+    text = HEAD + TEMPLATE_ITEM.replace("path: templates/order_form.pdf", 'path: "templates/\\torder.pdf"')
+    assert _problems(folder, text) == [
+        "<dir>/rules.yaml:9:17: rule order: rules.0.documents.0.template.path: template path must be at most 255 "
+        "characters, without control characters"]

@@ -68,6 +68,8 @@ def test_numbers_compare_as_numbers_and_null_matches_an_empty_field():
                            "'record_typs'; did you mean 'record_types'?"),
     ("{field_equals: {'Bad Name': 1}}", "rules.yaml:7:31: rule quote: rules.0.trigger.filter.field_equals.Bad Name: "
                                         "'Bad Name' is not a field API name (e.g. Type, Region__c or Account.Industry)"),
+    ("{record_types: [' ']}", "rules.yaml:7:31: rule quote: rules.0.trigger.filter.record_types.0: String should "
+                              "have at least 1 character"),
     ("{amount: {min: lots}}", "rules.yaml:7:30: rule quote: rules.0.trigger.filter.amount.min: Input should be a "
                               "valid number"),
 ])
