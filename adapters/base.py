@@ -45,6 +45,13 @@ class SignerAuth(StrEnum):
     SMS = "sms"
 
 
+class SignerDelivery(StrEnum):
+    """How a signer reaches the signing page: the provider's email, or a link we hand out (embedded)."""
+
+    EMAIL = "email"
+    EMBEDDED = "embedded"
+
+
 @dataclass(frozen=True)
 class SignerSpec:
     email: str
@@ -53,6 +60,7 @@ class SignerSpec:
     order: int
     mobile_phone: str | None = None
     auth: SignerAuth = SignerAuth.EMAIL
+    delivery: SignerDelivery = SignerDelivery.EMAIL
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,12 @@ class ProviderCapabilities:
     sms_authentication: bool = False
     multiple_documents: bool = False
     signing_order: bool = True
+    # --- embedded delivery
+    # The provider can leave a signer un-emailed and hand out that signer's signing URL (`signing_url`).
+    embedded_signing: bool = False
+    # ...for some signers of a request while it emails the others (False: all signers or none).
+    mixed_delivery: bool = False
+    # --- language
     # Language codes the provider can be asked for; None: any code; empty: the API has no language setting,
     # so only the default ("en") is possible.
     languages: frozenset[str] | None = frozenset()
@@ -217,7 +231,13 @@ class SigningProvider(ABC):
 
     @abstractmethod
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
-        """Find a request we may have created before a crash or a lost response."""
+        """Find a request we may have created before a crash or a lost response. No side effects:
+        what is found may be about to be cancelled."""
+
+    def resume(self, ref: RequestRef) -> None:
+        """Finish sending a request that an interruption left half-created (a draft never sent, say).
+        Called only on a request `find_by_external_id` returned; a no-op where creation is one call."""
+        return None
 
     @abstractmethod
     def get_status(self, ref: RequestRef) -> RequestStatus: ...
@@ -235,6 +255,12 @@ class SigningProvider(ABC):
 
     @abstractmethod
     def send_reminder(self, ref: RequestRef) -> None: ...
+
+    def signing_url(self, ref: RequestRef, signer_email: str) -> str:
+        """The URL that opens `signer_email`'s signing page (a signer sent with delivery embedded).
+
+        A read: asking twice never sends anything. Only called when `capabilities.embedded_signing`."""
+        raise ProviderValidationError(self.name, f"{self.display_name} cannot hand out signing URLs")
 
     def callback_path(self) -> str:
         """Where this provider's callbacks arrive on the webhook server."""

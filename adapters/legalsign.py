@@ -32,6 +32,8 @@ from adapters.base import (
     RequestStatus,
     SignedFile,
     SignerAuth,
+    SignerDelivery,
+    SignerSpec,
     SignerStatus,
     SigningProvider,
     SigningRequestSpec,
@@ -95,9 +97,11 @@ class LegalsignProvider(SigningProvider):
     name = "legalsign"
     display_name = _NAME
     # One PDF per Legalesign document; SMS verification through the signer's `sms` number.
+    # Embedded: `do_email` is one switch per document (false suppresses every email), and
+    # `GET /signer/{id}/new-link/` mints a signing link; so a request is all embedded or all emailed.
     # The Legalsign API has no language field (reference legalsign.md): only the default, English, is possible.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True,
-                                        languages=frozenset())
+                                        embedded_signing=True, mixed_delivery=False, languages=frozenset())
 
     def __init__(self, username: str, api_key: str, group: str, base_url: str = DEFAULT_BASE_URL,
                  callback_secret: str = "", download_hosts: list[str] | None = None,
@@ -229,9 +233,17 @@ class LegalsignProvider(SigningProvider):
             "templatepdf": f"/api/v1/templatepdf/{pdf_id}/", "signers": entries,
             # Signers who share one order number sign in parallel; otherwise strictly in order.
             "signers_in_order": len(signers) == 1 or len({s.order for s in signers}) > 1,
-            "signature_type": 4, "append_pdf": True, "do_email": True, "auto_archive": False,
+            "signature_type": 4, "append_pdf": True, "do_email": self._emails_wanted(signers),
+            "auto_archive": False,
             "reminders": "default" if spec.send_reminders else "", "tag": spec.external_id,
             "tag1": deadline.strftime(_DEADLINE) if deadline else "", "return_signer_links": False}
+
+    def _emails_wanted(self, signers: list[SignerSpec]) -> bool:
+        embedded = [s.delivery == SignerDelivery.EMBEDDED for s in signers]
+        if any(embedded) and not all(embedded):
+            raise ProviderValidationError(_NAME, "Legalesign emails every signer of a document or none; embedded "
+                                          "and emailed signers cannot share one")
+        return not any(embedded)
 
     def _signature_fields(self, content: bytes, signer_count: int) -> list[dict]:
         """One signature box per signer, two per row, near the foot of the last page."""
@@ -349,6 +361,17 @@ class LegalsignProvider(SigningProvider):
             if state != SigningState.CANCELLED:
                 raise ProviderValidationError(
                     _NAME, f"the document can no longer be voided: it is {state.value}") from None
+
+    def signing_url(self, ref: RequestRef, signer_email: str) -> str:
+        signer = next((s for s in _signers(self._document(ref))
+                       if str(s.get("email") or "").lower() == signer_email.lower()), None)
+        if signer is None or not _ID.fullmatch(str(signer.get("uuid", ""))):
+            raise ProviderValidationError(_NAME, f"{signer_email} is not a signer of document {ref.request_id}")
+        # A fresh one-use link each time (201, link in Location); the one written last is the one in use.
+        link = self.http.request("GET", f"/signer/{signer['uuid']}/new-link/").headers.get("Location", "")
+        if not link.startswith(("https://", "http://")):
+            raise ProviderTransientError(_NAME, "the new signing link answer carried no absolute Location")
+        return link
 
     def send_reminder(self, ref: RequestRef) -> None:
         failed = []

@@ -40,7 +40,7 @@ from adapters.base import (
 )
 from adapters.http import ProviderHttp
 from adapters.onespan_package import REMINDERS, package_payload
-from adapters.onespan_status import CONSENT, request_status, signers_due
+from adapters.onespan_status import CONSENT, request_status, role_of, signers_due
 
 log = logging.getLogger(__name__)
 _VERSION = "esl-api-version=11.68.0"
@@ -94,6 +94,8 @@ class _OneSpanHttp(ProviderHttp):
 class OneSpanProvider(SigningProvider):
     name = "onespan"
     display_name = "OneSpan Sign"
+    # A role's signing URL can be read (`signing_url`), but OneSpan documents no way to keep one signer from
+    # getting the invitation email, so embedded delivery is refused (capability off).
     # The package `language` is a free language code in the reference (no list of values): any is passed on.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=True, signing_order=True,
                                         languages=None)
@@ -183,14 +185,16 @@ class OneSpanProvider(SigningProvider):
                 "query": query, "from": 1, "to": self.search_depth, "sort": "created", "dir": "desc"})
             for package in listed.get("results") or []:
                 data = (package.get("data") or {}) if isinstance(package, dict) else {}
-                if data.get("externalId") != external_id or not isinstance(package.get("id"), str):
-                    continue
-                if package.get("status") == "DRAFT" and not package.get("trashed"):
-                    # Created, then interrupted before it was sent: finish the job as create would have.
-                    wanted = data.get("sendReminders", "true") == "true"
-                    self._send(package["id"], reminders=wanted)
-                return RequestRef(provider=self.name, request_id=package["id"])
+                if data.get("externalId") == external_id and isinstance(package.get("id"), str):
+                    return RequestRef(provider=self.name, request_id=package["id"])
         return None
+
+    def resume(self, ref: RequestRef) -> None:
+        package = self._package(ref)
+        if package.get("status") == "DRAFT" and not package.get("trashed"):
+            # Created, then interrupted before it was sent: finish as create would have.
+            wanted = (package.get("data") or {}).get("sendReminders", "true") == "true"
+            self._send(ref.request_id, reminders=wanted)
 
     # --- following -----------------------------------------------------------------------------
 
@@ -234,6 +238,16 @@ class OneSpanProvider(SigningProvider):
                                           f"{'trashed' if package.get('trashed') else package.get('status')}")
         for email in signers_due(package):  # later signers have not been invited yet
             self.http.request("POST", f"/packages/{ref.request_id}/notifications", json={"email": email})
+
+    def signing_url(self, ref: RequestRef, signer_email: str) -> str:
+        role = role_of(self._package(ref), signer_email)
+        if role is None:
+            raise ProviderValidationError(self.display_name, f"{signer_email} is not a signer of {ref.request_id}")
+        answer = self._json("GET", f"/packages/{ref.request_id}/roles/{role}/signingUrl")
+        url = answer.get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ProviderTransientError(self.display_name, "the signing URL answer carried no url")
+        return url
 
     # --- callbacks -----------------------------------------------------------------------------
 

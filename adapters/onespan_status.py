@@ -89,3 +89,10 @@ def signers_due(package: dict) -> list[str]:
         return []
     first = pending[0].get("index") or 0
     return [r["signers"][0]["email"] for r in pending if (r.get("index") or 0) == first]
+
+
+def role_of(package: dict, email: str) -> str | None:
+    """The id of the role whose signer has `email` (signing URLs are per role, not per signer)."""
+    role = next((r for r in _signer_roles(package) if str(r["signers"][0].get("email") or "").lower()
+                 == email.lower()), None)
+    return str(role["id"]) if role and role.get("id") else None

@@ -26,6 +26,7 @@ from adapters.base import (
     RequestStatus,
     SignedFile,
     SignerAuth,
+    SignerDelivery,
     SignerSpec,
     SignerStatus,
     SigningProvider,
@@ -87,11 +88,14 @@ def _label(path: str, message: str) -> str:
 LANGUAGES = frozenset({"en", "en-gb", "nl", "fr", "de", "he", "da", "fi", "hu", "it", "no", "pl", "pt", "es", "sv",
                        "ru", "ja"})
 
+
 class SignRequestProvider(SigningProvider):
     name = "signrequest"
     display_name = "SignRequest"
+    # Embedded: a signer given `embed_url_user_id` gets an `embed_url` and no invitation email; such signers
+    # mix freely with emailed ones in one request.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True,
-                                        languages=LANGUAGES)
+                                        embedded_signing=True, mixed_delivery=True, languages=LANGUAGES)
 
     def __init__(self, api_token: str, base_url: str = DEFAULT_BASE_URL, from_email: str | None = None,
                  download_hosts: Sequence[str] = DEFAULT_DOWNLOAD_HOSTS, require_https_downloads: bool = True,
@@ -156,6 +160,9 @@ class SignRequestProvider(SigningProvider):
                 raise ProviderValidationError(self.display_name, f"{signer.email} needs SMS verification "
                                               "but has no mobile phone")
             entry["verify_phone_number"] = signer.mobile_phone
+        if signer.delivery == SignerDelivery.EMBEDDED:
+            # Our id for the person, shown in SignRequest's signing log: the email the CRM holds for them.
+            entry["embed_url_user_id"] = signer.email
         return entry
 
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
@@ -239,6 +246,19 @@ class SignRequestProvider(SigningProvider):
     def send_reminder(self, ref: RequestRef) -> None:
         uuid = self._signrequest_uuid(ref)
         self.http.request("POST", f"/signrequests/{uuid}/resend_signrequest_email/", json={})
+
+    def signing_url(self, ref: RequestRef, signer_email: str) -> str:
+        signrequest = self.http.request_json("GET", f"/signrequests/{self._signrequest_uuid(ref)}/")
+        signers = signrequest.get("signers") if isinstance(signrequest, dict) else None
+        signer = next((s for s in signers or [] if isinstance(s, dict)
+                       and str(s.get("email") or "").lower() == signer_email.lower()), None)
+        if signer is None:
+            raise ProviderValidationError(self.display_name, f"{signer_email} is not a signer of {ref.request_id}")
+        url = signer.get("embed_url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ProviderValidationError(self.display_name, f"no signing link for {signer_email}: the signer was "
+                                          "not sent with embed_url_user_id, or has signed already")
+        return url
 
     def _signrequest_uuid(self, ref: RequestRef) -> str:
         uuid = ref.details.get("signrequest_uuid")

@@ -26,6 +26,14 @@ class WritebackFields(BaseSettings):
     completed_at: str = "Signing_Completed_At__c"
     last_error: str = "Signing_Last_Error__c"
     last_error_max_length: int = 4000
+    # Not written unless named (an org upgraded from an earlier version has no such fields).
+    decline_reason: str | None = None
+    signing_url: str | None = None
+
+    @field_validator("decline_reason", "signing_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class Settings(BaseSettings):

@@ -120,10 +120,16 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
                 print(problem)
             continue
         problems = []
+        try:
+            from connector.delivery import adapter_classes, check_embedded_delivery
+
+            check_embedded_delivery(mapping, adapter_classes(), settings.writeback, path)
+        except MappingError as exc:
+            problems.extend(exc.problems)
         if describe is not None:
             from connector.org_check import check_against_org
 
-            problems = check_against_org(mapping, path, describe, settings.writeback)
+            problems.extend(check_against_org(mapping, path, describe, settings.writeback))
         for problem in problems:
             print(problem)
         failed = failed or bool(problems)

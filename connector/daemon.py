@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from adapters.base import SigningProvider
 from config.settings import Settings
 from connector.crm import CRM, CRMError
+from connector.delivery import check_embedded_delivery
 from connector.dispatcher import EventDispatcher
 from connector.documents import PdfLimits
 from connector.engine import Engine, EngineOptions
@@ -149,9 +150,15 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if providers is None:
         providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
     known = providers
-    mappings = MappingSource(None if mapping else settings.mappings_path, initial=mapping,
-                             check=lambda m: check_rules_have_providers(m.rules, known))
-    check_rules_have_providers(mappings.current.rules, providers)
+    path = None if mapping else settings.mappings_path
+
+    def check(m: MappingFile) -> None:
+        check_rules_have_providers(m.rules, known)
+        check_embedded_delivery(m, known, settings.writeback, path)
+
+    mappings = MappingSource(path, initial=mapping, check=check)
+    if mapping is not None:
+        check(mapping)
     if store is None:
         store = Store(settings.database_url, clock=clock)
         store.migrate()

@@ -22,6 +22,7 @@ from pathlib import Path
 from adapters.base import (
     ProviderError,
     RequestRef,
+    SignerDelivery,
     SigningProvider,
     SigningRequestSpec,
     SigningState,
@@ -146,6 +147,7 @@ class Engine:
             ref = provider.find_by_external_id(job.id)
             if ref:
                 log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
+                provider.resume(ref)
         if ref is None:
             spec = self._build_request(job, provider)
             job.pending_effect = "create"
@@ -171,14 +173,22 @@ class Engine:
         )
         # What was sent is kept with the job: the later writebacks name these titles and signers.
         job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers]}
+        in_order = sorted(spec.signers, key=lambda s: s.order)
+        embedded = [s.email for s in in_order if s.delivery == SignerDelivery.EMBEDDED]
+        if embedded:
+            # One signing-URL field per opportunity: the first embedded signer in signing order gets it.
+            job.request_ref["embedded_signer"] = embedded[0]
         return spec
 
     def _write_sent(self, job: Job) -> None:
         ref = job.request_ref or {}
-        writeback = self.writebacks.sent(
+        builder = self._writebacks(job)
+        signing_url, problem = self._signing_url(job, builder)
+        writeback = builder.sent(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
             provider_label=self._label(job.provider), titles=ref.get("titles", []),
             signers=ref.get("signers", []), sent_at=job.sent_at or self.clock(),
+            signing_url=signing_url, problem=problem,
         )
         self._apply(job, "writeback:sent", writeback)
         job.state = JobState.AWAITING
@@ -205,7 +215,7 @@ class Engine:
         evidence = provider.download_evidence(ref)
         titles = (job.request_ref or {}).get("titles") or [f.filename for f in signed]
         completed_at = job.completed_at or self.clock()
-        writeback = self.writebacks.completed(
+        writeback = self._writebacks(job).completed(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
             provider_label=self._label(job.provider), titles=titles[: len(signed)],
             signed=[f.content for f in signed], evidence=evidence.content, completed_at=completed_at,
@@ -219,18 +229,20 @@ class Engine:
         ref = job.request_ref or {}
         common = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
                   "provider_label": self._label(job.provider), "titles": ref.get("titles", [])}
+        builder = self._writebacks(job)
         if job.outcome == SigningState.DECLINED.value:
-            writeback = self.writebacks.declined(**common, declined_by=ref.get("declined_by"),
-                                                 reason=job.decline_reason)
+            writeback = builder.declined(**common, declined_by=ref.get("declined_by"), reason=job.decline_reason)
         elif job.outcome == SigningState.EXPIRED.value:
-            writeback = self.writebacks.ended(**common, status=Status.EXPIRED, explanation=(
+            writeback = builder.ended(**common, status=Status.EXPIRED, explanation=(
                 "The signing request expired before everyone signed. Move the opportunity to the stage "
                 "again to send a new request."))
         elif job.outcome == SigningState.CANCELLED.value:
-            writeback = self.writebacks.ended(**common, status=Status.CANCELLED, explanation=(
-                job.cancel_reason or "The signing request was cancelled at the provider."))
+            # Cancelled because the rep moved the deal to a cancel_on stage: keep the stage they chose.
+            writeback = builder.ended(**common, status=Status.CANCELLED, move_stage=not job.cancel_reason,
+                                      explanation=job.cancel_reason or "The signing request was cancelled at the "
+                                      "provider.")
         else:
-            writeback = self.writebacks.ended(**common, status=Status.ERROR, explanation=(
+            writeback = builder.ended(**common, status=Status.ERROR, explanation=(
                 f"{common['provider_label']} reported that the request failed."))
         self._apply(job, "writeback:closed", writeback)
         job.state = JobState.DONE
@@ -256,11 +268,31 @@ class Engine:
         log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
 
     def _write_failure(self, job: Job) -> None:
-        writeback = self.writebacks.failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
+        writeback = self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
         self._apply(job, "writeback:failed", writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _writebacks(self, job: Job) -> WritebackBuilder:
+        """Field names and stage moves of the rule as it was when the job started."""
+        return self.writebacks.for_rule(Rule.model_validate(job.rule))
+
+    def _signing_url(self, job: Job, builder: WritebackBuilder) -> tuple[str | None, str | None]:
+        """(link, problem): the embedded signer's signing link, asked of the provider (a read, so safe to
+        repeat after a crash). A lasting refusal does not hold up the request: "Sent" is written with
+        the problem in the last-error field instead."""
+        email = (job.request_ref or {}).get("embedded_signer")
+        if not email or not builder.field_names.get("signing_url"):
+            return None, None
+        try:
+            return self._provider(job).signing_url(self._ref(job), email), None
+        except ProviderError as exc:
+            if exc.retriable:
+                raise
+            log.error("job %s: no signing link for the embedded signer: %s", job.id, exc)
+            return None, (f"{self._label(job.provider)} gave no signing link for {email}: {exc.message}. "
+                          f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
 
     def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
         if job.pending_effect == effect:

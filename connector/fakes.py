@@ -7,15 +7,16 @@ found again by external id) without any HTTP, so engine tests assert on outcomes
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from adapters.base import (
     ProviderCapabilities,
     RequestRef,
     RequestStatus,
     SignedFile,
+    SignerDelivery,
     SignerStatus,
     SigningProvider,
     SigningRequestSpec,
@@ -37,6 +38,7 @@ class FakeCRM(CRM):
     polled_fields: list[tuple[str, ...]] = field(default_factory=list)  # the `fields` of each poll
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
+    clock: Callable[[], datetime] | None = None
 
     def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,
                            fields: Sequence[str] = ()) -> PollResult:
@@ -63,12 +65,22 @@ class FakeCRM(CRM):
             exc, self.fail_next_apply = self.fail_next_apply, None
             raise exc
         self.fields.setdefault(writeback.opportunity_id, {}).update(writeback.fields)
+        self._move_stage(writeback)
         self.attached.setdefault(writeback.opportunity_id, []).extend(writeback.files)
         self.tasks.setdefault(writeback.opportunity_id, []).extend(t.subject for t in writeback.tasks)
         if self.crash_after_next_apply:  # the write landed but the caller never hears back
             exc, self.crash_after_next_apply = self.crash_after_next_apply, None
             raise exc
         return WritebackResult()
+
+    def _move_stage(self, writeback: Writeback) -> None:
+        """As Salesforce does: a new StageName is a stage entry (LastStageChangeDate, SystemModstamp)."""
+        opportunity = self.opportunities.get(writeback.opportunity_id)
+        stage = writeback.fields.get("StageName")
+        if opportunity is not None and isinstance(stage, str) and stage != opportunity.stage:
+            now = self.clock() if self.clock else datetime.now(UTC)
+            self.opportunities[opportunity.id] = replace(opportunity, stage=stage, stage_changed_at=now,
+                                                         system_modstamp=now)
 
     def missing_parts(self, writeback: Writeback) -> Writeback:
         self.calls += 1
@@ -96,6 +108,8 @@ class FakeProvider(SigningProvider):
         self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True, languages=None)
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0
+        self.resumed: list[str] = []
+        self.signing_url_calls = 0
         self.fail_next_create: Exception | None = None
         self.lose_next_create_response: Exception | None = None
         self._ids = itertools.count(1)
@@ -117,6 +131,9 @@ class FakeProvider(SigningProvider):
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
         return next((r.ref for r in self.requests.values() if r.spec.external_id == external_id), None)
 
+    def resume(self, ref: RequestRef) -> None:
+        self.resumed.append(ref.request_id)
+
     def set_state(self, request_id: str, state: SigningState, **changes) -> None:
         request = self.requests[request_id]
         request.status = replace(request.status, state=state, **changes)
@@ -136,6 +153,12 @@ class FakeProvider(SigningProvider):
 
     def send_reminder(self, ref: RequestRef) -> None:
         return None
+
+    def signing_url(self, ref: RequestRef, signer_email: str) -> str:
+        self.signing_url_calls += 1
+        signer = next(s for s in self.requests[ref.request_id].spec.signers if s.email == signer_email)
+        assert signer.delivery == SignerDelivery.EMBEDDED, "only an embedded signer has a signing URL"
+        return f"https://fake.example/sign/{ref.request_id}/{signer_email}"
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         if headers.get("x-fake-signature") != "good":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from adapters.base import DocumentSpec, ProviderCapabilities, SignerSpec, SigningRequestSpec
 from connector.crm import FileRef, Opportunity
+from connector.delivery import embedded_delivery_problem
 from connector.documents import PdfLimits, check_pdf, pdf_filename, select_files
 from connector.errors import PreparationError
 from connector.pdf_forms import TemplateError, fill
@@ -77,6 +78,9 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
     signers = build_signers(opportunity, list(rule.signers), rule.internal_signer)
     if any(s.auth.value == "sms" for s in signers) and not capabilities.sms_authentication:
         raise PreparationError(f"Rule {rule.id} asks for SMS authentication, which {provider_label} cannot do.")
+    problem = embedded_delivery_problem(signers, capabilities, provider_label)
+    if problem:
+        raise PreparationError(f"Rule {rule.id}: {problem}")
     chosen = _chosen(rule, opportunity)
     if len(chosen) > 1 and not capabilities.multiple_documents:
         raise PreparationError(
@@ -118,7 +122,9 @@ def describe_plan(rule: Rule, spec: SigningRequestSpec, documents: list[PlannedD
     for signer in spec.signers:
         name = f"{signer.first_name} {signer.last_name}".strip()
         lines.append(f"  signer {signer.order}: {name} <{signer.email}> authentication {signer.auth.value}"
-                     + (f" ({signer.mobile_phone})" if signer.auth.value == "sms" else ""))
+                     + (f" ({signer.mobile_phone})" if signer.auth.value == "sms" else "")
+                     + (", delivery embedded (link written to the opportunity)"
+                        if signer.delivery.value == "embedded" else ""))
     lines.append(f"  subject: {spec.subject}")
     lines.append(f"  message: {spec.message}")
     lines.append(f"  language: {spec.language}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from adapters.base import SignerAuth, SignerSpec
+from adapters.base import SignerAuth, SignerDelivery, SignerSpec
 from connector.crm import ContactRole, Opportunity
 from connector.errors import PreparationError
 from mappings.models import InternalSigner, SignerRule
@@ -47,7 +47,7 @@ def _internal(opportunity: Opportunity, rule: InternalSigner) -> SignerSpec:
         raise PreparationError(f"The internal signer {email} needs mobile_phone in international format for SMS "
                                "authentication. Set it in the mapping.")
     return SignerSpec(email=email, first_name=first_name, last_name=last_name, order=0, mobile_phone=phone,
-                      auth=SignerAuth(rule.auth))
+                      auth=SignerAuth(rule.auth), delivery=SignerDelivery(rule.delivery))
 
 
 def build_signers(opportunity: Opportunity, rules: list[SignerRule],
@@ -97,5 +97,6 @@ def _customers(opportunity: Opportunity, rules: list[SignerRule]) -> tuple[Signe
             order=order,
             mobile_phone=phone,
             auth=SignerAuth(rule.auth),
+            delivery=SignerDelivery(rule.delivery),
         ))
     return tuple(signers)

@@ -2,6 +2,10 @@
 
 Task subjects carry the provider's request id, so each is unique to one job and one event;
 that is how an interrupted write is recognised (see CRM.missing_parts).
+
+Field names come from the rule's `writeback:` block, falling back to the CONNECTOR_FIELD_*
+settings (`for_rule`); a name set to null is not written. A `move_to_stage_on` stage goes into
+the same field update as the status, so it costs no extra API call.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from datetime import datetime
 from config.settings import WritebackFields
 from connector.crm import FileUpload, TaskEntry, Writeback
 from connector.documents import OUTPUT_SUFFIXES, pdf_filename
+from mappings.models import Rule
+from mappings.writeback import RuleWriteback, StageMoves
+
+STAGE_FIELD = "StageName"
 
 
 class Status:
@@ -24,25 +32,50 @@ class Status:
 
 
 class WritebackBuilder:
-    def __init__(self, names: WritebackFields):
+    def __init__(self, names: WritebackFields, *, rule_writeback: RuleWriteback | None = None,
+                 moves: StageMoves | None = None):
         self.names = names
+        self.field_names = (rule_writeback or RuleWriteback()).resolve(names.model_dump())
+        self.moves = (moves or StageMoves()).targets()
+
+    def for_rule(self, rule: Rule) -> WritebackBuilder:
+        """The builder for one rule (as snapshotted on its job): its field names and stage moves."""
+        return WritebackBuilder(self.names, rule_writeback=rule.writeback, moves=rule.move_to_stage_on)
 
     def _short(self, text: str) -> str:
         limit = self.names.last_error_max_length
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
+    def _fields(self, values: dict[str, object], *, outcome: str | None = None) -> dict[str, object]:
+        """API name -> value for the keys that have a field; later keys win when two share a name."""
+        fields = {self.field_names[key]: value for key, value in values.items() if self.field_names.get(key)}
+        if outcome and outcome in self.moves:
+            fields[STAGE_FIELD] = self.moves[outcome]
+        return fields
+
+    def _ended_fields(self, status: str, *, last_error: str | None, outcome: str | None,
+                      decline_reason: str | None = None) -> dict[str, object]:
+        # A finished request's signing link is dead: clear it rather than leave it on the record.
+        values: dict[str, object] = {"status": status, "signing_url": None, "last_error": last_error}
+        if decline_reason is not None:
+            values["decline_reason"] = decline_reason
+        return self._fields(values, outcome=outcome)
+
     def sent(self, *, opportunity_id: str, request_id: str, provider_label: str, titles: Sequence[str],
-             signers: Sequence[str], sent_at: datetime) -> Writeback:
+             signers: Sequence[str], sent_at: datetime, signing_url: str | None = None,
+             problem: str | None = None) -> Writeback:
         docs = ", ".join(titles)
         return Writeback(
             opportunity_id=opportunity_id,
-            fields={
-                self.names.status: Status.SENT,
-                self.names.request_id: request_id,
-                self.names.sent_at: sent_at,
-                self.names.completed_at: None,
-                self.names.last_error: None,
-            },
+            fields=self._fields({
+                "status": Status.SENT,
+                "request_id": request_id,
+                "sent_at": sent_at,
+                "completed_at": None,
+                "decline_reason": None,
+                "signing_url": signing_url,
+                "last_error": self._short(problem) if problem else None,
+            }),
             tasks=(TaskEntry(
                 subject=f"Sent for signature: {docs} ({provider_label} {request_id})"[:255],
                 description="Signers, in order: " + ", ".join(signers) + f".\nProvider: {provider_label}.",
@@ -63,9 +96,8 @@ class WritebackBuilder:
         return Writeback(
             opportunity_id=opportunity_id,
             fields={
-                self.names.status: Status.COMPLETED,
-                self.names.completed_at: completed_at,
-                self.names.last_error: None,
+                **self._ended_fields(Status.COMPLETED, last_error=None, outcome="completed"),
+                **self._fields({"completed_at": completed_at}),
             },
             files=tuple(files),
             tasks=(TaskEntry(
@@ -78,10 +110,12 @@ class WritebackBuilder:
                  declined_by: str | None, reason: str | None) -> Writeback:
         who = declined_by or "a signer"
         why = reason or f"{provider_label} did not report a reason"
+        text = self._short(f"Declined by {who}: {why}")
+        own_field = bool(self.field_names.get("decline_reason"))
         return Writeback(
             opportunity_id=opportunity_id,
-            fields={self.names.status: Status.DECLINED, self.names.last_error: self._short(
-                f"Declined by {who}: {why}")},
+            fields=self._ended_fields(Status.DECLINED, last_error=None if own_field else text, outcome="declined",
+                                      decline_reason=text if own_field else None),
             tasks=(TaskEntry(
                 subject=f"Signature declined: {', '.join(titles)} ({provider_label} {request_id})"[:255],
                 description=f"Declined by {who}.\nReason: {why}",
@@ -89,11 +123,12 @@ class WritebackBuilder:
         )
 
     def ended(self, *, opportunity_id: str, request_id: str, provider_label: str, titles: Sequence[str],
-              status: str, explanation: str) -> Writeback:
-        """Expired or cancelled at the provider."""
+              status: str, explanation: str, move_stage: bool = True) -> Writeback:
+        """Expired, cancelled or failed at the provider. `move_stage` False keeps the stage as it is."""
+        outcome = {Status.EXPIRED: "expired", Status.CANCELLED: "cancelled"}.get(status) if move_stage else None
         return Writeback(
             opportunity_id=opportunity_id,
-            fields={self.names.status: status, self.names.last_error: self._short(explanation)},
+            fields=self._ended_fields(status, last_error=self._short(explanation), outcome=outcome),
             tasks=(TaskEntry(
                 subject=f"Signature {status.lower()}: {', '.join(titles)} ({provider_label} {request_id})"[:255],
                 description=explanation,
@@ -103,5 +138,5 @@ class WritebackBuilder:
     def failed(self, *, opportunity_id: str, message: str) -> Writeback:
         return Writeback(
             opportunity_id=opportunity_id,
-            fields={self.names.status: Status.ERROR, self.names.last_error: self._short(message)},
+            fields=self._fields({"status": Status.ERROR, "last_error": self._short(message)}),
         )

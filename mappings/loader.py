@@ -136,7 +136,8 @@ def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | No
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = f"unknown key {loc[-1]!r}{_suggestion(tagged)}"
-            problems.append(MappingProblem(filename, line, column, f"{_rule_label(data, loc)}{where}: {message}"))
+            prefix = f"{_rule_label(data, loc)}{where}: " if where else ""
+            problems.append(MappingProblem(filename, line, column, f"{prefix}{message}"))
         raise MappingError(problems) from None
     folder = base_dir if base_dir is not None else Path(filename).parent
     problems = [MappingProblem(filename, *_position(root, found.loc, found.at_key),

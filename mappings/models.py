@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from mappings.merge_fields import check_text
+from mappings.writeback import RuleWriteback, StageMoves, move_cycles
 
 PROVIDERS = ("signrequest", "onespan", "legalsign")
 
@@ -142,6 +143,9 @@ DOCUMENT_TAGS: dict[str, type[BaseModel]] = {"file-selector": DocumentSelector,
 class SignerRule(_Strict):
     role: str = Field(description="OpportunityContactRole.Role whose contact signs (the primary one first).")
     auth: Literal["email", "sms"] = Field("email", description="How the signer proves who they are.")
+    delivery: Literal["email", "embedded"] = Field(
+        "email", description="email: the provider emails the signing link. embedded: no email; the signing link "
+                             "is written to the opportunity (writeback.signing_url) for signing on the spot.")
 
 
 class InternalSigner(_Strict):
@@ -154,6 +158,7 @@ class InternalSigner(_Strict):
     position: Literal["before", "after"] = Field("after", description="Sign before or after the customer.")
     auth: Literal["email", "sms"] = "email"
     mobile_phone: str | None = Field(None, description="Needed with auth: sms.")
+    delivery: Literal["email", "embedded"] = Field("email", description="As for signers: email or embedded.")
 
     @model_validator(mode="after")
     def _owner_or_named(self) -> InternalSigner:
@@ -185,6 +190,36 @@ class Rule(_Strict):
         description="When the opportunity enters the stage again, send a new request only if this rule's last one "
                     "ended so. By default a completed signing is never sent again.",
     )
+    # --- write-back and stage moves (see mappings/writeback.py) ---
+    writeback: RuleWriteback = Field(
+        default_factory=RuleWriteback,
+        description="Opportunity fields this rule writes; each defaults to its CONNECTOR_FIELD_* setting.",
+    )
+    move_to_stage_on: StageMoves = Field(
+        default_factory=StageMoves,
+        description="Stage to move the opportunity to when the request is completed, declined, expired or "
+                    "cancelled; written in the same update as the status.",
+    )
+
+    @model_validator(mode="after")
+    def _moves_leave_the_trigger(self) -> Rule:
+        for outcome, stage in self.move_to_stage_on.targets().items():
+            if stage in self.trigger.stages:
+                raise ValueError(f"move_to_stage_on.{outcome} moves the opportunity to {stage!r}, a trigger stage of "
+                                 "this same rule, which would send it again; pick a stage outside trigger.stages")
+        return self
+
+    @model_validator(mode="after")
+    def _one_embedded_signer(self) -> Rule:
+        embedded = [s.role for s in self.signers if s.delivery == "embedded"]
+        if self.internal_signer and self.internal_signer.delivery == "embedded":
+            embedded.append("internal signer")
+        if len(embedded) > 1:
+            raise ValueError(f"{' and '.join(embedded)} both have delivery: embedded, but the opportunity has one "
+                             "signing-URL field and an embedded signer gets no email; keep one embedded signer")
+        return self
+
+    # --- end write-back and stage moves ---
 
     # --- language (issue 4) -------------------------------------------------------------------
     language: str = Field("en", description="Language of the provider's e-mails and signing pages: an ISO 639-1 "
@@ -227,6 +262,13 @@ class MappingFile(_Strict):
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
             seen.add(rule.id)
+        return self
+
+    @model_validator(mode="after")
+    def _no_stage_move_loops(self) -> MappingFile:
+        for cycle in move_cycles(self.rules):
+            raise ValueError(f"stage moves form a loop: {' -> '.join(cycle)} (each rule's move_to_stage_on lands in "
+                             "the next rule's trigger stage), which would send requests without end; break the loop")
         return self
 
     def stages(self) -> list[str]:

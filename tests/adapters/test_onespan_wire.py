@@ -177,12 +177,23 @@ def _list(query, results):
 
 
 @responses.activate
-def test_find_by_external_id_finishes_a_draft_left_by_a_crash():
+def test_find_by_external_id_finds_a_draft_left_by_a_crash_and_resume_sends_it():
     _list("DRAFT", [{"id": "other", "data": {"externalId": "job-x"}, "status": "DRAFT"},
                     {"id": PKG, "data": {"externalId": "job-7", "sendReminders": "true"}, "status": "DRAFT"}])
-    _expect_send()
     assert provider().find_by_external_id("job-7") == REF
-    assert len(responses.calls) == 4
+    assert len(responses.calls) == 1  # finding has no side effect: the job may be about to cancel it
+    responses.get(f"{API}/packages/{PKG}", json={"id": PKG, "status": "DRAFT",
+                                                 "data": {"externalId": "job-7", "sendReminders": "true"}})
+    _expect_send()
+    provider().resume(REF)
+    assert len(responses.calls) == 5
+
+
+@responses.activate
+def test_resume_leaves_a_package_that_was_already_sent_alone():
+    responses.get(f"{API}/packages/{PKG}", json={"id": PKG, "status": "SENT", "data": {"externalId": "job-7"}})
+    provider().resume(REF)
+    assert len(responses.calls) == 1
 
 
 @responses.activate

@@ -73,6 +73,10 @@ class Harness:
     def reminders_sent(self, ref: RequestRef) -> int:
         raise NotImplementedError
 
+    def emailed(self, ref: RequestRef, email: str) -> bool:
+        """Whether the simulator sent `email` an invitation for this request."""
+        raise NotImplementedError
+
     def forge(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
         """A callback an attacker could send, derived from a real one."""
         raise NotImplementedError
@@ -85,6 +89,9 @@ class SignRequestHarness(Harness):
 
     def reminders_sent(self, ref):
         return self.sim.store.documents[ref.request_id].reminders
+
+    def emailed(self, ref, email):
+        return self.sim.store.documents[ref.request_id].signer(email).emailed
 
     def forge(self, headers, body):
         # event_hash covers event_time + event_type: claiming another event type breaks it.
@@ -119,6 +126,10 @@ class LegalsignHarness(Harness):
 
     def reminders_sent(self, ref):
         return sum(s.reminders for s in self.sim.documents[ref.request_id].signers)
+
+    def emailed(self, ref, email):
+        # Legalesign's do_email is one switch for the whole document.
+        return self.sim.documents[ref.request_id].do_email
 
     def forge(self, headers, body):
         # No verifiable signature (the webhook server also requires the secret path); what the adapter itself

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
+import requests
 from pypdf import PdfReader
 
 from adapters.base import (
     DocumentSpec,
     ProviderValidationError,
     SignerAuth,
+    SignerDelivery,
     SignerSpec,
     SigningRequestSpec,
     SigningState,
@@ -139,3 +142,25 @@ def test_an_sms_signer_signs_only_after_the_code(harness):
     assert harness.sim.enter_sms_code(ref.request_id, ANN, code) is True
     harness.sign(ref, ANN)
     assert harness.provider.get_status(ref).state == SigningState.COMPLETED
+
+
+# --- embedded delivery ------------------------------------------------------------------------
+
+
+def test_an_embedded_signer_is_not_emailed_and_signs_through_the_signing_url(harness):
+    capabilities = harness.provider.capabilities
+    if not capabilities.embedded_signing:
+        pytest.skip("provider has no embedded delivery")
+    base = _spec(harness, ANN, BOB) if capabilities.mixed_delivery else _spec(harness, BOB)
+    embedded = replace(base.signers[-1], delivery=SignerDelivery.EMBEDDED)
+    ref = harness.provider.create(replace(base, signers=(*base.signers[:-1], embedded)))
+    assert harness.emailed(ref, BOB) is False
+    if capabilities.mixed_delivery:
+        assert harness.emailed(ref, ANN) is True
+        harness.sign(ref, ANN)
+    url = harness.provider.signing_url(ref, BOB)
+    page = requests.get(url, timeout=10)
+    assert page.status_code == 200 and BOB in page.text
+    harness.sign(ref, BOB)
+    assert harness.provider.get_status(ref).state == SigningState.COMPLETED
+

@@ -10,6 +10,7 @@ from connector.http import make_session
 from connector.sandbox.salesforce_sim import SalesforceSimulator
 from connector.sandbox.servers import serve_in_thread
 from connector.sandbox.tls import make_certificate
+from tests.sandbox.salesforce_sim_support import running_org
 
 
 @dataclass
@@ -37,3 +38,16 @@ def org(tmp_path_factory):
     server = serve_in_thread(sim.app, ssl_certfile=str(cert.cert_file), ssl_keyfile=str(cert.key_file))
     yield Org(sim, server.url, str(cert.ca_file))
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def sf_org(tmp_path_factory):
+    """The Salesforce simulator over HTTPS, one per test module (a module may override it)."""
+    with running_org(tmp_path_factory.mktemp("tls"), daily_api_limit=100_000) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sf(sf_org):
+    """simple-salesforce logged in to `sf_org`."""
+    return sf_org.client()

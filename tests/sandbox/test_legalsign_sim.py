@@ -279,8 +279,21 @@ def test_signer_links_resources_and_webhook_list(world):
     signer = requests.get(f"{world.api}/signer/{first}/", headers=AUTH, timeout=5).json()
     assert (signer["first_name"], signer["status"], signer["order"]) == ("Ann", 10, 0)
     link = requests.get(f"{world.api}/signer/{first}/new-link/", headers=AUTH, timeout=5, allow_redirects=False)
-    assert link.status_code == 201 and "/sandbox/sign/" in link.headers["Location"]
+    assert link.status_code == 201 and "/sandbox/esign/" in link.headers["Location"]
     status = requests.get(f"{world.api}/status/{ref.request_id}/", headers=AUTH, timeout=5).json()
     assert (status["status"], status["tag"], status["download_final"]) == (10, "job-1", False)
     [hook] = requests.get(f"{world.api}/notifications/", headers=AUTH, timeout=5).json()
     assert (hook["notify_when"], hook["url"]) == (10, f"{world.receiver_url}{world.provider.callback_path()}")
+
+
+def test_new_link_is_fresh_each_time_and_opens_the_signers_page_once(world):
+    ref = world.provider.create(world.spec(ANN, BOB))
+    first = world.sim.document(ref.request_id).signers[0].uuid
+    links = [requests.get(f"{world.api}/signer/{first}/new-link/", headers=AUTH, timeout=5,
+                          allow_redirects=False).headers["Location"] for _ in range(2)]
+    assert links[0] != links[1]
+    opened = requests.get(links[0], timeout=5)
+    assert opened.status_code == 200 and f"Signer: {ANN}" in opened.text
+    again = requests.get(links[0], timeout=5)
+    assert again.status_code == 404 and "has been used already" in again.text
+    assert requests.get(links[1], timeout=5).status_code == 200

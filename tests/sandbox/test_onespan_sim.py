@@ -250,6 +250,8 @@ def test_reminders_and_find_after_a_crash_between_create_and_send(world, monkeyp
     assert draft["status"] == "DRAFT"
     found = world.provider.find_by_external_id("job-crash")
     assert found is not None and found.request_id == draft["id"]
+    assert world.sim.package(draft["id"])["status"] == "DRAFT"
+    world.provider.resume(found)
     assert world.sim.package(draft["id"])["status"] == "SENT"
     assert world.sim.reminder_schedule(draft["id"])["repetitionsCount"] == 4
     assert world.provider.find_by_external_id("job-1") == ref

@@ -86,3 +86,44 @@ def test_fields_that_filters_and_merge_fields_read_must_exist_in_the_org(org, tm
         "would fail)",
     ]
     assert sorted(described) == ["Account", "Opportunity", "OpportunityContactRole", "RecordType", "User"]
+
+
+PER_RULE = """version: 1
+rules:
+  - id: moves
+    trigger: {stages: [Contract Sent]}
+    provider: signrequest
+    signers: [{role: Decision Maker}]
+    writeback:
+      status: Deal_Signing__c
+      decline_reason: Signing_Decline_Reason__c
+      sent_at: LastStageChangeDate
+      request_id: null
+    move_to_stage_on: {completed: Closed Won, declined: Needs Analysis}
+"""
+
+
+def test_per_rule_fields_and_move_to_stages_are_checked_against_the_org(org, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(PER_RULE)
+    sf = org.client()
+    problems = [str(p).removeprefix(f"{path}:") for p in check_against_org(
+        load_mapping(path), path, lambda name: getattr(sf, name).describe(), WritebackFields(_env_file=None))]
+    assert problems == [
+        "8:15: rule moves: writeback.status field Deal_Signing__c does not exist on Opportunity; create it or "
+        "correct the API name",
+        "10:16: rule moves: writeback.sent_at field LastStageChangeDate is not updateable by the integration user; "
+        "grant edit access or name another field",
+        "12:57: rule moves: move_to_stage_on.declined stage 'Needs Analysis' is not an active Opportunity stage in "
+        "this org (stages: Closed Lost, Closed Won, Contract Sent, Negotiation, Proposal, Prospecting, "
+        "Qualification, Verbal Commitment)",
+    ]
+
+
+def test_per_rule_fields_that_exist_pass(org, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(PER_RULE.replace("      status: Deal_Signing__c\n", "").replace(
+        "      sent_at: LastStageChangeDate\n", "").replace("Needs Analysis", "Qualification"))
+    sf = org.client()
+    assert check_against_org(load_mapping(path), path, lambda name: getattr(sf, name).describe(),
+                             WritebackFields(_env_file=None, signing_url="Signing_URL__c")) == []

@@ -7,20 +7,9 @@ import base64
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from tests.sandbox.salesforce_sim_support import make_deal, running_org
+from tests.sandbox.salesforce_sim_support import make_deal
 
 BASE = "/services/data/v59.0"
-
-
-@pytest.fixture(scope="module")
-def sf_org(tmp_path_factory):
-    with running_org(tmp_path_factory.mktemp("tls"), daily_api_limit=100_000) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def sf(sf_org):
-    return sf_org.client()
 
 
 def _composite(sf, subrequests: list[dict], **flags) -> list[dict]:

@@ -8,18 +8,7 @@ import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from connector.sandbox.pdfgen import text_pdf
-from tests.sandbox.salesforce_sim_support import DATETIME, make_deal, running_org
-
-
-@pytest.fixture(scope="module")
-def sf_org(tmp_path_factory):
-    with running_org(tmp_path_factory.mktemp("tls"), daily_api_limit=100_000) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def sf(sf_org):
-    return sf_org.client()
+from tests.sandbox.salesforce_sim_support import DATETIME, make_deal
 
 
 def _error(raised) -> str:

@@ -12,18 +12,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connector.sandbox.salesforce_sim.ids import canonical_id
-from tests.sandbox.salesforce_sim_support import make_deal, running_org
-
-
-@pytest.fixture(scope="module")
-def sf_org(tmp_path_factory):
-    with running_org(tmp_path_factory.mktemp("tls"), daily_api_limit=100_000) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def sf(sf_org):
-    return sf_org.client()
+from tests.sandbox.salesforce_sim_support import make_deal
 
 
 def _error(raised) -> dict:

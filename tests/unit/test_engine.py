@@ -67,6 +67,7 @@ def test_crash_after_create_finds_the_request_instead_of_sending_again(world):
     assert job.state == JobState.AWAITING
     assert world.provider.create_calls == 1
     assert job.request_id == next(iter(world.provider.requests))
+    assert world.provider.resumed == [job.request_id]
 
 
 def test_lost_writeback_response_does_not_attach_twice(world):
@@ -171,6 +172,27 @@ def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
     fields = world.crm.fields[opportunity.id]
     assert fields["Signing_Status__c"] == "Cancelled"
     assert "moved to stage 'Closed Lost'" in fields["Signing_Last_Error__c"]
+
+
+def test_cancelling_a_request_left_half_created_by_a_crash_does_not_finish_sending_it(world):
+    from dataclasses import replace
+
+    from mappings.loader import parse_mapping
+    from tests.unit.conftest import RULES
+
+    world.mapping = parse_mapping(RULES + '    cancel_on: ["Closed Lost"]\n')
+    opportunity = world.add_opportunity()
+    world.provider.lose_next_create_response = ProviderTransientError("fake", "connection reset")
+    world.daemon().run_once()
+    request_id = next(iter(world.provider.requests))
+    world.clock.advance(minutes=1)
+    world.crm.opportunities[opportunity.id] = replace(
+        opportunity, stage="Closed Lost", system_modstamp=world.clock(), stage_changed_at=world.clock())
+    daemon = world.daemon()
+    daemon.run_once()
+    assert world.provider.resumed == []
+    assert world.provider.requests[request_id].status.state == SigningState.CANCELLED
+    assert (_only_job(daemon).state, _only_job(daemon).outcome) == (JobState.DONE, "cancelled")
 
 
 def test_the_connectors_own_outputs_are_never_sent_again(world):

@@ -190,7 +190,7 @@ def build_app(sim) -> Starlette:
 
     def new_link(request: Request, _raw: bytes) -> Response:
         doc, found = the_signer(request)
-        return Response(status_code=201, headers={"Location": sim.signing_url(doc.uuid, found.email)})
+        return Response(status_code=201, headers={"Location": sim.new_signing_link(doc.uuid, found.email)})
 
     def subscribe(_request: Request, raw: bytes) -> Response:
         hook_id = sim.subscribe(parse_json(raw, bad_json_is_400=True))

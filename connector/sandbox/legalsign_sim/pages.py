@@ -82,5 +82,13 @@ def page_routes(sim) -> list[Route]:
         failure = await run_in_threadpool(perform_action, sim, document.uuid, signer.email, form)
         return failure or RedirectResponse(f"/sandbox/sign/{signer.key}", status_code=303)
 
+    def one_use(request: Request) -> Response:
+        key = sim.use_link(request.path_params["token"])
+        if key is None:
+            return _page("Link used", "<p>This signing link is not valid or has been used already. Ask the sender "
+                         "for a new one.</p>", 404)
+        return RedirectResponse(f"/sandbox/sign/{key}", status_code=303)
+
     return [Route("/sandbox/", index, methods=["GET"]), Route("/sandbox/sign/{key}", show, methods=["GET"]),
+            Route("/sandbox/esign/{token}", one_use, methods=["GET"]),
             Route("/sandbox/sign/{key}", act, methods=["POST"])]

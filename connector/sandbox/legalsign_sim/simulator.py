@@ -61,6 +61,7 @@ class LegalsignSimulator(SendsCallbacks):
         self.templates: dict[str, Template] = {}
         self.documents: dict[str, Document] = {}
         self.webhooks: list[dict] = []
+        self.one_use_links: dict[str, str] = {}  # token -> signer key
         self.create_calls = 0
         self.reminder_texts: list[str] = []
         self._calls: deque[float] = deque()
@@ -84,6 +85,19 @@ class LegalsignSimulator(SendsCallbacks):
     def signing_url(self, document_id: str, signer_email: str) -> str:
         with self.lock:
             return f"{self.public_url}/sandbox/sign/{self._find(document_id, signer_email)[1].key}"
+
+    def new_signing_link(self, document_id: str, signer_email: str) -> str:
+        """`GET /signer/{id}/new-link/`: a fresh link that opens the signer's page once."""
+        with self.lock:
+            signer = self._find(document_id, signer_email)[1]
+            token = secrets.token_urlsafe(18)
+            self.one_use_links[token] = signer.key
+            return f"{self.public_url}/sandbox/esign/{token}"
+
+    def use_link(self, token: str) -> str | None:
+        """The signer key behind a one-use link, or None when it is unknown or already used."""
+        with self.lock:
+            return self.one_use_links.pop(token, None)
 
     def allow_call(self) -> bool:
         """Count one API call against the per-minute throttle."""

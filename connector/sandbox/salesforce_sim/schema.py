@@ -31,7 +31,7 @@ class FieldSpec:
 
     @property
     def textual(self) -> bool:
-        return self.type in ("string", "textarea", "email", "phone", "picklist")
+        return self.type in ("string", "textarea", "email", "phone", "picklist", "url")
 
     @property
     def label(self) -> str:
@@ -161,7 +161,10 @@ SCHEMA: dict[str, ObjectSpec] = {spec.name: spec for spec in [
         FieldSpec("LastStageChangeDate", "datetime", **READ_ONLY),
         FieldSpec("Signing_Status__c", "string", 255), FieldSpec("Signing_Request_Id__c", "string", 255),
         FieldSpec("Signing_Sent_At__c", "datetime"), FieldSpec("Signing_Completed_At__c", "datetime"),
-        FieldSpec("Signing_Last_Error__c", "textarea", 4000, filterable=False)],
+        FieldSpec("Signing_Last_Error__c", "textarea", 4000, filterable=False),
+        # Optional fields of per-rule write-backs (decline reason, embedded signer's link).
+        FieldSpec("Signing_Decline_Reason__c", "textarea", 4000, filterable=False),
+        FieldSpec("Signing_URL__c", "url", 255)],
         [("OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"),
          ("ContentDocumentLinks", "ContentDocumentLink", "LinkedEntityId"), ("Tasks", "Task", "WhatId"),
          ("OpportunityHistories", "OpportunityHistory", "OpportunityId")]),

@@ -74,7 +74,7 @@ class SignerActions:
             signer.signed_name = (full_name or "").strip() or signer.full_name or signer.email
             document.log.append((now, f"Signed by {signer.signed_name} <{signer.email}>"))
             for later in document.required():
-                later.emailed = later.emailed or document.has_turn(later)
+                later.emailed = later.emailed or (document.has_turn(later) and not later.embedded)
             self._emit(document, "signer_signed", signer)
             if all(s.signed for s in document.required()):
                 document.log.append((now, "Document signed by all parties"))

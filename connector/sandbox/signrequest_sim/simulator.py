@@ -187,7 +187,7 @@ class SignRequestSimulator(SignerActions, SendsCallbacks):
         elif not cleaned.get("is_being_prepared"):
             document.status = "se"
             for signer in document.required():
-                signer.emailed = document.has_turn(signer)
+                signer.emailed = document.has_turn(signer) and not signer.embedded
             document.log.append((now, f"Sent by {sender_email} to "
                                       f"{', '.join(s.email for s in document.required())}"))
             self._emit(document, "sent")

@@ -42,6 +42,11 @@ class Signer:
         return self.options.get("verify_phone_number") or None
 
     @property
+    def embedded(self) -> bool:
+        """Sent with `embed_url_user_id`: reached through its `embed_url`, never invited by email."""
+        return bool(self.options.get("embed_url_user_id"))
+
+    @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
