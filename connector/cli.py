@@ -126,6 +126,9 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
             check_embedded_delivery(mapping, adapter_classes(), settings.writeback, path)
         except MappingError as exc:
             problems.extend(exc.problems)
+        from connector.providers import language_problems
+
+        problems.extend(language_problems(mapping, adapter_classes(), path))
         if describe is not None:
             from connector.org_check import check_against_org
 

@@ -94,3 +94,22 @@ def test_the_real_adapters_declare_their_languages():
     assert OneSpanProvider.capabilities.languages is None
     assert {"en", "en-gb", "nl", "fr", "de", "ja"} <= SignRequestProvider.capabilities.languages
     assert "ko" not in SignRequestProvider.capabilities.languages
+
+
+def test_check_mappings_locates_a_language_the_provider_cannot_send(tmp_path, capsys, monkeypatch):
+    from connector.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env from the working directory
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.replace("provider: signrequest", "provider: legalsign") + "    language: fr\n")
+    assert main(["check-mappings", str(path)]) == 1
+    assert capsys.readouterr().out == (
+        f"{path}:10:15: rule quote: language: asks for language 'fr', but Legalsign's API has no language setting "
+        "(its e-mails and pages use the account's language). Remove language from the rule, or use another "
+        "provider.\n")
+    path.write_text(RULES + "    language: ko\n")
+    assert main(["check-mappings", str(path)]) == 1
+    assert "rule quote: language: asks for language 'ko', which SignRequest does not offer (languages: da, de, " \
+           in capsys.readouterr().out
+    path.write_text(RULES + "    language: nl\n")
+    assert main(["check-mappings", str(path)]) == 0
