@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.crm import Opportunity
-from connector.record_fields import AMOUNT, RECORD_TYPE
+from connector.record_fields import AMOUNT, RECORD_TYPE, record_value
 from mappings.models import RecordFilter
 
 
@@ -21,14 +21,13 @@ def mismatch(rule_filter: RecordFilter | None, opportunity: Opportunity) -> str 
     """Why `opportunity` does not pass `rule_filter`, or None when it does (or there is no filter)."""
     if rule_filter is None:
         return None
-    values = opportunity.values
     if rule_filter.record_types:
-        record_type = values.get(RECORD_TYPE)
+        record_type = record_value(opportunity, RECORD_TYPE)
         if record_type not in rule_filter.record_types:
             return (f"record type {record_type!r} is not one of {', '.join(rule_filter.record_types)}"
                     if record_type else "it has no record type")
     if rule_filter.amount:
-        amount = values.get(AMOUNT)
+        amount = record_value(opportunity, AMOUNT)
         low, high = rule_filter.amount.min, rule_filter.amount.max
         if not isinstance(amount, int | float) or isinstance(amount, bool):
             return "its Amount is empty"
@@ -37,7 +36,7 @@ def mismatch(rule_filter: RecordFilter | None, opportunity: Opportunity) -> str 
         if high is not None and amount > high:
             return f"Amount {amount:g} is above {high:g}"
     for path, wanted in rule_filter.field_equals.items():
-        actual = values.get(path)
+        actual = record_value(opportunity, path)
         if not _equal(actual, wanted):
             return f"{path} is {actual!r}, not {wanted!r}"
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from connector.crm import Opportunity
 from mappings import merge_fields
 from mappings.models import Rule, TemplateDocument
 
@@ -38,6 +39,19 @@ def merge_paths(rule: Rule) -> set[str]:
 
 
 def fields_needed(rules: Iterable[Rule]) -> tuple[str, ...]:
-    """Field paths to select for `rules`, sorted; the ones every poll selects anyway are left out."""
-    paths = {path for rule in rules for path in filter_paths(rule) | merge_paths(rule)}
-    return tuple(sorted(paths - merge_fields.BASE_PATHS))
+    """Field paths the poll must read for `rules`, sorted. Merge fields the connector reads for itself
+    (Opportunity.Name, Owner.Email...) are left out; the CRM selects a path only once either way."""
+    rules = list(rules)
+    merged = {path for rule in rules for path in merge_paths(rule)} - merge_fields.BASE_PATHS
+    return tuple(sorted(merged | {path for rule in rules for path in filter_paths(rule)}))
+
+
+def record_value(opportunity: Opportunity, path: str) -> object:
+    """The value at field path `path`: from the fields the poll read, or the connector's own ones."""
+    if path in opportunity.values:
+        return opportunity.values[path]
+    own = {"id": opportunity.id, "name": opportunity.name, "stagename": opportunity.stage,
+           "ownerid": opportunity.owner_id, "accountid": opportunity.account_id,
+           "account.name": opportunity.account_name, "owner.name": opportunity.owner_name,
+           "owner.email": opportunity.owner_email}
+    return own.get(path.lower())

@@ -48,14 +48,14 @@ class SalesforceCRM(CRM):
         before = self.client.calls_in_this_thread
         rows = self._query_all(queries.opportunities_in_stages(stages, modified_since, fields),
                                "the poll query on Opportunity")
-        return PollResult(opportunities=self._opportunities(rows, queries.extra_fields(fields)),
+        return PollResult(opportunities=self._opportunities(rows, tuple(dict.fromkeys(fields))),
                           api_calls=self.client.calls_in_this_thread - before)
 
     def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None:
         _require_id(opportunity_id, "Opportunity")
         rows = self._query_all(queries.opportunity_by_id(opportunity_id, fields),
                                f"reading Opportunity {opportunity_id}")
-        found = self._opportunities(rows, queries.extra_fields(fields))
+        found = self._opportunities(rows, tuple(dict.fromkeys(fields)))
         return found[0] if found else None
 
     def download_file(self, version_id: str) -> bytes:

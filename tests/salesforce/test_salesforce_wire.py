@@ -216,7 +216,7 @@ def test_the_fields_the_rules_need_join_the_same_poll_query():
         ["Amount", "RecordType.DeveloperName", "Account.BillingCity", "CloseDate", "Account.Name", "amount"],
     ).opportunities
     assert opportunity.values == {"Account.BillingCity": "Leeds", "Amount": 48000.0, "CloseDate": "2026-12-31",
-                                  "RecordType.DeveloperName": None}
+                                  "RecordType.DeveloperName": None, "Account.Name": "Acme", "amount": 48000.0}
     assert len(responses.calls) == 2
 
 

@@ -54,6 +54,18 @@ def test_each_condition_says_why_it_does_not_match(change, reason):
     assert mismatch(FILTER, _opportunity(**{**MATCHING, **change})) == reason
 
 
+def test_a_filter_on_a_field_the_connector_reads_anyway_uses_it():
+    mapping = parse_mapping(RULES.replace('    trigger: {stages: ["Contract Sent"]}\n',
+                                          '    trigger:\n      stages: ["Contract Sent"]\n'
+                                          '      filter: {field_equals: {Name: Deal, Owner.Email: null}}\n'))
+    from connector.record_fields import fields_needed
+
+    assert fields_needed(mapping.rules) == ("Name", "Owner.Email")
+    rule_filter = mapping.rules[0].trigger.filter
+    assert mismatch(rule_filter, _opportunity()) is None
+    assert mismatch(rule_filter, replace(_opportunity(), name="Other")) == "Name is 'Other', not 'Deal'"
+
+
 def test_numbers_compare_as_numbers_and_null_matches_an_empty_field():
     rule_filter = RecordFilter(field_equals={"Probability": 90, "NextStep": None})
     assert mismatch(rule_filter, _opportunity(Probability=90.0, NextStep=None)) is None
