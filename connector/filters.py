@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from connector.crm import Opportunity
 from connector.record_fields import AMOUNT, RECORD_TYPE, record_value
 from mappings.models import RecordFilter
@@ -10,6 +12,8 @@ from mappings.models import RecordFilter
 def _equal(actual: object, wanted: object) -> bool:
     if wanted is None or actual is None:
         return actual is None and wanted is None
+    if isinstance(wanted, date):
+        return str(actual) == wanted.isoformat()  # Salesforce sends dates as YYYY-MM-DD
     if isinstance(wanted, bool) or isinstance(actual, bool):
         return isinstance(actual, bool) and isinstance(wanted, bool) and actual == wanted
     if isinstance(wanted, int | float) and isinstance(actual, int | float):

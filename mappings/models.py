@@ -7,6 +7,7 @@ silently. Issue-sized growth (filters, templates, deadlines...) adds fields here
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -62,9 +63,9 @@ class RecordFilter(_Strict):
     record_types: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = Field(
         default_factory=list, description="RecordType.DeveloperName values (any of them); empty: any record type.")
     amount: AmountRange | None = Field(None, description="Opportunity.Amount range; an empty amount never matches.")
-    field_equals: dict[FieldPath, str | int | float | bool | None] = Field(
+    field_equals: dict[FieldPath, str | bool | int | float | date | None] = Field(
         default_factory=dict, description="Opportunity field API name (or Relationship.Field) -> the value it must "
-                                          "equal; null matches an empty field.")
+                                          "equal (dates as YYYY-MM-DD); null matches an empty field.")
 
 
 # --- triggers ------------------------------------------------------------------------------------

@@ -69,6 +69,10 @@ def test_a_filter_on_a_field_the_connector_reads_anyway_uses_it():
 def test_numbers_compare_as_numbers_and_null_matches_an_empty_field():
     rule_filter = RecordFilter(field_equals={"Probability": 90, "NextStep": None})
     assert mismatch(rule_filter, _opportunity(Probability=90.0, NextStep=None)) is None
+    dated = parse_mapping(RULES.replace('    trigger: {stages: ["Contract Sent"]}\n', '    trigger:\n      stages: '
+                                        '["Contract Sent"]\n      filter: {field_equals: {CloseDate: 2026-12-31}}\n'))
+    assert mismatch(dated.rules[0].trigger.filter, _opportunity(CloseDate="2026-12-31")) is None
+    assert mismatch(dated.rules[0].trigger.filter, _opportunity(CloseDate="2027-01-31")) is not None
     assert mismatch(rule_filter, _opportunity(Probability=90.0, NextStep="Call")) == "NextStep is 'Call', not None"
     assert mismatch(None, _opportunity()) is None
 
