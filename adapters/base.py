@@ -92,6 +92,7 @@ class SigningRequestSpec:
     callback_url: str
     expires_in_days: int | None = None
     send_reminders: bool = True
+    language: str = "en"  # ISO 639-1 code (optionally with a region, e.g. en-gb) for e-mails and signing pages
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,10 @@ class ProviderCapabilities:
     embedded_signing: bool = False
     # ...for some signers of a request while it emails the others (False: all signers or none).
     mixed_delivery: bool = False
+    # --- language
+    # Language codes the provider can be asked for; None: any code; empty: the API has no language setting,
+    # so only the default ("en") is possible.
+    languages: frozenset[str] | None = frozenset()
 
 
 # --- errors, sorted by what the caller does next -------------------------------------------

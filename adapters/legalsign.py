@@ -99,8 +99,9 @@ class LegalsignProvider(SigningProvider):
     # One PDF per Legalesign document; SMS verification through the signer's `sms` number.
     # Embedded: `do_email` is one switch per document (false suppresses every email), and
     # `GET /signer/{id}/new-link/` mints a signing link; so a request is all embedded or all emailed.
+    # The Legalsign API has no language field (reference legalsign.md): only the default, English, is possible.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True,
-                                        embedded_signing=True, mixed_delivery=False)
+                                        embedded_signing=True, mixed_delivery=False, languages=frozenset())
 
     def __init__(self, username: str, api_key: str, group: str, base_url: str = DEFAULT_BASE_URL,
                  callback_secret: str = "", download_hosts: list[str] | None = None,

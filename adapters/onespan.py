@@ -96,7 +96,9 @@ class OneSpanProvider(SigningProvider):
     display_name = "OneSpan Sign"
     # A role's signing URL can be read (`signing_url`), but OneSpan documents no way to keep one signer from
     # getting the invitation email, so embedded delivery is refused (capability off).
-    capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=True, signing_order=True)
+    # The package `language` is a free language code in the reference (no list of values): any is passed on.
+    capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=True, signing_order=True,
+                                        languages=None)
 
     def __init__(self, api_key: str, base_url: str = "https://sandbox.esignlive.com", callback_key: str = "",
                  download_hosts: list[str] | None = None, require_https_downloads: bool = True,

@@ -81,6 +81,7 @@ def package_payload(spec: SigningRequestSpec, now: datetime) -> dict:
     payload = {
         "name": spec.subject.strip()[:255] or "Signature request", "description": spec.message[:2000],
         "emailMessage": spec.message, "type": "PACKAGE", "status": "DRAFT", "autocomplete": True,
+        "language": spec.language,
         "settings": {"ceremony": {"declineButton": True}},
         "roles": [_role(position, signer) for position, signer in enumerate(spec.signers, start=1)],
         "documents": _documents(spec, names),

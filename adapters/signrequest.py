@@ -84,13 +84,18 @@ def _label(path: str, message: str) -> str:
     return f"{path}: {message}" if path else message
 
 
+# The signer `language` enum of the API (reference signrequest.md, signer fields).
+LANGUAGES = frozenset({"en", "en-gb", "nl", "fr", "de", "he", "da", "fi", "hu", "it", "no", "pl", "pt", "es", "sv",
+                       "ru", "ja"})
+
+
 class SignRequestProvider(SigningProvider):
     name = "signrequest"
     display_name = "SignRequest"
     # Embedded: a signer given `embed_url_user_id` gets an `embed_url` and no invitation email; such signers
     # mix freely with emailed ones in one request.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=False, signing_order=True,
-                                        embedded_signing=True, mixed_delivery=True)
+                                        embedded_signing=True, mixed_delivery=True, languages=LANGUAGES)
 
     def __init__(self, api_token: str, base_url: str = DEFAULT_BASE_URL, from_email: str | None = None,
                  download_hosts: Sequence[str] = DEFAULT_DOWNLOAD_HOSTS, require_https_downloads: bool = True,
@@ -129,7 +134,7 @@ class SignRequestProvider(SigningProvider):
             "subject": spec.subject,
             "message": spec.message,
             "send_reminders": spec.send_reminders,
-            "signers": [self._signer(signer) for signer in spec.signers],
+            "signers": [self._signer(signer, spec.language) for signer in spec.signers],
         }
         if self.from_email:
             payload["from_email"] = self.from_email
@@ -145,9 +150,11 @@ class SignRequestProvider(SigningProvider):
         return RequestRef(provider=self.name, request_id=_uuid_from_url(document_url),
                           details={"signrequest_uuid": signrequest_uuid})
 
-    def _signer(self, signer: SignerSpec) -> dict[str, Any]:
+    def _signer(self, signer: SignerSpec, language: str) -> dict[str, Any]:
+        # SignRequest takes the language per signer (the e-mails and pages each signer sees).
         entry: dict[str, Any] = {"email": signer.email, "first_name": signer.first_name,
-                                 "last_name": signer.last_name, "order": signer.order, "needs_to_sign": True}
+                                 "last_name": signer.last_name, "order": signer.order, "needs_to_sign": True,
+                                 "language": language}
         if signer.auth == SignerAuth.SMS:
             if not signer.mobile_phone:
                 raise ProviderValidationError(self.display_name, f"{signer.email} needs SMS verification "

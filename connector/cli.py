@@ -131,6 +131,9 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
             check_embedded_delivery(mapping, adapter_classes(), settings.writeback, path)
         except MappingError as exc:
             problems.extend(exc.problems)
+        from connector.providers import language_problems
+
+        problems.extend(language_problems(mapping, adapter_classes(), path))
         if describe is not None:
             from connector.org_check import check_against_org
 
@@ -155,6 +158,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         crm=build_crm(settings), providers=build_providers(settings), mapping=load_mapping(settings.mappings_path),
         opportunity_id=args.opportunity, callback_base_url=settings.public_base_url,
         limits=PdfLimits.from_settings(settings),
+        templates_dir=settings.mappings_path.parent,
     )
 
 

@@ -57,6 +57,9 @@ class Opportunity:
     account_name: str | None = None
     contact_roles: tuple[ContactRole, ...] = ()
     files: tuple[FileRef, ...] = ()
+    # Further fields the rules need (filters, merge fields), by SOQL path: "Amount", "Account.BillingCity",
+    # "RecordType.DeveloperName". Read by the same poll query; a path absent here was not asked for.
+    values: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,13 +131,14 @@ class CRMError(Exception):
 class CRM(ABC):
     @abstractmethod
     def poll_opportunities(
-        self, stages: Sequence[str], modified_since: datetime | None
+        self, stages: Sequence[str], modified_since: datetime | None, fields: Sequence[str] = ()
     ) -> PollResult:
         """Opportunities in any of `stages` with SystemModstamp >= `modified_since`, oldest
-        first, each with its contact roles, owner and linked files (one query, paged)."""
+        first, each with its contact roles, owner and linked files (one query, paged), and the
+        extra field paths `fields` in `Opportunity.values`."""
 
     @abstractmethod
-    def get_opportunity(self, opportunity_id: str) -> Opportunity | None: ...
+    def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None: ...
 
     @abstractmethod
     def download_file(self, version_id: str) -> bytes: ...

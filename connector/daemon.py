@@ -70,6 +70,7 @@ class Daemon:
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
                 max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
                 pdf_limits=PdfLimits.from_settings(s),
+                templates_dir=s.mappings_path.parent,
             ),
         )
         self.poller = Poller(

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from adapters.base import (
     ProviderError,
@@ -53,6 +54,7 @@ class EngineOptions:
     retry_base_seconds: float = 5.0
     lease_seconds: float = 300.0
     pdf_limits: PdfLimits = PdfLimits()
+    templates_dir: Path | None = None  # what rules' template paths are relative to: the mapping file's folder
 
 
 class Engine:
@@ -171,6 +173,7 @@ class Engine:
             download=self.crm.download_file, capabilities=provider.capabilities,
             provider_label=provider.display_name, limits=self.options.pdf_limits, external_id=job.id,
             callback_url=f"{self.options.callback_base_url}{provider.callback_path()}",
+            templates_dir=self.options.templates_dir,
         )
         # What was sent is kept with the job: the later writebacks name these titles and signers.
         job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers]}

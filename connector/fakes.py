@@ -37,6 +37,7 @@ class FakeCRM(CRM):
     calls: int = 0
     usage: tuple[int, int] | None = None  # what Salesforce would report in Sforce-Limit-Info
     usage_refreshes: int = 0
+    polled_fields: list[tuple[str, ...]] = field(default_factory=list)  # the `fields` of each poll
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
     clock: Callable[[], datetime] | None = None
@@ -53,14 +54,16 @@ class FakeCRM(CRM):
         self.calls += 1
         self.usage_refreshes += 1
 
-    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
+    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,
+                           fields: Sequence[str] = ()) -> PollResult:
         self.calls += 1
+        self.polled_fields.append(tuple(fields))
         found = [o for o in self.opportunities.values()
                  if o.stage in stages and (modified_since is None or o.system_modstamp >= modified_since)]
         found.sort(key=lambda o: (o.system_modstamp, o.id))
         return PollResult(opportunities=tuple(found))
 
-    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
+    def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None:
         self.calls += 1
         return self.opportunities.get(opportunity_id)
 
@@ -116,7 +119,7 @@ class FakeProvider(SigningProvider):
 
     def __init__(self, capabilities: ProviderCapabilities | None = None, name: str = "fake"):
         self.name = name
-        self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True)
+        self.capabilities = capabilities or ProviderCapabilities(multiple_documents=True, languages=None)
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0
         self.resumed: list[str] = []

@@ -1,8 +1,9 @@
 """`check-mappings --against-org`: do the mappings fit the connected org?
 
 Stage names (triggers, cancel_on and move_to_stage_on) must be active values of Opportunity.StageName,
-signer roles active values of OpportunityContactRole.Role, and the write-back fields (settings and each
-rule's own writeback: names) must exist on Opportunity and be updateable.
+signer roles active values of OpportunityContactRole.Role, the write-back fields (settings and each
+rule's own writeback: names) must exist on Opportunity and be updateable, and every field a filter or
+merge field reads must exist (or the poll query would fail for every rule).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from config.settings import WritebackFields
+from connector.org_fields import referenced_field_problems
 from mappings.loader import MappingProblem, locate
 from mappings.models import MappingFile
 
@@ -27,8 +29,8 @@ def check_against_org(mapping: MappingFile, path: Path, describe: Callable[[str]
     stages, roles = _picklist(opportunity, "StageName"), _picklist(contact_role, "Role")
     problems = []
 
-    def problem(loc: tuple, message: str) -> None:
-        line, column = locate(text, loc)
+    def problem(loc: tuple, message: str, at_key: bool = False) -> None:
+        line, column = locate(text, loc, at_key=at_key)
         problems.append(MappingProblem(str(path), line, column, message))
 
     for index, rule in enumerate(mapping.rules):
@@ -44,6 +46,8 @@ def check_against_org(mapping: MappingFile, path: Path, describe: Callable[[str]
                 problem(("rules", index, "signers", position, "role"),
                         f"rule {rule.id}: contact role {signer.role!r} is not an active OpportunityContactRole.Role "
                         f"value (roles: {', '.join(sorted(roles))})")
+    for found in referenced_field_problems(mapping, opportunity, describe):
+        problem(found.loc, f"rule {mapping.rules[found.loc[1]].id}: {found.message}", found.at_key)
     by_name = {f["name"]: f for f in opportunity.get("fields", [])}
     problems.extend(_rule_writebacks(mapping, text, path, stages, by_name))
     for setting, name in fields.model_dump().items():

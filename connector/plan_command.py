@@ -7,18 +7,22 @@ field is written, no state is stored.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from adapters.base import ProviderCapabilities, SigningProvider
 from connector.crm import CRM
 from connector.documents import PdfLimits
 from connector.errors import PreparationError
+from connector.filters import mismatch
 from connector.planner import describe_plan, plan_request
+from connector.record_fields import fields_needed
 from mappings.models import MappingFile
 
 
 def run_plan(*, crm: CRM, providers: dict[str, SigningProvider], mapping: MappingFile, opportunity_id: str,
-             limits: PdfLimits, callback_base_url: str, out: Callable[[str], None] = print) -> int:
-    opportunity = crm.get_opportunity(opportunity_id)
+             limits: PdfLimits, callback_base_url: str, templates_dir: Path | None = None,
+             out: Callable[[str], None] = print) -> int:
+    opportunity = crm.get_opportunity(opportunity_id, fields_needed(mapping.rules))
     if opportunity is None:
         out(f"Opportunity {opportunity_id} was not found (or the integration user cannot see it).")
         return 1
@@ -28,6 +32,10 @@ def run_plan(*, crm: CRM, providers: dict[str, SigningProvider], mapping: Mappin
     for rule in mapping.rules:
         now = opportunity.stage in rule.trigger.stages
         when = "matches its current stage" if now else f"would fire on entering {', '.join(rule.trigger.stages)}"
+        reason = mismatch(rule.trigger.filter, opportunity)
+        if reason:
+            out(f"rule {rule.id}: would not fire, its trigger.filter does not match: {reason}")
+            continue
         provider = providers.get(rule.provider)
         label = provider.display_name if provider else rule.provider
         try:
@@ -36,6 +44,7 @@ def run_plan(*, crm: CRM, providers: dict[str, SigningProvider], mapping: Mappin
                 capabilities=provider.capabilities if provider else ProviderCapabilities(),
                 provider_label=label, limits=limits, external_id="(dry run)",
                 callback_url=f"{callback_base_url}{provider.callback_path() if provider else '/webhooks/'}",
+                templates_dir=templates_dir,
             )
         except PreparationError as exc:
             problems += 1

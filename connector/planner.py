@@ -9,58 +9,107 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from adapters.base import DocumentSpec, ProviderCapabilities, SigningRequestSpec
-from connector.crm import Opportunity
+from adapters.base import DocumentSpec, ProviderCapabilities, SignerSpec, SigningRequestSpec
+from connector.crm import FileRef, Opportunity
 from connector.delivery import embedded_delivery_problem
 from connector.documents import PdfLimits, check_pdf, pdf_filename, select_files
 from connector.errors import PreparationError
+from connector.pdf_forms import TemplateError, fill
 from connector.signers import build_signers
 from connector.templates import render
-from mappings.models import Rule
+from mappings.checks import template_file
+from mappings.models import DocumentSelector, Rule, TemplateFill
 
 
 @dataclass(frozen=True)
 class PlannedDocument:
     title: str
-    version_id: str
+    source: str  # the ContentVersion Id, or "template <path>" for a generated document
     size: int
     pages: int
     sha256: str
 
 
+# A document still to be fetched or generated: the files are chosen (and counted) before any download.
+Pending = FileRef | TemplateFill
+
+
+def _chosen(rule: Rule, opportunity: Opportunity) -> list[Pending]:
+    chosen: list[Pending] = []
+    for item in rule.documents:
+        if not isinstance(item, DocumentSelector):
+            chosen.append(item.template)
+            continue
+        try:
+            chosen.extend(select_files(opportunity, item.title_pattern, item.select))
+        except PreparationError:
+            if item.required:
+                raise
+    if not chosen:
+        raise PreparationError(
+            f"Rule {rule.id} has nothing to send for opportunity {opportunity.name} ({opportunity.id}): none of its "
+            "optional documents matched a file. Attach the file, or mark one document required or a template.")
+    return chosen
+
+
+def _generate(spec: TemplateFill, opportunity: Opportunity, signers: tuple[SignerSpec, ...],
+              templates_dir: Path | None) -> tuple[str, bytes]:
+    title = render(spec.title, opportunity, signers)
+    path = template_file(templates_dir, spec.path) if templates_dir else None
+    if path is None or not path.is_file():
+        raise PreparationError(f"The template {spec.path} for {title!r} is missing from the connector's mapping "
+                               "folder. Restore the file, or change the rule's documents.")
+    values = {name: render(text, opportunity, signers) for name, text in spec.fields.items()}
+    try:
+        return title, fill(path.read_bytes(), values)
+    except TemplateError as exc:
+        raise PreparationError(f"The template {spec.path} for {title!r} {exc.message}. Replace it with a "
+                               "fillable PDF.") from None
+
+
 def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[str], bytes],
                  capabilities: ProviderCapabilities, provider_label: str, limits: PdfLimits,
-                 external_id: str, callback_url: str) -> tuple[SigningRequestSpec, list[PlannedDocument]]:
-    """The request `rule` would send for `opportunity`; `callback_url` is the provider's full callback URL."""
+                 external_id: str, callback_url: str,
+                 templates_dir: Path | None = None) -> tuple[SigningRequestSpec, list[PlannedDocument]]:
+    """The request `rule` would send for `opportunity`; `callback_url` is the provider's full callback URL,
+    `templates_dir` the folder template paths are relative to (the mapping file's)."""
     signers = build_signers(opportunity, list(rule.signers), rule.internal_signer)
     if any(s.auth.value == "sms" for s in signers) and not capabilities.sms_authentication:
         raise PreparationError(f"Rule {rule.id} asks for SMS authentication, which {provider_label} cannot do.")
     problem = embedded_delivery_problem(signers, capabilities, provider_label)
     if problem:
         raise PreparationError(f"Rule {rule.id}: {problem}")
-    files = select_files(opportunity, rule.documents.title_pattern, rule.documents.select)
-    if len(files) > 1 and not capabilities.multiple_documents:
+    chosen = _chosen(rule, opportunity)
+    if len(chosen) > 1 and not capabilities.multiple_documents:
         raise PreparationError(
-            f"Rule {rule.id} selects {len(files)} files but {provider_label} sends one document per "
-            "request. Set documents.select to 'newest' or narrow documents.title_pattern."
+            f"Rule {rule.id} selects {len(chosen)} documents but {provider_label} sends one document per "
+            "request. Set documents.select to 'newest', narrow documents.title_pattern, or split the documents "
+            "into one rule each."
         )
     documents, planned = [], []
-    for file in files:
-        content = download(file.version_id)
-        pages = check_pdf(file, content, limits, opportunity)
-        documents.append(DocumentSpec(title=file.title, filename=pdf_filename(file.title), content=content))
-        planned.append(PlannedDocument(file.title, file.version_id, len(content), pages,
-                                       hashlib.sha256(content).hexdigest()))
+    for item in chosen:
+        if isinstance(item, FileRef):
+            title, source, content = item.title, item.version_id, download(item.version_id)
+            checked = item
+        else:
+            title, content = _generate(item, opportunity, signers, templates_dir)
+            source = f"template {item.path}"
+            checked = FileRef(document_id="", version_id=source, title=title, extension="pdf")
+        pages = check_pdf(checked, content, limits, opportunity)
+        documents.append(DocumentSpec(title=title, filename=pdf_filename(title), content=content))
+        planned.append(PlannedDocument(title, source, len(content), pages, hashlib.sha256(content).hexdigest()))
     spec = SigningRequestSpec(
         external_id=external_id,
         documents=tuple(documents),
         signers=signers,
-        subject=render(rule.subject, opportunity),
-        message=render(rule.message, opportunity),
+        subject=render(rule.subject, opportunity, signers),
+        message=render(rule.message, opportunity, signers),
         callback_url=callback_url,
         expires_in_days=rule.expires_in_days,
         send_reminders=rule.send_reminders,
+        language=rule.language,
     )
     return spec, planned
 
@@ -68,7 +117,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
 def describe_plan(rule: Rule, spec: SigningRequestSpec, documents: list[PlannedDocument], provider_label: str) -> str:
     lines = [f"rule {rule.id}: would send with {provider_label}"]
     for doc in documents:
-        lines.append(f"  document {doc.title!r} ({doc.version_id}): {doc.size:,} bytes, {doc.pages} page(s), "
+        lines.append(f"  document {doc.title!r} ({doc.source}): {doc.size:,} bytes, {doc.pages} page(s), "
                      f"sha256 {doc.sha256}")
     for signer in spec.signers:
         name = f"{signer.first_name} {signer.last_name}".strip()
@@ -78,6 +127,7 @@ def describe_plan(rule: Rule, spec: SigningRequestSpec, documents: list[PlannedD
                         if signer.delivery.value == "embedded" else ""))
     lines.append(f"  subject: {spec.subject}")
     lines.append(f"  message: {spec.message}")
+    lines.append(f"  language: {spec.language}")
     deadline = f"expires after {spec.expires_in_days} day(s)" if spec.expires_in_days else "no expiry"
     lines.append(f"  deadline: {deadline}; reminders {'on' if spec.send_reminders else 'off'}")
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """Trigger by polling: find opportunities that entered a rule's stage and create one job each.
 
 One SOQL query per poll (paged) brings the opportunities with their contact roles, owner and
-files. The cursor is the newest SystemModstamp seen; each poll re-reads an overlap window
-before it, because records can commit late with an earlier stamp. Re-read records are
-harmless: a job's entry key (rule, opportunity, time it entered the stage) is unique.
+files, and the fields the rules' filters and merge fields need. The cursor is the newest
+SystemModstamp seen; each poll re-reads an overlap window before it, because records can
+commit late with an earlier stamp. Re-read records are harmless: a job's entry key (rule,
+opportunity, time it entered the stage) is unique.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import datetime, timedelta
 
 from connector.codec import opportunity_to_json
 from connector.crm import CRM, Opportunity
+from connector.filters import mismatch
+from connector.record_fields import fields_needed
 from connector.store import Store
 from mappings.models import MappingFile, Rule
 
@@ -51,7 +54,7 @@ class Poller:
     def poll_once(self) -> PollReport:
         mapping = self.mappings()
         cursor = self._cursor()
-        result = self.crm.poll_opportunities(mapping.stages(), cursor - self.overlap)
+        result = self.crm.poll_opportunities(mapping.stages(), cursor - self.overlap, fields_needed(mapping.rules))
         created = 0
         newest = cursor
         for index, opportunity in enumerate(result.opportunities, start=1):
@@ -61,6 +64,11 @@ class Poller:
             if opportunity.stage_changed_at and opportunity.stage_changed_at < cursor - self.overlap:
                 continue  # edited while sitting in the stage; it entered before our window
             for rule in mapping.rules_for_stage(opportunity.stage):
+                reason = mismatch(rule.trigger.filter, opportunity)
+                if reason:
+                    log.debug("rule %s does not fire for opportunity %s (%s): %s", rule.id, opportunity.id,
+                              opportunity.name, reason)
+                    continue
                 created += self._create_job(rule, opportunity)
             for rule in mapping.rules_cancelled_by(opportunity.stage):
                 self._cancel_job(rule, opportunity)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import requests
 
 from adapters.base import SigningProvider
 from config.settings import Settings
+from mappings.loader import MappingProblem, locate
 
 
 class ProviderConfigError(Exception):
@@ -73,3 +77,37 @@ def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider
             raise ProviderConfigError(
                 f"Rule {rule.id} asks for SMS authentication, which {provider.display_name} cannot do. "
                 "Use auth: email for its signers, or a provider with SMS.")
+        check_language(rule, provider)
+
+
+def language_problem(language: str, provider: SigningProvider | type[SigningProvider]) -> str | None:
+    """Why `provider` cannot send in `language`, or None."""
+    languages = provider.capabilities.languages
+    if languages is None or language in languages or (not languages and language == "en"):
+        return None
+    if not languages:
+        return (f"asks for language {language!r}, but {provider.display_name}'s API has no language setting (its "
+                "e-mails and pages use the account's language). Remove language from the rule, or use another "
+                "provider.")
+    return f"asks for language {language!r}, which {provider.display_name} does not offer (languages: " \
+           f"{', '.join(sorted(languages))})."
+
+
+def check_language(rule, provider: SigningProvider) -> None:
+    problem = language_problem(rule.language, provider)
+    if problem:
+        raise ProviderConfigError(f"Rule {rule.id} {problem}")
+
+
+def language_problems(mapping, providers: Mapping[str, SigningProvider | type[SigningProvider]],
+                      path: Path) -> list[MappingProblem]:
+    """`check-mappings`: each rule whose provider cannot send in its language, located at `language`."""
+    text = path.read_text(encoding="utf-8")
+    problems = []
+    for index, rule in enumerate(mapping.rules):
+        provider = providers.get(rule.provider)
+        problem = language_problem(rule.language, provider) if provider else None
+        if problem:
+            line, column = locate(text, ("rules", index, "language"))
+            problems.append(MappingProblem(str(path), line, column, f"rule {rule.id}: language: {problem}"))
+    return problems

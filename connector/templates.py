@@ -1,13 +1,26 @@
-"""Merge fields in subjects and messages: {{Opportunity.Name}}, {{Account.Name}}, {{Owner.Name}}."""
+"""Merge fields in subjects, messages and template documents: {{Opportunity.Amount}}, {{Signer1.Name}}..."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from adapters.base import SignerSpec
 from connector.crm import Opportunity
-from mappings.models import MERGE_FIELD
+from mappings.merge_fields import MERGE_FIELD, soql_path
 
 
-def merge_values(opportunity: Opportunity) -> dict[str, str]:
-    return {
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def merge_values(opportunity: Opportunity, signers: Sequence[SignerSpec] = ()) -> dict[str, str]:
+    values = {
         "Opportunity.Id": opportunity.id,
         "Opportunity.Name": opportunity.name,
         "Opportunity.StageName": opportunity.stage,
@@ -15,8 +28,22 @@ def merge_values(opportunity: Opportunity) -> dict[str, str]:
         "Owner.Name": opportunity.owner_name or "",
         "Owner.Email": opportunity.owner_email or "",
     }
+    for number, signer in enumerate(sorted(signers, key=lambda s: s.order), start=1):
+        values.update({
+            f"Signer{number}.Name": f"{signer.first_name} {signer.last_name}".strip(),
+            f"Signer{number}.FirstName": signer.first_name, f"Signer{number}.LastName": signer.last_name,
+            f"Signer{number}.Email": signer.email,
+        })
+    return values
 
 
-def render(template: str, opportunity: Opportunity) -> str:
-    values = merge_values(opportunity)
-    return MERGE_FIELD.sub(lambda m: values.get(m.group(1), ""), template)
+def render(template: str, opportunity: Opportunity, signers: Sequence[SignerSpec] = ()) -> str:
+    values = merge_values(opportunity, signers)
+
+    def value(name: str) -> str:
+        if name in values:
+            return values[name]
+        path = soql_path(name)
+        return _text(opportunity.values.get(path)) if path else ""
+
+    return MERGE_FIELD.sub(lambda m: value(m.group(1)), template)

@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mappings.models import MappingFile
+from mappings.checks import check_rule_references
+from mappings.models import DOCUMENT_TAGS, MappingFile
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ def _node_at(root: yaml.Node | None, loc: tuple, *, want_key: bool = False) -> y
     with `want_key`, the key of the last part rather than its value."""
     node = root
     for index, part in enumerate(loc):
+        if part == 0 and isinstance(node, yaml.MappingNode):
+            continue  # a single item written without the list around it (documents: {title_pattern: ...})
         if want_key and index == len(loc) - 1 and isinstance(node, yaml.MappingNode):
             return next((k for k, _ in node.value if k.value == part), node)
         if isinstance(node, yaml.MappingNode):
@@ -53,7 +56,10 @@ def _node_at(root: yaml.Node | None, loc: tuple, *, want_key: bool = False) -> y
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The pydantic model that owns the last key of `loc` (for 'did you mean')."""
     model: type[BaseModel] | None = MappingFile
-    for part in loc[:-1]:
+    for index, part in enumerate(loc[:-1]):
+        if _is_tag(loc, index):  # the union member pydantic validated against
+            model = DOCUMENT_TAGS[part]
+            continue
         if isinstance(part, int) or model is None:
             continue
         field = model.model_fields.get(str(part))
@@ -66,6 +72,23 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 def _types(annotation) -> list:
     args = typing.get_args(annotation)
     return [t for arg in args for t in _types(arg)] if args else [annotation]
+
+
+def _is_tag(loc: tuple, index: int) -> bool:
+    """Whether loc[index] is the union label pydantic puts after `documents.<n>` (not a key someone wrote)."""
+    return (loc[index] in DOCUMENT_TAGS and index >= 2 and isinstance(loc[index - 1], int)
+            and loc[index - 2] == "documents")
+
+
+def _without_tags(loc: tuple) -> tuple:
+    return tuple(part for index, part in enumerate(loc) if not _is_tag(loc, index))
+
+
+def _as_written(root: yaml.Node | None, loc: tuple) -> str:
+    """`loc` as a dotted path, leaving out the list index of an item written without its list."""
+    shown = [str(part) for index, part in enumerate(loc)
+             if not (part == 0 and isinstance(_node_at(root, loc[:index]), yaml.MappingNode))]
+    return ".".join(shown)
 
 
 def _suggestion(loc: tuple) -> str:
@@ -84,7 +107,9 @@ def _rule_label(data: object, loc: tuple) -> str:
     return ""
 
 
-def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
+def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | None = None) -> MappingFile:
+    """The mapping in `text`, or MappingError with every problem located. Template paths are resolved
+    against `base_dir` (default: the folder of `filename`)."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -97,26 +122,41 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> MappingFile:
     if not isinstance(data, dict):
         raise MappingError([MappingProblem(filename, 1, 1, "expected a mapping with a 'rules:' list")])
     try:
-        return MappingFile.model_validate(data)
+        mapping = MappingFile.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
-            node = _node_at(root, loc, want_key=error["type"] == "extra_forbidden")
+            tagged = tuple(error["loc"])
+            loc = _without_tags(tagged)
+            bad_key = loc[-1:] == ("[key]",)  # pydantic's marker for a dict key that failed validation
+            loc = loc[:-1] if bad_key else loc
+            node = _node_at(root, loc, want_key=bad_key or error["type"] == "extra_forbidden")
             line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
-            where = ".".join(str(p) for p in loc)
+            where = _as_written(root, loc)
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
-                message = f"unknown key {loc[-1]!r}{_suggestion(loc)}"
+                message = f"unknown key {loc[-1]!r}{_suggestion(tagged)}"
             prefix = f"{_rule_label(data, loc)}{where}: " if where else ""
             problems.append(MappingProblem(filename, line, column, f"{prefix}{message}"))
         raise MappingError(problems) from None
+    folder = base_dir if base_dir is not None else Path(filename).parent
+    problems = [MappingProblem(filename, *_position(root, found.loc, found.at_key),
+                               f"rule {mapping.rules[found.loc[1]].id}: {_as_written(root, found.loc)}: "
+                               f"{found.message}")
+                for found in check_rule_references(mapping, folder)]
+    if problems:
+        raise MappingError(problems)
+    return mapping
 
 
-def locate(text: str, loc: tuple) -> tuple[int, int]:
-    """Line and column (1-based) of the value at `loc` in a mapping file's text."""
-    node = _node_at(yaml.compose(text), loc)
+def _position(root: yaml.Node | None, loc: tuple, at_key: bool = False) -> tuple[int, int]:
+    node = _node_at(root, loc, want_key=at_key)
     return (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+
+
+def locate(text: str, loc: tuple, *, at_key: bool = False) -> tuple[int, int]:
+    """Line and column (1-based) of the value (or key) at `loc` in a mapping file's text."""
+    return _position(yaml.compose(text), loc, at_key)
 
 
 def load_mapping(path: Path) -> MappingFile:
@@ -124,4 +164,4 @@ def load_mapping(path: Path) -> MappingFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingError([MappingProblem(str(path), 1, 1, f"cannot read mapping file: {exc.strerror}")]) from None
-    return parse_mapping(text, str(path))
+    return parse_mapping(text, str(path), base_dir=path.parent)

@@ -7,17 +7,24 @@ silently. Issue-sized growth (filters, templates, deadlines...) adds fields here
 from __future__ import annotations
 
 import re
-from typing import Literal
+from datetime import date
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
+from mappings.merge_fields import check_text
 from mappings.writeback import RuleWriteback, StageMoves, move_cycles
 
-MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
-KNOWN_MERGE_FIELDS = {
-    "Opportunity.Id", "Opportunity.Name", "Opportunity.StageName",
-    "Account.Name", "Owner.Name", "Owner.Email",
-}
 PROVIDERS = ("signrequest", "onespan", "legalsign")
 
 
@@ -25,8 +32,48 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# --- record filters (trigger.filter) -------------------------------------------------------------
+
+_FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
+
+
+def _field_path(name: str) -> str:
+    if not _FIELD_PATH.match(name):
+        raise ValueError(f"{name!r} is not a field API name (e.g. Type, Region__c or Account.Industry)")
+    return name
+
+
+FieldPath = Annotated[str, AfterValidator(_field_path)]
+
+
+class AmountRange(_Strict):
+    min: float | None = Field(None, description="Lowest Opportunity.Amount that fires the rule (inclusive).")
+    max: float | None = Field(None, description="Highest Opportunity.Amount that fires the rule (inclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AmountRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"amount.min ({self.min:g}) is above amount.max ({self.max:g})")
+        return self
+
+
+class RecordFilter(_Strict):
+    """Which opportunities in the trigger stage fire the rule; every condition given must hold."""
+
+    record_types: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = Field(
+        default_factory=list, description="RecordType.DeveloperName values (any of them); empty: any record type.")
+    amount: AmountRange | None = Field(None, description="Opportunity.Amount range; an empty amount never matches.")
+    field_equals: dict[FieldPath, str | bool | int | float | date | None] = Field(
+        default_factory=dict, description="Opportunity field API name (or Relationship.Field) -> the value it must "
+                                          "equal (dates as YYYY-MM-DD); null matches an empty field.")
+
+
+# --- triggers ------------------------------------------------------------------------------------
+
+
 class Trigger(_Strict):
     stages: list[str] = Field(min_length=1, description="Opportunity stages (API values) that start a signing.")
+    filter: RecordFilter | None = Field(None, description="Only opportunities matching this filter fire the rule.")
 
     @field_validator("stages")
     @classmethod
@@ -37,12 +84,61 @@ class Trigger(_Strict):
 
 
 class DocumentSelector(_Strict):
+    """Documents taken from the opportunity's files."""
+
     title_pattern: str = Field(
         "*", description="Shell-style pattern on the Salesforce file title, case-insensitive (e.g. 'Quote*')."
     )
     select: Literal["newest", "all"] = Field(
         "newest", description="Send the newest matching file, or every matching file."
     )
+    required: bool = Field(True, description="Refuse the request when no file matches; false: send without it.")
+
+
+# --- documents generated from a fillable PDF template ---------------------------------------------
+
+MergeText = Annotated[str, AfterValidator(check_text)]
+
+
+class TemplateFill(_Strict):
+    path: str = Field(description="Fillable PDF, relative to the mapping file's folder (templates/order_form.pdf).")
+    title: Annotated[MergeText, StringConstraints(min_length=1, max_length=255)] = Field(
+        description="Title of the generated document (merge fields allowed); the signed copy is '<title> - signed'.")
+    fields: dict[str, MergeText] = Field(
+        default_factory=dict, description="PDF form field name -> text with merge fields (e.g. '{{Account.Name}}').")
+
+    @field_validator("path")
+    @classmethod
+    def _stays_in_the_mapping_folder(cls, path: str) -> str:
+        if len(path) > 255 or any(ord(c) < 32 for c in path):
+            raise ValueError("template path must be at most 255 characters, without control characters")
+        if path.startswith("/") or "\\" in path or ".." in path.split("/"):
+            raise ValueError(f"template path {path!r} must be relative to the mapping file's folder and stay "
+                             "inside it (use '/' and no '..'), e.g. templates/order_form.pdf")
+        if not path.lower().endswith(".pdf"):
+            raise ValueError(f"template path {path!r} must name a fillable PDF (.pdf)")
+        return path
+
+
+class TemplateDocument(_Strict):
+    """A document generated from a fillable PDF in the repository, so no file needs attaching by hand."""
+
+    template: TemplateFill
+
+
+def _document_kind(value: object) -> str:
+    if isinstance(value, TemplateDocument) or (isinstance(value, dict) and "template" in value):
+        return "template-document"
+    return "file-selector"
+
+
+DocumentItem = Annotated[
+    Annotated[DocumentSelector, Tag("file-selector")] | Annotated[TemplateDocument, Tag("template-document")],
+    Discriminator(_document_kind),
+]
+# Tagged-union labels pydantic puts in error locations; the loader reads past them.
+DOCUMENT_TAGS: dict[str, type[BaseModel]] = {"file-selector": DocumentSelector,
+                                             "template-document": TemplateDocument}
 
 
 class SignerRule(_Strict):
@@ -76,7 +172,10 @@ class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Stable rule id.")
     trigger: Trigger
     provider: Literal["signrequest", "onespan", "legalsign"]
-    documents: DocumentSelector = DocumentSelector()
+    documents: list[DocumentItem] = Field(
+        default_factory=lambda: [DocumentSelector()], min_length=1,
+        description="What is sent, in order: opportunity files (title_pattern/select/required) or `template:` "
+                    "items. A single selector (the original form) is read as a list of one.")
     signers: list[SignerRule] = Field(min_length=1, description="Signers in signing order.")
     internal_signer: InternalSigner | None = Field(None, description="A countersigner from our side.")
     subject: str = Field("Please sign: {{Opportunity.Name}}", max_length=512)
@@ -123,6 +222,23 @@ class Rule(_Strict):
 
     # --- end write-back and stage moves ---
 
+    # --- language (issue 4) -------------------------------------------------------------------
+    language: str = Field("en", description="Language of the provider's e-mails and signing pages: an ISO 639-1 "
+                                            "code (en, nl, fr, de...), optionally with a region (en-gb).")
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, language: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", language):
+            raise ValueError(f"{language!r} is not a language code; use a lower-case ISO 639-1 code such as en, nl, "
+                             "fr or de, optionally with a region (en-gb)")
+        return language
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _single_selector_is_a_list(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value
+
     @model_validator(mode="after")
     def _cancel_stage_is_not_a_trigger(self) -> Rule:
         both = sorted(set(self.cancel_on) & set(self.trigger.stages))
@@ -133,11 +249,7 @@ class Rule(_Strict):
     @field_validator("subject", "message")
     @classmethod
     def _known_merge_fields(cls, text: str) -> str:
-        for match in MERGE_FIELD.finditer(text):
-            if match.group(1) not in KNOWN_MERGE_FIELDS:
-                known = ", ".join(sorted(KNOWN_MERGE_FIELDS))
-                raise ValueError(f"unknown merge field {{{{{match.group(1)}}}}}; known: {known}")
-        return text
+        return check_text(text)
 
 
 class MappingFile(_Strict):

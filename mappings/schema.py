@@ -14,8 +14,20 @@ from mappings.models import MappingFile
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
 
 
+def _single_selector_too(schema: dict) -> None:
+    """`documents: {title_pattern: ...}` (the original single-selector form) stays valid for editors."""
+    rule = schema["$defs"]["Rule"]["properties"]
+    listed = rule["documents"]
+    rule["documents"] = {
+        "anyOf": [{"$ref": "#/$defs/DocumentSelector"},
+                  {k: v for k, v in listed.items() if k not in ("title", "description", "default")}],
+        **{k: v for k, v in listed.items() if k in ("title", "description")},
+    }
+
+
 def generate() -> str:
     schema = MappingFile.model_json_schema()
+    _single_selector_too(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "esign-connector mappings"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

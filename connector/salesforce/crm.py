@@ -45,20 +45,21 @@ class SalesforceCRM(CRM):
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None) -> PollResult:
+    def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,
+                           fields: Sequence[str] = ()) -> PollResult:
         if not stages:
             return PollResult(opportunities=(), api_calls=0)
         before = self.client.calls_in_this_thread
-        rows = self._query_all(queries.opportunities_in_stages(stages, modified_since),
+        rows = self._query_all(queries.opportunities_in_stages(stages, modified_since, fields),
                                "the poll query on Opportunity")
-        return PollResult(opportunities=self._opportunities(rows),
+        return PollResult(opportunities=self._opportunities(rows, tuple(dict.fromkeys(fields))),
                           api_calls=self.client.calls_in_this_thread - before)
 
-    def get_opportunity(self, opportunity_id: str) -> Opportunity | None:
+    def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None:
         _require_id(opportunity_id, "Opportunity")
-        rows = self._query_all(queries.opportunity_by_id(opportunity_id),
+        rows = self._query_all(queries.opportunity_by_id(opportunity_id, fields),
                                f"reading Opportunity {opportunity_id}")
-        found = self._opportunities(rows)
+        found = self._opportunities(rows, tuple(dict.fromkeys(fields)))
         return found[0] if found else None
 
     def download_file(self, version_id: str) -> bytes:
@@ -90,9 +91,9 @@ class SalesforceCRM(CRM):
         return self.client.call(what, lambda sf: sf.query_more(url, identifier_is_url=True))
 
     @staticmethod
-    def _opportunities(rows: list[dict]) -> tuple[Opportunity, ...]:
+    def _opportunities(rows: list[dict], fields: tuple[str, ...] = ()) -> tuple[Opportunity, ...]:
         try:
-            return tuple(records.opportunity(row) for row in rows)
+            return tuple(records.opportunity(row, fields) for row in rows)
         except (KeyError, TypeError, ValueError) as exc:
             raise CRMError(f"Salesforce returned an Opportunity the connector cannot read: {exc}",
                            retriable=True, code="UNEXPECTED_REPLY") from None

@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 _RECORD_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
+# A field or relationship path (at most five levels, as SOQL allows); it reaches SOQL unquoted.
+_FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}")
 
 # Escape sequences SOQL string literals understand; the backslash goes first.
 _ESCAPES = (("\\", "\\\\"), ("'", "\\'"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 
-OPPORTUNITY_FIELDS = (
-    "Id, Name, StageName, SystemModstamp, LastStageChangeDate, OwnerId, Owner.Name, Owner.Email, "
-    "AccountId, Account.Name, "
+BASE_FIELDS = ("Id", "Name", "StageName", "SystemModstamp", "LastStageChangeDate", "OwnerId", "Owner.Name",
+               "Owner.Email", "AccountId", "Account.Name")
+CHILD_QUERIES = (
     "(SELECT ContactId, Role, IsPrimary, Contact.FirstName, Contact.LastName, Contact.Email, "
     "Contact.MobilePhone, Contact.Phone FROM OpportunityContactRoles ORDER BY IsPrimary DESC), "
     "(SELECT ContentDocumentId, ContentDocument.Title, ContentDocument.FileExtension, "
@@ -57,15 +59,32 @@ def _string_list(values: Sequence[str]) -> str:
     return ", ".join(quote(v) for v in values)
 
 
-def opportunities_in_stages(stages: Sequence[str], modified_since: datetime | None) -> str:
+def extra_fields(fields: Sequence[str]) -> tuple[str, ...]:
+    """`fields` not already selected, each checked to be a field path, in a stable order."""
+    base = {f.lower() for f in BASE_FIELDS}
+    extra: dict[str, str] = {}
+    for path in fields:
+        if not _FIELD_PATH.fullmatch(path):
+            raise ValueError(f"not a field path: {path!r}")
+        if path.lower() not in base:
+            extra.setdefault(path.lower(), path)
+    return tuple(sorted(extra.values(), key=str.lower))
+
+
+def opportunity_fields(fields: Sequence[str] = ()) -> str:
+    return ", ".join((*BASE_FIELDS, *extra_fields(fields))) + ", " + CHILD_QUERIES
+
+
+def opportunities_in_stages(stages: Sequence[str], modified_since: datetime | None, fields: Sequence[str] = ()) -> str:
     where = f"StageName IN ({_string_list(stages)})"
     if modified_since is not None:
         where += f" AND SystemModstamp >= {datetime_literal(modified_since)}"
-    return f"SELECT {OPPORTUNITY_FIELDS} FROM Opportunity WHERE {where} ORDER BY SystemModstamp ASC, Id ASC"
+    return (f"SELECT {opportunity_fields(fields)} FROM Opportunity WHERE {where} "
+            "ORDER BY SystemModstamp ASC, Id ASC")
 
 
-def opportunity_by_id(opportunity_id: str) -> str:
-    return f"SELECT {OPPORTUNITY_FIELDS} FROM Opportunity WHERE Id = {record_id(opportunity_id)}"
+def opportunity_by_id(opportunity_id: str, fields: Sequence[str] = ()) -> str:
+    return f"SELECT {opportunity_fields(fields)} FROM Opportunity WHERE Id = {record_id(opportunity_id)}"
 
 
 def files_with_checksums(linked_to: str, checksums: Sequence[str]) -> str:

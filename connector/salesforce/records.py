@@ -62,7 +62,17 @@ def _file(row: Mapping) -> FileRef | None:
                    size=int(size) if size is not None else None)
 
 
-def opportunity(record: Mapping) -> Opportunity:
+def field_value(record: Mapping, path: str) -> object:
+    """The value at `path` ("Amount", "Account.BillingCity") in a query row; None when a parent is empty."""
+    current: object = record
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = next((v for k, v in current.items() if k.lower() == part.lower()), None)
+    return current
+
+
+def opportunity(record: Mapping, fields: tuple[str, ...] = ()) -> Opportunity:
     owner, account = record.get("Owner") or {}, record.get("Account") or {}
     modstamp = parse_datetime(record.get("SystemModstamp"))
     if modstamp is None:
@@ -81,4 +91,5 @@ def opportunity(record: Mapping) -> Opportunity:
         account_name=account.get("Name"),
         contact_roles=tuple(_contact_role(row) for row in children(record, "OpportunityContactRoles")),
         files=tuple(f for f in files if f is not None),
+        values={path: field_value(record, path) for path in fields},
     )

@@ -159,7 +159,7 @@ def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:
     daemon_url = daemon.start()
     print(f"""
 Sandbox running. Open in a browser:
-  Salesforce console (move a deal to "Contract Sent", "Proposal" or "Negotiation"):
+  Salesforce console (move a deal to "Contract Sent", "Proposal", "Negotiation" or "Verbal Commitment"):
                                                                 {sandbox.salesforce_console.url}/sandbox/
   SignRequest signing pages (sign or decline as each signer):   {sandbox.signrequest_server.url}/
   OneSpan Sign signing pages (with the SMS code step):          {sandbox.onespan_server.url}/sandbox/

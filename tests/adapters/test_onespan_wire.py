@@ -105,7 +105,7 @@ def test_create_one_document_one_signer_exact_requests():
     assert parts[1][0]["Content-Type"] == "application/pdf" and parts[1][1] == PDF
     assert json.loads(parts[0][1]) == {
         "name": "Proposal: Acme", "description": "Please sign", "emailMessage": "Please sign",
-        "type": "PACKAGE", "status": "DRAFT", "autocomplete": True,
+        "type": "PACKAGE", "status": "DRAFT", "autocomplete": True, "language": "en",
         "settings": {"ceremony": {"declineButton": True}},
         "data": {"externalId": "job-7", "origin": "esign-connector", "sendReminders": "true"},
         "roles": [_role(1, "dana@x.io", "Dana", "Lee")],
@@ -121,7 +121,7 @@ def test_create_several_documents_two_signers_in_order_one_with_sms():
     spec = _spec((DocumentSpec("Quote: Q/1", "Quote Q-1.pdf", PDF),
                   DocumentSpec("Terms", "Terms.pdf", one_page), DocumentSpec("Terms", "Terms-2.pdf", PDF)),
                  (SignerSpec("dana@x.io", "Dana", "Lee", 1, "+1 (555) 010-0100", SignerAuth.SMS),
-                  SignerSpec("eli@x.io", "Eli", "Buyer", 2)), expires_in_days=14)
+                  SignerSpec("eli@x.io", "Eli", "Buyer", 2)), expires_in_days=14, language="fr")
     assert provider().create(spec) == REF
 
     parts = _parts(responses.calls[2].request)
@@ -130,7 +130,7 @@ def test_create_several_documents_two_signers_in_order_one_with_sms():
         'form-data; name="file"; filename="Terms (2)"']
     assert [body for _, body in parts[1:]] == [PDF, one_page, PDF]
     payload = json.loads(parts[0][1])
-    assert payload["due"] == "2026-10-05T14:13:20Z"
+    assert (payload["due"], payload["language"]) == ("2026-10-05T14:13:20Z", "fr")
     assert payload["roles"] == [
         _role(1, "dana@x.io", "Dana", "Lee", {"scheme": "SMS", "challenges": [{"question": "+15550100100"}]}),
         _role(2, "eli@x.io", "Eli", "Buyer")]

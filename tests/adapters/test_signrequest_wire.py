@@ -70,7 +70,7 @@ CREATED = {"uuid": SR, "url": f"{BASE}/signrequests/{SR}/", "document": f"{BASE}
 
 def signer_json(signer: SignerSpec, **extra) -> dict:
     return {"email": signer.email, "first_name": signer.first_name, "last_name": signer.last_name,
-            "order": signer.order, "needs_to_sign": True, **extra}
+            "order": signer.order, "needs_to_sign": True, "language": "en", **extra}
 
 
 def expect_quick_create(body: dict) -> None:
@@ -103,6 +103,12 @@ def test_two_signers_keep_their_order_and_optional_fields_are_left_out():
     del body["from_email"], body["auto_expire_days"]
     expect_quick_create(body)
     assert provider(from_email=None).create(spec(DANA, ELI, send_reminders=False, expires_in_days=None)) == REF
+
+
+@responses.activate
+def test_the_rule_language_goes_on_every_signer():
+    expect_quick_create(quick_create_body([signer_json(DANA, language="nl"), signer_json(ELI, language="nl")]))
+    assert provider().create(spec(DANA, ELI, language="nl")) == REF
 
 
 @responses.activate

@@ -202,6 +202,30 @@ def test_poll_without_modstamp_and_without_stages():
 
 
 @responses.activate
+def test_the_fields_the_rules_need_join_the_same_poll_query():
+    token_ok()
+    soql = POLL_SOQL.replace("Account.Name, (SELECT", "Account.Name, Account.BillingCity, Amount, CloseDate, "
+                             "RecordType.DeveloperName, (SELECT")
+    responses.get(f"{API}/query/", match=[matchers.query_param_matcher({"q": soql})], json={
+        "totalSize": 1, "done": True, "records": [_opportunity(
+            OpportunityContactRoles=None, Amount=48000.0, CloseDate="2026-12-31", RecordType=None,
+            Account={"Name": "Acme", "BillingCity": "Leeds"})]})
+    crm = make_crm()
+    [opportunity] = crm.poll_opportunities(
+        ["Contract Sent", "It's \\ signed"], datetime(2026, 11, 24, 9, tzinfo=PARIS),
+        ["Amount", "RecordType.DeveloperName", "Account.BillingCity", "CloseDate", "Account.Name", "amount"],
+    ).opportunities
+    assert opportunity.values == {"Account.BillingCity": "Leeds", "Amount": 48000.0, "CloseDate": "2026-12-31",
+                                  "RecordType.DeveloperName": None, "Account.Name": "Acme", "amount": 48000.0}
+    assert len(responses.calls) == 2
+
+
+def test_a_field_path_that_is_not_one_never_reaches_soql():
+    with pytest.raises(ValueError, match="not a field path"):
+        make_crm().poll_opportunities(["Contract Sent"], None, ["Amount FROM User --"])
+
+
+@responses.activate
 def test_get_opportunity_by_id_and_absent():
     token_ok()
     soql = POLL_SOQL.split(" FROM Opportunity WHERE")[0] + f" FROM Opportunity WHERE Id = '{OPP}'"

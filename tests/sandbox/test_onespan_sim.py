@@ -322,6 +322,8 @@ def test_the_api_key_is_required_as_basic_raw_key(world):
 @pytest.mark.parametrize(("fields", "key"), [
     (_multipart(_payload(name="")), "error.validation.package.name"),
     (_multipart(_payload(status="COMPLETED")), "error.validation.package.status"),
+    (_multipart(_payload(language="French")), "error.validation.package.language"),
+    (_multipart(_payload(language=7)), "error.validation.package.language"),
     (_multipart(_payload(due="2001-01-01T00:00:00Z")), "error.validation.package.dueDateInPast"),
     (_multipart(_payload(documents=[{**_payload()["documents"][0], "name": "a/b"}])),
      "error.validation.document.name"),
@@ -388,3 +390,9 @@ def test_an_exhausted_quota_is_a_quota_error(world):
     world.provider.create(world.spec())
     with pytest.raises(ProviderQuotaError, match="quota"):
         world.provider.create(world.spec(external_id="job-2"))
+
+
+def test_the_rule_language_is_the_package_language(world):
+    ref = world.provider.create(world.spec(language="nl"))
+    [package] = [p for p in world.sim.packages() if p["id"] == ref.request_id]
+    assert package["language"] == "nl"

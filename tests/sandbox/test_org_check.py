@@ -49,6 +49,45 @@ def test_a_fitting_mapping_has_no_problems(org, tmp_path):
                              WritebackFields(_env_file=None)) == []
 
 
+FIELDS_RULES = """version: 1
+rules:
+  - id: fields
+    trigger:
+      stages: [Contract Sent]
+      filter:
+        record_types: [New_Business]
+        amount: {min: 1000}
+        field_equals: {Typ: New Customer, Region__c: EMEA, Account.Industry: Retail}
+    provider: signrequest
+    signers: [{role: Decision Maker}]
+    subject: "{{Opportunity.Name}} in {{Account.BillingCity}} for {{Account.Segment__c}}"
+    message: "{{Owner.Title}} {{Owner.Phone}} {{Opportunity.CloseDate}} {{Signer1.Email}}"
+"""
+
+
+def test_fields_that_filters_and_merge_fields_read_must_exist_in_the_org(org, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(FIELDS_RULES)
+    sf = org.client()
+    described: list[str] = []
+
+    def describe(name: str) -> dict:
+        described.append(name)
+        return getattr(sf, name).describe()
+
+    problems = [str(p) for p in check_against_org(load_mapping(path), path, describe,
+                                                  WritebackFields(_env_file=None))]
+    assert problems == [
+        f"{path}:9:24: rule fields: field Typ does not exist on Opportunity in this org; did you mean Type? (the poll "
+        "query would fail)",
+        f"{path}:9:43: rule fields: field Region__c does not exist on Opportunity in this org (the poll query would "
+        "fail)",
+        f"{path}:12:14: rule fields: field Account.Segment__c does not exist on Account in this org (the poll query "
+        "would fail)",
+    ]
+    assert sorted(described) == ["Account", "Opportunity", "OpportunityContactRole", "RecordType", "User"]
+
+
 PER_RULE = """version: 1
 rules:
   - id: moves
@@ -77,7 +116,7 @@ def test_per_rule_fields_and_move_to_stages_are_checked_against_the_org(org, tmp
         "grant edit access or name another field",
         "12:57: rule moves: move_to_stage_on.declined stage 'Needs Analysis' is not an active Opportunity stage in "
         "this org (stages: Closed Lost, Closed Won, Contract Sent, Negotiation, Proposal, Prospecting, "
-        "Qualification)",
+        "Qualification, Verbal Commitment)",
     ]
 
 

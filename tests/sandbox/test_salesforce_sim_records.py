@@ -110,7 +110,8 @@ def test_describe_lists_fields_picklists_and_child_relationships(sf):
     fields = {f["name"]: f for f in opportunity["fields"]}
     stage = fields["StageName"]
     assert [p["value"] for p in stage["picklistValues"] if p["active"]] == [
-        "Prospecting", "Qualification", "Proposal", "Negotiation", "Contract Sent", "Closed Won", "Closed Lost"]
+        "Prospecting", "Qualification", "Proposal", "Negotiation", "Verbal Commitment", "Contract Sent", "Closed Won",
+        "Closed Lost"]
     assert set(stage["picklistValues"][0]) == {"active", "defaultValue", "label", "validFor", "value"}
     assert (stage["type"], stage["nillable"], stage["createable"], stage["updateable"]) == (
         "picklist", False, True, True)

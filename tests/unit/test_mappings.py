@@ -24,12 +24,14 @@ def _problems(text: str) -> list[str]:
 
 def test_shipped_mapping_is_valid():
     mapping = load_mapping(REPO_ROOT / "mappings" / "rules.yaml")
-    assert mapping.stages() == ["Closed Lost", "Contract Sent", "Negotiation", "Proposal"]
+    assert mapping.stages() == ["Closed Lost", "Contract Sent", "Negotiation", "Proposal", "Verbal Commitment"]
 
 
 def test_defaults_fill_the_minimal_rule():
     rule = parse_mapping(GOOD).rules[0]
-    assert (rule.documents.title_pattern, rule.documents.select, rule.send_reminders) == ("*", "newest", True)
+    [document] = rule.documents
+    assert (document.title_pattern, document.select, document.required) == ("*", "newest", True)
+    assert (rule.send_reminders, rule.language, rule.trigger.filter) == (True, "en", None)
 
 
 def test_unknown_key_is_located():

@@ -21,6 +21,7 @@ from connector.sandbox.onespan_sim.model import EVENTS, invalid, parse_date
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}(?:[-_][A-Za-z]{2,4})?$")
 _FORBIDDEN_NAME = re.compile(r'[*/\\:<>|?"]')
 _SCHEMES = {"NONE", "PROVIDER", "CHALLENGE", "SMS", "SSO", "KBA", "SAA", "ID_VERIFICATION", "QASMS"}
 _SIGNATURE_SUBTYPES = {"FULLNAME", "CAPTURE", "INITIALS", "MOBILE_CAPTURE", "CHOOSE_SIGNATURE",
@@ -192,6 +193,11 @@ def validate_create(payload: object, files: list[tuple[str, bytes]], now: dateti
             raise invalid("due must be an ISO-8601 date-time.", "error.validation.package.dueDate")
         if due <= now:
             raise invalid("due must be in the future.", "error.validation.package.dueDateInPast")
+    language = payload.get("language")
+    if language is not None and not (isinstance(language, str) and _LANGUAGE.match(language)):
+        # The reference gives the package language as a language code string (en, fr, nl), no list of values.
+        raise invalid(f"Invalid package language {language!r}: expected a language code such as en, fr or nl.",
+                      "error.validation.package.language")
     if "data" in payload and not isinstance(payload["data"], dict | type(None)):
         raise invalid("data must be an object.", "error.validation.package.data")
     role_ids = _check_roles(payload.get("roles", []))

@@ -68,6 +68,13 @@ class SalesforceSimulator:
     def create_record(self, sobject: str, fields: dict) -> str:
         return self.org.create(sobject, fields)
 
+    def create_record_type(self, developer_name: str, name: str, sobject: str = "Opportunity") -> str:
+        """A record type, as an admin makes one in Setup (the API cannot create them)."""
+        spec = self.org.spec("RecordType")
+        with self.org.lock:
+            return self.org.insert(spec, {"DeveloperName": developer_name, "Name": name, "SobjectType": sobject},
+                                   self.integration_user_id)
+
     def update_record(self, sobject: str, record_id: str, fields: dict) -> None:
         with self.org.lock:
             actor = self._ui_actor(self.org.get(self.org.spec(sobject).name, record_id))

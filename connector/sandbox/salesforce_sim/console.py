@@ -77,7 +77,8 @@ def console_routes(sim: SalesforceSimulator) -> list[BaseRoute]:
 <p>Move an opportunity to <b>Contract Sent</b> (SignRequest), <b>Proposal</b> (OneSpan Sign, with SMS for
 the decision maker and the owner countersigning) or <b>Negotiation</b> (Legalsign, two signers in order); the
 connector sends its quote for signature within seconds. <b>Closed Lost</b> cancels a pending OneSpan or
-Legalsign request.
+Legalsign request. <b>Verbal Commitment</b> sends two requests with SignRequest: an order form the connector
+fills in from a PDF template (new-business deals of 10,000 or more only) and the terms and conditions.
 This page refreshes every 5 seconds. API calls so far: {sim.total_api_calls:,}.</p>
 <table><tr><th>Opportunity and contact roles</th><th>Stage</th><th>Signing status</th><th>Files</th>
 <th>Activity</th></tr>{rows}</table></body></html>""")

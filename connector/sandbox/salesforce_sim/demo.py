@@ -1,5 +1,6 @@
-"""Demo data for the sandbox: two sales reps, three customer accounts with their contacts, and five
-open opportunities with contact roles and quotes attached.
+"""Demo data for the sandbox: two sales reps, three customer accounts with their contacts, two
+opportunity record types (New_Business, Renewal), and five open opportunities with contact roles and
+quotes attached.
 
 The deals start in Prospecting or Qualification, stages no signing rule watches, so nothing is sent
 until someone moves a deal on the console.
@@ -20,6 +21,7 @@ REPS = [("Rita", "Patel", "rita.patel@sandbox.example", "Account Executive"),
 ACCOUNTS = [("Northwind Traders", "London", "Wholesale"),
             ("Contoso Pharmaceuticals", "Basel", "Life Sciences"),
             ("Fabrikam Logistics", "Rotterdam", "Transportation")]
+RECORD_TYPES = [("New_Business", "New Business"), ("Renewal", "Renewal")]
 # account index, first name, last name, title, email (None: this contact has none), mobile
 CONTACTS = [
     (0, "Dana", "Whitfield", "Chief Financial Officer", "dana.whitfield@northwind.example", "+447700900101"),
@@ -29,13 +31,14 @@ CONTACTS = [
     (2, "Marta", "Kowalski", "Chief Operating Officer", None, "+31600000105"),
     (2, "Pieter", "de Vries", "Purchasing Manager", "pieter.devries@fabrikam.example", "+31600000106"),
 ]
-# name, account, stage, amount, quote number, file kind, decision maker, economic buyer (contact indexes), rep
+# name, account, stage, amount, quote number, file kind, decision maker, economic buyer (contact indexes), rep,
+# record type
 DEALS = [
-    ("Northwind - Fleet Telematics Renewal", 0, "Prospecting", 48000, "Q-1001", "pdf", 0, 1, 0),
-    ("Northwind - Warehouse Scanners", 0, "Qualification", 22500, "Q-1002", "pdf", 1, None, 1),
-    ("Contoso - Lab Data Platform", 1, "Prospecting", 136000, "Q-1003", "pdf", 2, 3, 1),
-    ("Contoso - Compliance Training Seats", 1, "Qualification", 9600, "Q-1004", "docx", 3, None, 0),
-    ("Fabrikam - Route Optimisation Pilot", 2, "Prospecting", 31000, "Q-1005", "pdf", 4, 5, 0),
+    ("Northwind - Fleet Telematics Renewal", 0, "Prospecting", 48000, "Q-1001", "pdf", 0, 1, 0, "Renewal"),
+    ("Northwind - Warehouse Scanners", 0, "Qualification", 22500, "Q-1002", "pdf", 1, None, 1, "New_Business"),
+    ("Contoso - Lab Data Platform", 1, "Prospecting", 136000, "Q-1003", "pdf", 2, 3, 1, "New_Business"),
+    ("Contoso - Compliance Training Seats", 1, "Qualification", 9600, "Q-1004", "docx", 3, None, 0, "New_Business"),
+    ("Fabrikam - Route Optimisation Pilot", 2, "Prospecting", 31000, "Q-1005", "pdf", 4, 5, 0, "New_Business"),
 ]
 TERMS = text_pdf([
     ["Terms and Conditions", "1. Delivery within 30 days of signature.", "2. Payment within 30 days."],
@@ -71,12 +74,13 @@ def seed(sim: SalesforceSimulator) -> dict:
         if email:
             fields["Email"] = email
         contacts.append(sim.create_record("Contact", fields))
+    record_types = {developer: sim.create_record_type(developer, label) for developer, label in RECORD_TYPES}
     opportunities = {}
-    for name, account, stage, amount, quote, kind, maker, buyer, rep in DEALS:
+    for name, account, stage, amount, quote, kind, maker, buyer, rep, record_type in DEALS:
         close = date.today() + timedelta(days=45 + 15 * len(opportunities))
         opportunity = sim.create_record("Opportunity", {
             "Name": name, "StageName": stage, "Amount": amount, "AccountId": accounts[account],
-            "OwnerId": reps[rep], "CloseDate": close.isoformat()})
+            "OwnerId": reps[rep], "CloseDate": close.isoformat(), "RecordTypeId": record_types[record_type]})
         sim.create_record("OpportunityContactRole", {"OpportunityId": opportunity,
                                                      "ContactId": contacts[maker],
                                                      "Role": "Decision Maker", "IsPrimary": True})
@@ -93,5 +97,6 @@ def seed(sim: SalesforceSimulator) -> dict:
             sim.attach_file(opportunity, f"Quote {quote}", f"Quote {quote}.docx", _word_document(quote))
         opportunities[name] = opportunity
     return {"integration_user": sim.integration_user_id, "users": reps, "accounts": accounts,
+            "record_types": record_types,
             "contacts": {f"{c[1]} {c[2]}": contact for c, contact in zip(CONTACTS, contacts, strict=True)},
             "opportunities": opportunities}

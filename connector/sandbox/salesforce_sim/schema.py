@@ -105,7 +105,8 @@ def _object(name: str, prefix: str, fields: list[FieldSpec], children: tuple = (
 # Stage -> (default probability, forecast category); both are recomputed when the stage changes.
 STAGES = {
     "Prospecting": (10, "Pipeline"), "Qualification": (20, "Pipeline"), "Proposal": (50, "Pipeline"),
-    "Negotiation": (75, "Best Case"), "Contract Sent": (90, "Commit"), "Closed Won": (100, "Closed"),
+    "Negotiation": (75, "Best Case"), "Verbal Commitment": (85, "Commit"),
+    "Contract Sent": (90, "Commit"), "Closed Won": (100, "Closed"),
     "Closed Lost": (0, "Omitted"),
 }
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}  # stage -> IsWon
@@ -120,11 +121,18 @@ SCHEMA: dict[str, ObjectSpec] = {spec.name: spec for spec in [
     _object("User", "005", [
         FieldSpec("Name", "string", 121, **READ_ONLY), FieldSpec("FirstName", "string", 40),
         FieldSpec("LastName", "string", 80, required=True), FieldSpec("Email", "email", 128),
-        FieldSpec("Username", "string", 80), FieldSpec("Title", "string", 80),
+        FieldSpec("Username", "string", 80), FieldSpec("Title", "string", 80), FieldSpec("Phone", "phone", 40),
         FieldSpec("IsActive", "boolean", default=True)]),
+    # Record types are metadata: the API reads them, only Setup (here: the simulator itself) makes them.
+    _object("RecordType", "012", [
+        FieldSpec("Name", "string", 80), FieldSpec("DeveloperName", "string", 80),
+        FieldSpec("SobjectType", "string", 40), FieldSpec("IsActive", "boolean", default=True)],
+        createable=False, updateable=False, deletable=False),
     _object("Account", "001", [
         FieldSpec("Name", "string", 255, required=True), FieldSpec("Phone", "phone", 40),
-        FieldSpec("BillingCity", "string", 40), FieldSpec("Industry", "string", 40),
+        FieldSpec("BillingStreet", "textarea", 255), FieldSpec("BillingCity", "string", 40),
+        FieldSpec("BillingPostalCode", "string", 20), FieldSpec("BillingCountry", "string", 80),
+        FieldSpec("Website", "string", 255), FieldSpec("Industry", "string", 40),
         _ref("OwnerId", "User", "Owner")],
         [("Contacts", "Contact", "AccountId"), ("Opportunities", "Opportunity", "AccountId"),
          ("Tasks", "Task", "WhatId"), ("ContentDocumentLinks", "ContentDocumentLink", "LinkedEntityId")]),
@@ -143,7 +151,11 @@ SCHEMA: dict[str, ObjectSpec] = {spec.name: spec for spec in [
         FieldSpec("Probability", "percent"),
         FieldSpec("ForecastCategoryName", "picklist", 40, picklist=FORECAST_CATEGORIES, **READ_ONLY),
         FieldSpec("Description", "textarea", 32000, filterable=False), FieldSpec("NextStep", "string", 255),
+        FieldSpec("Type", "picklist", 255, picklist=("New Customer", "Existing Customer - Upgrade",
+                                                     "Existing Customer - Renewal")),
+        FieldSpec("LeadSource", "string", 40),
         _ref("AccountId", "Account", "Account"), _ref("OwnerId", "User", "Owner"),
+        _ref("RecordTypeId", "RecordType", "RecordType"),
         FieldSpec("IsClosed", "boolean", **READ_ONLY, default=False),
         FieldSpec("IsWon", "boolean", **READ_ONLY, default=False),
         FieldSpec("LastStageChangeDate", "datetime", **READ_ONLY),
