@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
-import math
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from connector.crm import FileRef, Opportunity
 from connector.errors import PreparationError
+from connector.pdf_probe_pool import ProbeLimits, probe_pdf
 
 log = logging.getLogger(__name__)
 OUTPUT_SUFFIXES = (" - signed", " - evidence")
@@ -56,7 +50,7 @@ def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> l
 def check_pdf(file: FileRef, content: bytes, limits: PdfLimits, opportunity: Opportunity | None = None) -> int:
     """Raise PreparationError unless `content` is a readable, unencrypted PDF within `limits`; return its pages.
 
-    The file is parsed in a child process (`connector.pdf_probe`) with a deadline and a memory limit,
+    The file is parsed in a child process (`connector.pdf_probe_pool`) with a deadline and a memory limit,
     so a PDF built to hang or exhaust a reader costs at most that and yields a located error.
     """
     where = f"File {file.title!r} ({file.version_id})"
@@ -103,27 +97,8 @@ def _explain(where: str, problem: str, limits: PdfLimits, detail: object) -> str
 
 
 def _probe(content: bytes, limits: PdfLimits) -> dict:
-    root = str(Path(__file__).resolve().parent.parent)
-    # The child parses untrusted bytes: it gets none of the connector's settings (secrets among them).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "connector.pdf_probe", str(limits.max_pages),
-               str(limits.parse_memory_mb * 1024 * 1024), str(math.ceil(limits.parse_seconds) + 1)]
-    try:
-        done = subprocess.run(command, input=content, capture_output=True, timeout=limits.parse_seconds,
-                              env=env, check=False)
-    except subprocess.TimeoutExpired:
-        return {"problem": "timeout"}
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        result = None
-    if not isinstance(result, dict):
-        # Killed by the kernel (the CPU limit) or died before it could answer (out of memory mid-way).
-        cpu_killed = done.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
-        log.info("PDF probe ended with code %s: %s", done.returncode, done.stderr[-300:].decode("utf-8", "replace"))
-        return {"problem": "timeout" if cpu_killed else "memory" if b"MemoryError" in done.stderr else "damaged"}
-    return result
+    return probe_pdf(content, ProbeLimits(max_pages=limits.max_pages, parse_seconds=limits.parse_seconds,
+                                          memory_bytes=limits.parse_memory_mb * 1024 * 1024))
 
 
 def pdf_filename(title: str) -> str:

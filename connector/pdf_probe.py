@@ -1,9 +1,11 @@
 """Read one PDF in a child process, under a memory limit, and report what the connector needs to know.
 
-Run as `python -m connector.pdf_probe MAX_PAGES MEMORY_BYTES CPU_SECONDS` with the PDF on stdin
-(MEMORY_BYTES: what parsing may use on top of the interpreter and the file itself); it
-prints one JSON object: {"pages": N} or {"problem": "encrypted" | "too_many_pages" | "expands" |
-"damaged" | "memory", "detail": ...}. The parent (`connector.documents`) kills it at its deadline.
+Run as `python -m connector.pdf_probe MEMORY_BYTES CPU_SECONDS` (MEMORY_BYTES: what parsing may
+use on top of the interpreter and the file itself). It serves one PDF after another:
+each request on stdin is a 12-byte header (file size, max pages; big-endian u64, u32) and the
+file; each answer on stdout is a 4-byte length and one JSON object: {"pages": N} or {"problem":
+"encrypted" | "too_many_pages" | "expands" | "damaged" | "memory", "detail": ...}. The parent
+(`connector.pdf_probe_pool`) kills it at its deadline and starts another.
 
 It is a separate process because pypdf runs in pure Python and cannot be interrupted from another
 thread: a file built to hang or exhaust a reader (deep nesting, reference loops, a page tree that
@@ -15,19 +17,35 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import resource
+import struct
 import sys
 
 
-def _limit(memory_bytes: int, cpu_seconds: int) -> None:
-    """Allow `memory_bytes` of address space beyond what the interpreter, pypdf and the file already use."""
+def _limit_memory_from_now(memory_bytes: int) -> None:
+    """Allow `memory_bytes` of address space beyond what the process uses now (the file included)."""
     try:
         with open("/proc/self/statm") as statm:
             in_use = int(statm.read().split()[0]) * resource.getpagesize()
     except OSError:
-        in_use = 0
-    resource.setrlimit(resource.RLIMIT_AS, (in_use + memory_bytes, in_use + memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        return
+    _set_soft_limit(resource.RLIMIT_AS, in_use + memory_bytes)
+
+
+def _limit_cpu_from_now(cpu_seconds: int) -> None:
+    """The CPU limit counts the process's whole life: give each file its own allowance from here on."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime) + cpu_seconds
+    _set_soft_limit(resource.RLIMIT_CPU, soft)
+
+
+def _set_soft_limit(kind: int, soft: int | None) -> None:
+    """Set (None: lift) the soft limit, keeping the hard one so that it can be raised again for the next file."""
+    hard = resource.getrlimit(kind)[1]
+    if soft is None or (hard != resource.RLIM_INFINITY and soft > hard):
+        soft = hard
+    resource.setrlimit(kind, (soft, hard))
 
 
 def probe(content: bytes, max_pages: int) -> dict:
@@ -66,17 +84,45 @@ def probe(content: bytes, max_pages: int) -> dict:
         return {"problem": "damaged", "detail": type(exc).__name__}
 
 
-def main() -> None:
-    max_pages, memory_bytes, cpu_seconds = (int(v) for v in sys.argv[1:4])
-    content = sys.stdin.buffer.read()
-    import pypdf  # noqa: F401 - imported before the limit, so the limit is left for the file
+def _read_exactly(stream, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
-    _limit(memory_bytes, cpu_seconds)
-    try:
-        result = probe(content, max_pages)
-    except MemoryError:
-        result = {"problem": "memory"}
-    sys.stdout.write(json.dumps(result))
+
+def serve(memory_bytes: int, cpu_seconds: int) -> None:
+    import pypdf  # noqa: F401 - imported before any limit, so the limits are left for the files
+
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    while (header := _read_exactly(requests, 12)) is not None:
+        size, max_pages = struct.unpack(">QI", header)
+        content = _read_exactly(requests, size)
+        if content is None:
+            return
+        _limit_cpu_from_now(cpu_seconds)
+        # Back to no limit first: the soft limit may sit below the last file's peak.
+        _set_soft_limit(resource.RLIMIT_AS, None)
+        _limit_memory_from_now(memory_bytes + len(content))  # pypdf holds its own copy of the file
+        try:
+            result = probe(content, max_pages)
+        except MemoryError:
+            result = {"problem": "memory"}
+        del content
+        answer = json.dumps(result).encode()
+        answers.write(struct.pack(">I", len(answer)) + answer)
+        answers.flush()
+        if result.get("problem") == "memory":
+            return  # what a failed allocation left behind is not worth keeping: the parent starts afresh
+
+
+def main() -> None:
+    memory_bytes, cpu_seconds = (int(v) for v in sys.argv[1:3])
+    serve(memory_bytes, cpu_seconds)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ each is read in a child process under a deadline and a memory limit (connector.p
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from connector.crm import FileRef, Opportunity
 from connector.documents import PdfLimits, check_pdf
 from connector.errors import PreparationError
+from connector.pdf_probe_pool import ProbeLimits, ProbePool
 from connector.sandbox.pdfgen import text_pdf
 from connector.store import JobState
 from tests.unit import hostile_pdfs as hostile
@@ -82,16 +84,25 @@ def test_a_booby_trapped_file_is_written_back_and_the_daemon_goes_on(world):
 
 
 def test_the_parsing_child_gets_no_connector_setting(monkeypatch):
-    import subprocess
-
-    seen = {}
-    real_run = subprocess.run
-
-    def spy(command, **kwargs):
-        seen.update(kwargs["env"])
-        return real_run(command, **kwargs)
-
     monkeypatch.setenv("CONNECTOR_SIGNREQUEST_API_TOKEN", "tok-should-stay-home")
-    monkeypatch.setattr("connector.documents.subprocess.run", spy)
-    assert check_pdf(FILE, text_pdf([["one"]]), LIMITS, OPPORTUNITY) == 1
-    assert seen and not any(key.startswith("CONNECTOR_") for key in seen)
+    pool = ProbePool(ProbeLimits(max_pages=10, parse_seconds=10, memory_bytes=256 << 20), 1)
+    try:
+        assert pool.probe(text_pdf([["one"]])) == {"pages": 1}
+        [worker] = list(pool._idle.queue)
+        environ = Path(f"/proc/{worker.process.pid}/environ").read_bytes().split(b"\0")
+    finally:
+        pool.close()
+    assert environ and not any(entry.startswith(b"CONNECTOR_") for entry in environ)
+
+
+def test_one_probe_process_serves_file_after_file_and_a_killed_one_is_replaced():
+    pool = ProbePool(ProbeLimits(max_pages=1_000_000, parse_seconds=1, memory_bytes=1 << 30), 1)
+    try:
+        assert [pool.probe(text_pdf([["x"]] * n)) for n in (1, 2, 3)] == [{"pages": 1}, {"pages": 2}, {"pages": 3}]
+        [first] = list(pool._idle.queue)
+        assert pool.probe(hostile.many_pages(60_000)) == {"problem": "timeout"}
+        assert first.process.returncode is not None  # killed at the deadline
+        assert pool.probe(text_pdf([["after"]])) == {"pages": 1}
+        assert [w.process.pid for w in pool._idle.queue if w.alive] != [first.process.pid]
+    finally:
+        pool.close()
