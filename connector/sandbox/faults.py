@@ -15,6 +15,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class Faults:
     http_rules: list[HttpRule] = field(default_factory=list)
     webhook_rules: list[WebhookRule] = field(default_factory=list)
     injected: Counter = field(default_factory=Counter)  # (kind, where) -> count
+    log: list[tuple[float, str, str]] = field(default_factory=list)  # (epoch seconds, kind, where), in order
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _rng(self) -> random.Random:
@@ -123,9 +125,10 @@ class Faults:
             self.http_rules.clear()
             self.webhook_rules.clear()
 
-    def count(self, kind: str, where: str) -> None:
-        with self.lock:
-            self.injected[(kind, where)] += 1
+    def _record(self, kind: str, where: str) -> None:
+        """Count one injection (the caller holds the lock)."""
+        self.injected[(kind, where)] += 1
+        self.log.append((time.time(), kind, where))
 
     def counts(self) -> Counter:
         """Injected faults by kind."""
@@ -136,25 +139,22 @@ class Faults:
             return totals
 
     def http_fault(self, method: str, path: str) -> tuple[HttpRule, str] | None:
+        """The fault for this call, if any: every matching rule draws in turn and the first hit wins."""
         with self.lock:
             for rule in self.http_rules:
-                if rule.matches(method, path):
-                    kind = rule.draw()
-                    if kind is not None:
-                        self.injected[(kind, f"{method} {path}")] += 1
-                        return rule, kind
-                    return None
+                kind = rule.draw() if rule.matches(method, path) else None
+                if kind is not None:
+                    self._record(kind, f"{method} {path}")
+                    return rule, kind
         return None
 
     def webhook_fault(self, event_type: str) -> tuple[WebhookRule, str] | None:
         with self.lock:
             for rule in self.webhook_rules:
-                if fnmatch.fnmatchcase(event_type, rule.events):
-                    kind = rule.draw()
-                    if kind is not None:
-                        self.injected[(kind, event_type)] += 1
-                        return rule, kind
-                    return None
+                kind = rule.draw() if fnmatch.fnmatchcase(event_type, rule.events) else None
+                if kind is not None:
+                    self._record(kind, event_type)
+                    return rule, kind
         return None
 
 
@@ -199,7 +199,10 @@ class FaultInjector:
 
         await self.app(scope, receive, keep)  # the call takes effect; only its answer is lost
         if kind == "timeout":
-            await asyncio.sleep(rule.hold_seconds)
+            try:
+                await asyncio.sleep(rule.hold_seconds)
+            except asyncio.CancelledError:
+                return  # the server is shutting down; the held reply was never going to be read
             for message in reply:  # the client has given up by now; uvicorn drops writes to a closed socket
                 await send(message)
             return

@@ -49,7 +49,7 @@ class SalesforceFaults(Faults):
                     if fault.remaining <= 0:
                         self._pending.remove(fault)
                     if fault.error is not None:
-                        self.injected[(fault.error.code, f"{method} {template}")] += 1
+                        self._record(fault.error.code, f"{method} {template}")
                     return fault.error, fault.delay_seconds
         return None, 0.0
 
@@ -75,7 +75,7 @@ class SalesforceFaults(Faults):
             self._api_calls += 1
             if self._api_calls % self.session_expiry_every:
                 return False
-            self.injected[("session_expired", route)] += 1
+            self._record("session_expired", route)
             return True
 
     def limit_exceeded_now(self, route: str) -> bool:
@@ -83,7 +83,7 @@ class SalesforceFaults(Faults):
             hit = self.limit_exhausted or (
                 self.limit_exceeded_rate > 0 and self._limit_rng.random() < self.limit_exceeded_rate)
             if hit:
-                self.injected[("limit_exceeded", route)] += 1
+                self._record("limit_exceeded", route)
             return hit
 
     def clear(self) -> None:
