@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from connector.store import JobState
 from tests.faults.conftest import assert_completed_once, done, sign_all, start_deal, the_job, wait_until_due
 
@@ -52,35 +54,23 @@ def test_a_429_on_create_waits_the_retry_after_then_sends_once(world):
     assert_completed_once(world, opportunity_id)
 
 
-def test_a_create_whose_reply_times_out_is_found_by_external_id_not_sent_again(world):
-    world.signrequest.faults.add_http(CREATE, timeout=1.0, times=1, hold_seconds=2)  # client gives up at 1 s
-    opportunity_id = start_deal(world, "Acme Slow")
+@pytest.mark.parametrize(("fault", "name"), [
+    ({"timeout": 1.0, "hold_seconds": 2}, "Acme Slow"),  # the daemon's client gives up after 1 s
+    ({"reset": 1.0}, "Acme Reset"),
+])
+def test_a_create_whose_reply_is_lost_is_found_by_external_id_not_sent_again(world, fault, name):
+    world.signrequest.faults.add_http(CREATE, times=1, **fault)
+    opportunity_id = start_deal(world, name)
 
     world.daemon.run_once()
     world.settle(until=lambda: the_job(world).state == JobState.AWAITING)
 
-    assert world.signrequest.faults.counts() == {"timeout": 1}
+    assert world.signrequest.faults.counts() == {next(iter(fault)): 1}
     job = the_job(world)
-    [document] = world.signrequest.documents()  # created by the call whose reply never came
+    [document] = world.signrequest.documents()  # created by the call whose answer never came
     assert document["external_id"] == job.id and job.request_id == document["uuid"]
     assert world.signrequest.create_calls == 1
-    _complete(world, "Acme Slow")
-    assert_completed_once(world, opportunity_id)
-
-
-def test_a_create_whose_connection_is_reset_is_found_by_external_id_not_sent_again(world):
-    world.signrequest.faults.add_http(CREATE, reset=1.0, times=1)
-    opportunity_id = start_deal(world, "Acme Reset")
-
-    world.daemon.run_once()
-    world.settle(until=lambda: the_job(world).state == JobState.AWAITING)
-
-    assert world.signrequest.faults.counts() == {"reset": 1}
-    job = the_job(world)
-    [document] = world.signrequest.documents()
-    assert document["external_id"] == job.id and job.request_id == document["uuid"]
-    assert world.signrequest.create_calls == 1
-    _complete(world, "Acme Reset")
+    _complete(world, name)
     assert_completed_once(world, opportunity_id)
 
 
