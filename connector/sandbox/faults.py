@@ -175,6 +175,8 @@ class FaultInjector:
         self.error_body = error_body
 
     def __getattr__(self, name: str):
+        if name == "app":  # not set yet (a copy being built): no wrapped app to ask
+            raise AttributeError(name)
         return getattr(self.app, name)  # routes, state… of the wrapped app
 
     async def __call__(self, scope, receive, send) -> None:
