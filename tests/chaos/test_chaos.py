@@ -13,8 +13,9 @@ and prints the same figures. Faults-on mode adds a fault plan (the `--faults` SP
     timeout=0.03 reset=0.03 hold=3; salesforce: session_expiry_every=150 limit_exceeded=0.005;
     signrequest webhooks: drop=0.1 duplicate=0.1 delay=0.05 reorder=0.05 delay_seconds=5' pytest tests/chaos -s
 
-with the daemon's provider timeout at CONNECTOR_CHAOS_PROVIDER_TIMEOUT_SECONDS (default 2), so a held
-reply (`hold=3`) times out.
+with the daemon's provider and Salesforce timeouts at CONNECTOR_CHAOS_CLIENT_TIMEOUT_SECONDS (default 2
+with faults), so a held reply (`hold=3`) times out. CONNECTOR_CHAOS_KILL_GAP_SECONDS (default 1.2) is the
+longest random pause between two kills; raise it to spread the kills over a long soak.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ STATUS_CHECK_MINUTES = float(os.environ.get("CONNECTOR_CHAOS_STATUS_CHECK_MINUTE
 KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "20"))
 DEADLINE = float(os.environ.get("CONNECTOR_CHAOS_DEADLINE_SECONDS", "420"))
 FAULTS = os.environ.get("CONNECTOR_CHAOS_FAULTS") or None
-PROVIDER_TIMEOUT = float(os.environ.get("CONNECTOR_CHAOS_PROVIDER_TIMEOUT_SECONDS", "2" if FAULTS else "30"))
+CLIENT_TIMEOUT = float(os.environ.get("CONNECTOR_CHAOS_CLIENT_TIMEOUT_SECONDS", "2" if FAULTS else "30"))
+KILL_GAP = float(os.environ.get("CONNECTOR_CHAOS_KILL_GAP_SECONDS", "1.2"))
 
 
 class Daemon:
@@ -84,7 +86,8 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
     sandbox = start_simulators(
         tmp_path, webhook_port=webhook_port, seed=False, poll_interval_seconds=POLL_SECONDS, poll_overlap_seconds=5,
         work_interval_seconds=0.2, status_check_minutes=STATUS_CHECK_MINUTES, job_lease_seconds=2, retry_base_seconds=0.2,
-        mappings_reload_seconds=60, log_level="WARNING", faults=FAULTS, provider_timeout_seconds=PROVIDER_TIMEOUT)
+        mappings_reload_seconds=60, log_level="WARNING", faults=FAULTS,
+        provider_timeout_seconds=CLIENT_TIMEOUT, salesforce_timeout_seconds=CLIENT_TIMEOUT)
     sandbox.signrequest.sender.retry_delays = (0.05,)
     opportunities = [make_deal(sandbox.salesforce, f"Chaos {n:04d}") for n in range(SIGNINGS)]
     for opportunity_id in opportunities:
@@ -102,7 +105,7 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
         daemon.start()
         bot.start()
         while time.monotonic() - started < DEADLINE and completed() < SIGNINGS:
-            time.sleep(random.uniform(0.2, 1.2) if kills < KILLS else 0.5)
+            time.sleep(random.uniform(0.2, KILL_GAP) if kills < KILLS else 0.5)
             if kills < KILLS:
                 daemon.kill()
                 kills += 1
