@@ -19,6 +19,7 @@ from connector.sandbox.callbacks import CallbackSender
 from connector.sandbox.faults import Faults
 from connector.sandbox.legalsign_sim import LegalsignSimulator
 from connector.sandbox.onespan_sim import OneSpanSimulator
+from connector.sandbox.runner import injected_faults, start_simulators
 from connector.sandbox.salesforce_sim import SalesforceSimulator
 from connector.sandbox.servers import serve_in_thread
 from connector.sandbox.signrequest_sim import SignRequestSimulator
@@ -210,3 +211,15 @@ def test_a_delayed_callback_arrives_after_later_ones_and_a_held_one_goes_out_alo
         assert hook.received[0] == "2" and sorted(hook.received) == ["1", "2", "3"]
     finally:
         sender.close()
+
+
+def test_the_sandbox_runner_installs_the_plan_and_reports_what_was_injected(tmp_path):
+    sandbox = start_simulators(tmp_path, webhook_port=0, seed=False,
+                               faults="seed=3; legalsign GET /api/v1/document/: 429=1 retry_after=2")
+    try:
+        answer = requests.get(f"{sandbox.legalsign_server.url}/api/v1/document/", timeout=5)
+        assert (answer.status_code, answer.headers["Retry-After"]) == (429, "2")
+        assert sandbox.legalsign.faults.seed == "3"
+        assert injected_faults(sandbox) == {"legalsign": {"429": 1}}
+    finally:
+        sandbox.stop()
