@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     max_attempts: int = 8
     retry_base_seconds: float = 5.0
 
+    # --- provider API calls: seconds to wait for a reply before the call counts as failed
+    provider_timeout_seconds: float = 30.0
+
     # --- provider downloads (signed PDFs, evidence): HTTPS only, except against local simulators
     provider_downloads_https_only: bool = True
 

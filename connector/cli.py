@@ -49,7 +49,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connector.sandbox.runner import run_sandbox
 
-    return run_sandbox(state_dir=Path(args.state_dir), webhook_port=args.port)
+    if args.faults:
+        from connector.sandbox.faultspec import FaultSpecError, parse
+
+        try:
+            parse(args.faults)
+        except FaultSpecError as problem:
+            print(f"--faults: {problem}", file=sys.stderr)
+            return 2
+    return run_sandbox(state_dir=Path(args.state_dir), webhook_port=args.port, faults=args.faults)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -166,9 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_connector.py", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the daemon with settings from the environment / .env (default)")
-    sandbox = sub.add_parser("sandbox", help="run simulated Salesforce + SignRequest and the daemon on localhost")
+    from connector.sandbox import faultspec
+
+    sandbox = sub.add_parser("sandbox", help="run simulated Salesforce and providers, and the daemon, on localhost",
+                             epilog="fault plans (--faults):\n" + (faultspec.__doc__ or "").split("\n", 2)[2],
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
     sandbox.add_argument("--state-dir", default="sandbox-state", help="where the sandbox keeps its SQLite state")
     sandbox.add_argument("--port", type=int, default=8080, help="webhook/health port of the daemon")
+    sandbox.add_argument("--faults", metavar="SPEC", help="inject faults into the simulators (see below), e.g. "
+                         "'seed=1; signrequest POST /api/v1/signrequest-quick-create/: 5xx=0.1'")
     sub.add_parser("status", help="jobs by state, Salesforce API usage, parked jobs and their reasons")
     retry = sub.add_parser("retry", help="resume a parked job, or all of them")
     target = retry.add_mutually_exclusive_group(required=True)

@@ -28,7 +28,7 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             from_email=settings.signrequest_from_email,
             download_hosts=list(settings.signrequest_download_hosts),
             require_https_downloads=require_https_downloads,
-            session=session,
+            session=session, timeout=settings.provider_timeout_seconds,
             replay_window_seconds=settings.webhook_replay_window_seconds,
         )
     if settings.onespan_api_key:
@@ -40,6 +40,7 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
         providers["onespan"] = OneSpanProvider(
             api_key=settings.onespan_api_key.get_secret_value(), base_url=settings.onespan_base_url,
             callback_key=settings.onespan_callback_key.get_secret_value(), session=session,
+            timeout=settings.provider_timeout_seconds,
             replay_window_seconds=settings.webhook_replay_window_seconds,
         )
     if settings.legalsign_api_key:
@@ -53,7 +54,8 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             group=settings.legalsign_group, base_url=settings.legalsign_base_url,
             callback_secret=settings.legalsign_callback_secret.get_secret_value(),
             download_hosts=list(settings.legalsign_download_hosts), require_https_downloads=require_https_downloads,
-            session=session, replay_window_seconds=settings.webhook_replay_window_seconds,
+            session=session, timeout=settings.provider_timeout_seconds,
+            replay_window_seconds=settings.webhook_replay_window_seconds,
         )
     return providers
 

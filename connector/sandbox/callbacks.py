@@ -1,5 +1,6 @@
 """Callback delivery for the simulators: one worker thread posts events in order, retrying failed
-deliveries on the simulator's schedule (an empty schedule means a single attempt)."""
+deliveries on the simulator's schedule (an empty schedule means a single attempt). The simulator's
+`Faults` may lose, repeat, delay or reorder a callback on its way out."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from collections.abc import Callable
 
 import requests
 
+from connector.sandbox.faults import Faults
+
 
 class CallbackSender:
-    def __init__(self, retry_delays: tuple[float, ...], timeout: float = 5.0):
+    def __init__(self, retry_delays: tuple[float, ...], timeout: float = 5.0, faults: Faults | None = None,
+                 reorder_wait: float = 5.0):
         self.retry_delays = retry_delays
         self.timeout = timeout
+        self.faults = faults
+        self.reorder_wait = reorder_wait  # a held-back callback goes out alone if nothing follows it by then
+        self._held: list[tuple] = []
+        self._timers: list[threading.Timer] = []
+        self._held_lock = threading.RLock()
         self.deliveries: list[dict] = []
         self._queue: queue.Queue = queue.Queue()
-        self._idle = threading.Event()
-        self._idle.set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="signrequest-callbacks", daemon=True)
         self._thread.start()
@@ -26,8 +33,40 @@ class CallbackSender:
     def send(self, url: str, build: Callable[[], dict], event_type: str, event_uuid: str,
              headers: dict[str, str] | None = None) -> None:
         """Queue a delivery; `build` makes the body at send time (fresh file URLs)."""
-        self._idle.clear()
-        self._queue.put((url, build, event_type, event_uuid, headers or {}))
+        item = (url, build, event_type, event_uuid, headers or {})
+        hit = self.faults.webhook_fault(event_type) if self.faults else None
+        kind = hit[1] if hit else None
+        if kind == "drop":
+            return
+        if kind == "delay":
+            self._later(hit[0].delay_seconds, [item])
+            return
+        with self._held_lock:
+            if kind == "reorder":
+                self._held.append(item)
+                self._later(self.reorder_wait, [], flush=True)
+                return
+            self._queue.put(item)
+            if kind == "duplicate":
+                self._queue.put(item)
+            held, self._held = self._held, []
+        for earlier in held:  # overtaken by this one
+            self._queue.put(earlier)
+
+    def _later(self, seconds: float, items: list[tuple], *, flush: bool = False) -> None:
+        def go() -> None:
+            if flush:
+                with self._held_lock:
+                    items.extend(self._held)
+                    self._held.clear()
+            for item in items:
+                self._queue.put(item)
+
+        timer = threading.Timer(seconds, go)
+        timer.daemon = True
+        with self._held_lock:
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
 
     def wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -38,6 +77,8 @@ class CallbackSender:
         return False
 
     def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
         self._stop.set()
         self._queue.put(None)
         self._thread.join(timeout=2)

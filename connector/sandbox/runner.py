@@ -21,6 +21,7 @@ from config.settings import REPO_ROOT, Settings
 from connector.daemon import Daemon, bootstrap
 from connector.http import make_session
 from connector.logs import configure_logging
+from connector.sandbox import faultspec
 from connector.sandbox.legalsign_sim import LegalsignSimulator
 from connector.sandbox.onespan_sim import OneSpanSimulator
 from connector.sandbox.salesforce_sim import SalesforceSimulator
@@ -79,9 +80,10 @@ def _port_or_free(preferred: int) -> int:
 
 
 def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None, seed: bool = True,
-                     ports: tuple[int, ...] = (0, 0, 0, 0, 0), **overrides) -> Sandbox:
-    """Start both simulators and return settings that point a daemon at them. `ports` are the preferred
-    Salesforce API, Salesforce console and SignRequest ports (0: any free port)."""
+                     ports: tuple[int, ...] = (0, 0, 0, 0, 0), faults: str | None = None, **overrides) -> Sandbox:
+    """Start the simulators and return settings that point a daemon at them. `ports` are the preferred
+    Salesforce API, Salesforce console, SignRequest, OneSpan and Legalsign ports (0: any free port);
+    `faults` is a fault plan in the form `connector.sandbox.faultspec` documents."""
     state_dir.mkdir(parents=True, exist_ok=True)
     cert = make_certificate(state_dir / "tls")
     salesforce = SalesforceSimulator(consumer_key=SF_CLIENT_ID, consumer_secret=SF_CLIENT_SECRET)
@@ -100,6 +102,9 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     legalsign = LegalsignSimulator(api_key=LEGALSIGN_KEY)
     legalsign_server = serve_in_thread(legalsign.app, port=legalsign_port)
     legalsign.public_url = legalsign_server.url
+    if faults:
+        faultspec.apply(faults, {"salesforce": salesforce, "signrequest": signrequest, "onespan": onespan,
+                                 "legalsign": legalsign})
     values = dict(
         database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
         mappings_path=REPO_ROOT / "mappings" / "rules.yaml",
@@ -148,11 +153,11 @@ def start_daemon(sandbox: Sandbox) -> Daemon:
     return bootstrap(sandbox.settings, http_session=sandbox.http_session)
 
 
-def run_sandbox(*, state_dir: Path, webhook_port: int) -> int:
+def run_sandbox(*, state_dir: Path, webhook_port: int, faults: str | None = None) -> int:
     db = state_dir / "connector.db"
     for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
-    sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS)
+    sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS, faults=faults)
     configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY,
                                LEGALSIGN_CALLBACK_SECRET])
     daemon = start_daemon(sandbox)
@@ -167,6 +172,7 @@ Sandbox running. Open in a browser:
   Daemon health:                                                {daemon_url}/healthz
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 State database: {db}
+Injected faults: {faults or "none"}
 Press Ctrl+C to stop.
 """, flush=True)
     stop = threading.Event()
@@ -175,4 +181,13 @@ Press Ctrl+C to stop.
     stop.wait()
     daemon.stop()
     sandbox.stop()
+    if faults:
+        print("Faults injected:", injected_faults(sandbox))
     return 0
+
+
+def injected_faults(sandbox: Sandbox) -> dict[str, dict[str, int]]:
+    """What each simulator injected, by kind."""
+    simulators = {"salesforce": sandbox.salesforce, "signrequest": sandbox.signrequest, "onespan": sandbox.onespan,
+                  "legalsign": sandbox.legalsign}
+    return {name: dict(sim.faults.counts()) for name, sim in simulators.items() if sim.faults.counts()}

@@ -6,7 +6,16 @@ or Task, no lost completion. Fast mode runs in CI; soak mode is
     CONNECTOR_CHAOS_SIGNINGS=1000 CONNECTOR_CHAOS_KILLS=60 CONNECTOR_CHAOS_POLL_SECONDS=5 \
     CONNECTOR_CHAOS_STATUS_CHECK_MINUTES=0.5 pytest tests/chaos -s
 
-and prints the same figures.
+and prints the same figures. Faults-on mode adds a fault plan (the `--faults` SPEC of
+`run_connector.py sandbox`, see connector/sandbox/faultspec.py) to either mode, e.g.
+
+    CONNECTOR_CHAOS_FAULTS='seed=1; signrequest POST /api/v1/signrequest-quick-create/: 5xx=0.05 429=0.05
+    timeout=0.03 reset=0.03 hold=3; salesforce: session_expiry_every=150 limit_exceeded=0.005;
+    signrequest webhooks: drop=0.1 duplicate=0.1 delay=0.05 reorder=0.05 delay_seconds=5' pytest tests/chaos -s
+
+with the daemon's provider and Salesforce timeouts at CONNECTOR_CHAOS_CLIENT_TIMEOUT_SECONDS (default 2
+with faults), so a held reply (`hold=3`) times out. CONNECTOR_CHAOS_KILL_GAP_SECONDS (default 1.2) is the
+longest random pause between two kills; raise it to spread the kills over a long soak.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import time
 from collections import Counter
 
 from config.settings import REPO_ROOT
-from connector.sandbox.runner import settings_env, start_simulators
+from connector.sandbox.runner import injected_faults, settings_env, start_simulators
 from connector.sandbox.servers import free_port
 from connector.sandbox.signrequest_sim import ActionRefused
 from tests.e2e.deals import make_deal, sign
@@ -32,6 +41,9 @@ POLL_SECONDS = float(os.environ.get("CONNECTOR_CHAOS_POLL_SECONDS", "0.5"))
 STATUS_CHECK_MINUTES = float(os.environ.get("CONNECTOR_CHAOS_STATUS_CHECK_MINUTES", "0.02"))
 KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "20"))
 DEADLINE = float(os.environ.get("CONNECTOR_CHAOS_DEADLINE_SECONDS", "420"))
+FAULTS = os.environ.get("CONNECTOR_CHAOS_FAULTS") or None
+CLIENT_TIMEOUT = float(os.environ.get("CONNECTOR_CHAOS_CLIENT_TIMEOUT_SECONDS", "2" if FAULTS else "30"))
+KILL_GAP = float(os.environ.get("CONNECTOR_CHAOS_KILL_GAP_SECONDS", "1.2"))
 
 
 class Daemon:
@@ -74,7 +86,8 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
     sandbox = start_simulators(
         tmp_path, webhook_port=webhook_port, seed=False, poll_interval_seconds=POLL_SECONDS, poll_overlap_seconds=5,
         work_interval_seconds=0.2, status_check_minutes=STATUS_CHECK_MINUTES, job_lease_seconds=2, retry_base_seconds=0.2,
-        mappings_reload_seconds=60, log_level="WARNING")
+        mappings_reload_seconds=60, log_level="WARNING", faults=FAULTS,
+        provider_timeout_seconds=CLIENT_TIMEOUT, salesforce_timeout_seconds=CLIENT_TIMEOUT)
     sandbox.signrequest.sender.retry_delays = (0.05,)
     opportunities = [make_deal(sandbox.salesforce, f"Chaos {n:04d}") for n in range(SIGNINGS)]
     for opportunity_id in opportunities:
@@ -92,7 +105,7 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
         daemon.start()
         bot.start()
         while time.monotonic() - started < DEADLINE and completed() < SIGNINGS:
-            time.sleep(random.uniform(0.2, 1.2) if kills < KILLS else 0.5)
+            time.sleep(random.uniform(0.2, KILL_GAP) if kills < KILLS else 0.5)
             if kills < KILLS:
                 daemon.kill()
                 kills += 1
@@ -117,6 +130,9 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
         "duplicate tasks": sum(n - 1 for n in tasks.values() if n > 1), "lost completions": lost,
         "salesforce calls": salesforce.total_api_calls,
     }
+    if FAULTS:
+        figures["faults injected"] = injected_faults(sandbox)
+        figures["callbacks posted"] = len(signrequest.deliveries)
     print("\nchaos figures:", figures)
     with open(tmp_path / "daemon.log", "rb") as log:
         tail = log.read()[-3000:].decode(errors="replace")

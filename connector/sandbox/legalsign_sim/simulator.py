@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pypdf import PdfReader
 
 from connector.sandbox.callbacks import CallbackSender, SendsCallbacks
+from connector.sandbox.faults import FaultInjector, Faults
 from connector.sandbox.legalsign_sim import validation
 from connector.sandbox.legalsign_sim.api import build_app
 from connector.sandbox.legalsign_sim.events import event_body, event_headers, hook_wants
@@ -66,9 +67,10 @@ class LegalsignSimulator(SendsCallbacks):
         self.reminder_texts: list[str] = []
         self._calls: deque[float] = deque()
         self._downloads: dict[str, tuple[bytes, float]] = {}
-        self.sender = CallbackSender(tuple(callback_retry_delays))
+        self.faults = Faults("legalsign")
+        self.sender = CallbackSender(tuple(callback_retry_delays), faults=self.faults)
         self.public_url = "http://127.0.0.1"
-        self.app = build_app(self)
+        self.app = FaultInjector(build_app(self), self.faults)
 
     # --- test helpers ------------------------------------------------------------------------
 

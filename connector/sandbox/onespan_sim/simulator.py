@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from connector.sandbox.callbacks import CallbackSender, SendsCallbacks
+from connector.sandbox.faults import FaultInjector, Faults
 from connector.sandbox.onespan_sim.api import build_app
 from connector.sandbox.onespan_sim.documents import CONSENT_NAME, evidence_pdf, freeze_signed
 from connector.sandbox.onespan_sim.model import (
@@ -32,9 +34,17 @@ from connector.sandbox.onespan_sim.model import (
 )
 from connector.sandbox.onespan_sim.signing import SignerActions
 from connector.sandbox.onespan_sim.validation import validate_callback, validate_create, validate_reminders
+from connector.sandbox.onespan_sim.wire import JSON_TYPE
 
 _EDITABLE_IN_DRAFT = {"name", "description", "emailMessage", "due", "data", "settings", "autocomplete",
                       "language"}
+
+
+def _error_body(status: int) -> tuple[bytes, str]:
+    """An injected 5xx or 429 in OneSpan's error shape."""
+    key, name = ("error.internal.unavailable", "Service Unavailable") if status >= 500 else \
+        ("error.tooManyRequests", "Too Many Requests")
+    return json.dumps(OneSpanError(status, key, f"{name} (injected)", name).body()).encode(), JSON_TYPE
 
 
 class PackageTable(dict[str, Package]):
@@ -64,13 +74,14 @@ class OneSpanSimulator(SignerActions, SendsCallbacks):
         self.lock = threading.RLock()
         self.packages = PackageTable(self.lock)
         # Real OneSpan does not retry a failed callback (it e-mails the sender); pass () for that behaviour.
-        self.sender = CallbackSender(callback_retry_delays)
+        self.faults = Faults("onespan")
+        self.sender = CallbackSender(callback_retry_delays, faults=self.faults)
         self.create_calls = 0
         self.outbox: list[dict] = []  # the invitations and reminders the sandbox "e-mailed"
         self._callback_bodies: dict[str, dict] = {}
         self._sequence = itertools.count(1)
         self.public_url = "http://127.0.0.1"
-        self.app = build_app(self)
+        self.app = FaultInjector(build_app(self), self.faults, _error_body)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

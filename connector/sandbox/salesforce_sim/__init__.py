@@ -7,18 +7,27 @@ daily API allocation. The helper methods act as an admin or a user in the UI and
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
+from connector.sandbox.faults import FaultInjector
 from connector.sandbox.salesforce_sim.app import ApiUsage, build_app
 from connector.sandbox.salesforce_sim.auth import Credentials, Sessions
 from connector.sandbox.salesforce_sim.console import console_routes
 from connector.sandbox.salesforce_sim.demo import seed
 from connector.sandbox.salesforce_sim.errors import SfError
-from connector.sandbox.salesforce_sim.faults import Faults
+from connector.sandbox.salesforce_sim.faults import SalesforceFaults
 from connector.sandbox.salesforce_sim.ids import canonical_id
 from connector.sandbox.salesforce_sim.org import Org
 from connector.sandbox.salesforce_sim.rest import RestApi
 from connector.sandbox.salesforce_sim.soap import LoginUser
+
+
+def _error_body(status: int) -> tuple[bytes, str]:
+    """An injected 5xx or 429 in Salesforce's error-array shape."""
+    code = "SERVER_UNAVAILABLE" if status >= 500 else "REQUEST_LIMIT_EXCEEDED"
+    message = "Injected failure" if status >= 500 else "Too many requests (injected)"
+    return json.dumps(SfError(status, code, message).body()).encode(), "application/json;charset=UTF-8"
 
 
 class SalesforceSimulator:
@@ -35,14 +44,16 @@ class SalesforceSimulator:
                                        jwt_public_key_pem)
         self.sessions = Sessions(token_ttl_seconds)
         self.usage = ApiUsage(daily_api_limit)
-        self.faults = Faults()
+        self.faults = SalesforceFaults()
         self.integration_user_id = self._system_user("Integration", "User", username)
         self.org.integration_user_id = self.integration_user_id
         self.admin_user_id = self._system_user("Sandbox", "Admin", "admin@sandbox.example")
         self.rest = RestApi(self.org, api_version)
-        self.app = build_app(rest=self.rest, creds=self.credentials, sessions=self.sessions, usage=self.usage,
-                             api_version=api_version, login_user=self._login_user, faults=self.faults,
-                             extra_routes=console_routes(self))
+        self.app = FaultInjector(
+            build_app(rest=self.rest, creds=self.credentials, sessions=self.sessions, usage=self.usage,
+                      api_version=api_version, login_user=self._login_user, faults=self.faults,
+                      extra_routes=console_routes(self)),
+            self.faults, _error_body)
 
     def _system_user(self, first: str, last: str, username: str) -> str:
         user_id = self.org.create("User", {"FirstName": first, "LastName": last, "Email": username,

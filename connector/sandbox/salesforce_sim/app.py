@@ -25,7 +25,7 @@ from connector.sandbox.salesforce_sim.auth import (
     token_response,
 )
 from connector.sandbox.salesforce_sim.errors import SfError, not_found
-from connector.sandbox.salesforce_sim.faults import Faults
+from connector.sandbox.salesforce_sim.faults import SESSION_EXPIRED, SalesforceFaults, limit_exceeded
 from connector.sandbox.salesforce_sim.ids import canonical_id
 from connector.sandbox.salesforce_sim.rest import RestApi
 from connector.sandbox.salesforce_sim.soap import LoginUser, SoapFault, check_login, login_response
@@ -95,7 +95,7 @@ def _uri_error(request: Request) -> SfError | None:
 
 
 def build_app(*, rest: RestApi, creds: Credentials, sessions: Sessions, usage: ApiUsage, api_version: str,
-              login_user: Callable[[], LoginUser], faults: Faults,
+              login_user: Callable[[], LoginUser], faults: SalesforceFaults,
               extra_routes: list[BaseRoute]) -> Starlette:
     def error(exc: SfError) -> Response:
         return JSONResponse(exc.body(), status_code=exc.status, media_type=JSON_TYPE,
@@ -137,13 +137,15 @@ def build_app(*, rest: RestApi, creds: Credentials, sessions: Sessions, usage: A
         if (too_long := _uri_error(request)) is not None:
             return error(too_long)
         scheme, _, token_value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() not in ("bearer", "oauth") or not sessions.valid(token_value.strip()):
-            return error(SfError(401, "INVALID_SESSION_ID", "Session expired or invalid"))
         template = route_template(path)
         route = f"{request.method} {template}"
-        if not usage.spend(route):
-            return error(SfError(403, "REQUEST_LIMIT_EXCEEDED", f"TotalRequests Limit exceeded. Limit: "
-                                 f"{usage.daily_limit}"))
+        if scheme.lower() not in ("bearer", "oauth") or not sessions.valid(token_value.strip()):
+            return error(SESSION_EXPIRED)
+        if faults.session_expires_now(route):
+            sessions.expire_all()
+            return error(SESSION_EXPIRED)
+        if faults.limit_exceeded_now(route) or not usage.spend(route):
+            return error(limit_exceeded(usage.daily_limit))
         injected, delay = faults.take(request.method, template)
         if delay:
             await asyncio.sleep(delay)

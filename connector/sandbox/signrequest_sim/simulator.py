@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Collection
 
 from connector.sandbox.callbacks import CallbackSender, SendsCallbacks
+from connector.sandbox.faults import FaultInjector, Faults
 from connector.sandbox.signrequest_sim.callbacks import event_hash
 from connector.sandbox.signrequest_sim.fields import FieldError
 from connector.sandbox.signrequest_sim.intake import convertible, new_document, signers_for
@@ -45,12 +46,13 @@ class SignRequestSimulator(SignerActions, SendsCallbacks):
         self.from_email = from_email
         self.team_members = {m.lower() for m in (from_email, *team_members)}
         self.store = Store(clock)
-        self.sender = CallbackSender(tuple(callback_retry_delays)[:MAX_CALLBACK_ATTEMPTS - 1])
+        self.faults = Faults("signrequest")
+        self.sender = CallbackSender(tuple(callback_retry_delays)[:MAX_CALLBACK_ATTEMPTS - 1], faults=self.faults)
         self.public_url = public_url or "http://127.0.0.1"
         self._attempted_at: dict[str, float] = {}  # event uuid -> when its callback was last posted
         from connector.sandbox.signrequest_sim.api import build_app
 
-        self.app = build_app(self)
+        self.app = FaultInjector(build_app(self), self.faults)
 
     @property
     def clock(self) -> Callable[[], float]:
