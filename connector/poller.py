@@ -61,16 +61,19 @@ class Poller:
             newest = max(newest, opportunity.system_modstamp)
             if index % 50 == 0:  # rows come oldest first: a crash mid-poll resumes from here, not from scratch
                 self.store.set_value(CURSOR_KEY, newest.isoformat())
-            if opportunity.stage_changed_at and opportunity.stage_changed_at < cursor - self.overlap:
-                continue  # edited while sitting in the stage; it entered before our window
+            # Edited while sitting in the stage, which it entered before our window.
+            entered = opportunity.stage_changed_at
+            entered_earlier = bool(entered and entered < cursor - self.overlap)
             for rule in mapping.rules_for_stage(opportunity.stage):
+                if entered_earlier and rule.trigger.on_entry_only:
+                    continue
                 reason = mismatch(rule.trigger.filter, opportunity)
                 if reason:
                     log.debug("rule %s does not fire for opportunity %s (%s): %s", rule.id, opportunity.id,
                               opportunity.name, reason)
                     continue
                 created += self._create_job(rule, opportunity)
-            for rule in mapping.rules_cancelled_by(opportunity.stage):
+            for rule in mapping.rules_cancelled_by(opportunity.stage) if not entered_earlier else ():
                 self._cancel_job(rule, opportunity)
         if newest != cursor:
             self.store.set_value(CURSOR_KEY, newest.isoformat())

@@ -74,6 +74,10 @@ class RecordFilter(_Strict):
 class Trigger(_Strict):
     stages: list[str] = Field(min_length=1, description="Opportunity stages (API values) that start a signing.")
     filter: RecordFilter | None = Field(None, description="Only opportunities matching this filter fire the rule.")
+    on_entry_only: bool = Field(
+        True, description="true: fire only when an opportunity enters the stage. false: also fire for one that "
+                          "entered earlier, the next time it is edited while in the stage (e.g. once its amount "
+                          "meets the filter, or when the rule is new) — still once per stage entry.")
 
     @field_validator("stages")
     @classmethod

@@ -27,6 +27,34 @@ def test_shipped_mapping_is_valid():
     assert mapping.stages() == ["Closed Lost", "Contract Sent", "Negotiation", "Proposal", "Verbal Commitment"]
 
 
+def test_annotated_example_is_valid_and_shows_every_key_of_the_format():
+    import json
+
+    import yaml
+
+    path = REPO_ROOT / "mappings" / "example.annotated.yaml"
+    load_mapping(path)
+    shown: set[str] = set()
+
+    def collect(node, inside_field_map: bool = False) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not inside_field_map:
+                    shown.add(key)
+                # The values of these maps are the admin's own names (PDF fields, Salesforce fields).
+                collect(value, inside_field_map=key in ("fields", "field_equals"))
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    collect(yaml.safe_load(path.read_text(encoding="utf-8")))
+    schema = json.loads((REPO_ROOT / "mappings" / "schema.json").read_text(encoding="utf-8"))
+    keys = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        keys |= set(definition.get("properties", {}))
+    assert keys - shown == set(), "add these keys to mappings/example.annotated.yaml"
+
+
 def test_defaults_fill_the_minimal_rule():
     rule = parse_mapping(GOOD).rules[0]
     [document] = rule.documents

@@ -41,6 +41,32 @@ def test_edit_while_in_stage_does_not_resend(world):
     assert world.provider.create_calls == 1
 
 
+def _already_in_stage_then_edited(world, on_entry_only: str) -> int:
+    from mappings.loader import parse_mapping
+    from tests.unit.conftest import RULES
+
+    world.mapping = parse_mapping(RULES.replace(
+        'trigger: {stages: ["Contract Sent"]}', f'trigger: {{stages: ["Contract Sent"], on_entry_only: {on_entry_only}}}'))
+    opportunity = world.add_opportunity()
+    long_ago = world.clock().replace(year=2025)  # entered the stage long before the connector looked
+    daemon = world.daemon()
+    for _ in range(3):  # edited three times while in the stage
+        world.clock.advance(hours=1)
+        world.crm.opportunities[opportunity.id] = replace(
+            opportunity, stage_changed_at=long_ago, system_modstamp=world.clock())
+        daemon.run_once()
+    assert len(daemon.store.list_jobs()) == world.provider.create_calls
+    return world.provider.create_calls
+
+
+def test_a_rule_limited_to_entries_ignores_an_opportunity_already_in_the_stage(world):
+    assert _already_in_stage_then_edited(world, "true") == 0
+
+
+def test_a_rule_not_limited_to_entries_fires_once_for_an_opportunity_already_in_the_stage(world):
+    assert _already_in_stage_then_edited(world, "false") == 1
+
+
 def test_late_commit_inside_the_overlap_window_is_seen(world):
     daemon = world.daemon()
     world.add_opportunity("006000000000001AAA")
