@@ -7,7 +7,8 @@ deterministic, while its webhook server really listens, so callbacks travel over
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -52,13 +53,24 @@ class E2E:
             time.sleep(0.1)
 
 
-@pytest.fixture
-def e2e(tmp_path):
-    sandbox = start_simulators(tmp_path, webhook_port=free_port(), status_check_minutes=0.02,
-                               webhook_orphan_grace_seconds=0)
+@contextmanager
+def running_e2e(tmp_path, prepare: Callable[[Sandbox], None] | None = None, **settings) -> Iterator[E2E]:
+    """Simulators and a daemon listening for callbacks; `settings` override the e2e defaults."""
+    settings = {"status_check_minutes": 0.02, "webhook_orphan_grace_seconds": 0, **settings}
+    sandbox = start_simulators(tmp_path, webhook_port=free_port(), **settings)
+    if prepare:
+        prepare(sandbox)
     daemon = start_daemon(sandbox)
     daemon.serve_webhooks()
     world = E2E(sandbox, daemon)
-    yield world
-    world.daemon.stop()
-    sandbox.stop()
+    try:
+        yield world
+    finally:
+        world.daemon.stop()
+        sandbox.stop()
+
+
+@pytest.fixture
+def e2e(tmp_path):
+    with running_e2e(tmp_path) as world:
+        yield world

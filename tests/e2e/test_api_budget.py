@@ -8,25 +8,16 @@ import time
 import pytest
 import requests
 
-from connector.sandbox.runner import start_daemon, start_simulators
-from connector.sandbox.servers import free_port
 from connector.store import JobState
-from tests.e2e.conftest import E2E
+from tests.e2e.conftest import running_e2e
 from tests.e2e.deals import make_deal, sign
 from tests.e2e.status_command import run_status
 
 
 @pytest.fixture
 def e2e(tmp_path):
-    sandbox = start_simulators(tmp_path, webhook_port=free_port(), status_check_minutes=0.02,
-                               webhook_orphan_grace_seconds=0, poll_interval_seconds=0.25,
-                               salesforce_api_usage_refresh_seconds=0.5)
-    daemon = start_daemon(sandbox)
-    daemon.serve_webhooks()
-    world = E2E(sandbox, daemon)
-    yield world
-    world.daemon.stop()
-    sandbox.stop()
+    with running_e2e(tmp_path, poll_interval_seconds=0.25, salesforce_api_usage_refresh_seconds=0.5) as world:
+        yield world
 
 
 def test_over_the_budget_the_completion_waits_then_lands_once_usage_falls(e2e, tmp_path):

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.sandbox.runner import start_daemon, start_simulators
-from connector.sandbox.servers import free_port
 from connector.store import JobState
-from tests.e2e.conftest import E2E
+from tests.e2e.conftest import E2E, running_e2e
 from tests.e2e.deals import make_deal, sign
 
 STAGE = "Contract Sent"  # the SignRequest rule of mappings/rules.yaml
@@ -22,17 +20,14 @@ SIGNERS = ("dana@example.com", "eli.{slug}@example.com")
 FILES = ("Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence")
 
 
+def _quick_callback_retries(sandbox) -> None:
+    sandbox.signrequest.sender.retry_delays = (0.05,)
+
+
 @pytest.fixture
 def world(tmp_path):
-    sandbox = start_simulators(tmp_path, webhook_port=free_port(), status_check_minutes=0.02,
-                               webhook_orphan_grace_seconds=0, retry_base_seconds=0.05, provider_timeout_seconds=1)
-    sandbox.signrequest.sender.retry_delays = (0.05,)
-    daemon = start_daemon(sandbox)
-    daemon.serve_webhooks()
-    world = E2E(sandbox, daemon)
-    yield world
-    world.daemon.stop()
-    sandbox.stop()
+    with running_e2e(tmp_path, _quick_callback_retries, retry_base_seconds=0.05, provider_timeout_seconds=1) as world:
+        yield world
 
 
 def the_job(world: E2E):
