@@ -92,6 +92,9 @@ class SigningRequestSpec:
     callback_url: str
     expires_in_days: int | None = None
     send_reminders: bool = True
+    # (days until the first reminder and between reminders, how many); None: the provider's own schedule.
+    # Only for providers with `reminder_schedule`; for the others the engine sends reminders itself.
+    reminder_schedule: tuple[int, int] | None = None
     language: str = "en"  # ISO 639-1 code (optionally with a region, e.g. en-gb) for e-mails and signing pages
 
 
@@ -164,6 +167,8 @@ class ProviderCapabilities:
     # Language codes the provider can be asked for; None: any code; empty: the API has no language setting,
     # so only the default ("en") is possible.
     languages: frozenset[str] | None = frozenset()
+    # The provider takes a reminder schedule (interval and count) with the request.
+    reminder_schedule: bool = False
 
 
 # --- errors, sorted by what the caller does next -------------------------------------------

@@ -39,7 +39,7 @@ from adapters.base import (
     WebhookRejected,
 )
 from adapters.http import ProviderHttp
-from adapters.onespan_package import REMINDERS, package_payload
+from adapters.onespan_package import package_payload, reminder_body, reminders_wanted
 from adapters.onespan_status import CONSENT, request_status, role_of, signers_due
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class OneSpanProvider(SigningProvider):
     # getting the invitation email, so embedded delivery is refused (capability off).
     # The package `language` is a free language code in the reference (no list of values): any is passed on.
     capabilities = ProviderCapabilities(sms_authentication=True, multiple_documents=True, signing_order=True,
-                                        languages=None)
+                                        languages=None, reminder_schedule=True)
 
     def __init__(self, api_key: str, base_url: str = "https://sandbox.esignlive.com", callback_key: str = "",
                  download_hosts: list[str] | None = None, require_https_downloads: bool = True,
@@ -169,13 +169,13 @@ class OneSpanProvider(SigningProvider):
             # The engine looks for the package by our external id before creating again.
             raise ProviderTransientError(self.display_name,
                                          "package created but its id was not in the answer")
-        self._send(package_id, spec.send_reminders)
+        self._send(package_id, reminder_body(spec.send_reminders, spec.reminder_schedule))
         return RequestRef(provider=self.name, request_id=package_id)
 
-    def _send(self, package_id: str, reminders: bool) -> None:
+    def _send(self, package_id: str, reminders: dict | None) -> None:
         if reminders and not self._json("GET", f"/packages/{package_id}/reminders"):
             self._json("POST", f"/packages/{package_id}/reminders",
-                       json={"packageId": package_id, **REMINDERS}, idempotent=True)
+                       json={"packageId": package_id, **reminders}, idempotent=True)
         self._json("POST", f"/packages/{package_id}", json={"status": "SENT"}, idempotent=True)
 
     def find_by_external_id(self, external_id: str) -> RequestRef | None:
@@ -193,8 +193,7 @@ class OneSpanProvider(SigningProvider):
         package = self._package(ref)
         if package.get("status") == "DRAFT" and not package.get("trashed"):
             # Created, then interrupted before it was sent: finish as create would have.
-            wanted = (package.get("data") or {}).get("sendReminders", "true") == "true"
-            self._send(ref.request_id, reminders=wanted)
+            self._send(ref.request_id, reminders_wanted(package.get("data") or {}))
 
     # --- following -----------------------------------------------------------------------------
 

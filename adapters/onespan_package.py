@@ -11,7 +11,26 @@ from adapters.base import ProviderValidationError, SignerAuth, SigningRequestSpe
 from adapters.onespan_layout import signature_boxes
 
 PROVIDER = "OneSpan Sign"
-REMINDERS = {"startInDaysDelay": 2, "intervalInDays": 3, "repetitionsCount": 4}
+REMINDERS = {"startInDaysDelay": 2, "intervalInDays": 3, "repetitionsCount": 4}  # when the rule names none
+
+
+def reminder_body(send_reminders: bool, schedule: tuple[int, int] | None) -> dict | None:
+    """The reminder schedule to give a package before it is sent (None: no reminders)."""
+    if not send_reminders:
+        return None
+    if schedule is None:
+        return dict(REMINDERS)
+    interval, count = schedule
+    return {"startInDaysDelay": interval, "intervalInDays": interval, "repetitionsCount": count}
+
+
+def reminders_wanted(data: dict) -> dict | None:
+    """The schedule a draft was created with, read back from its `data` (a draft left by a crash is sent alike)."""
+    schedule = None
+    interval, _, count = str(data.get("reminderSchedule", "")).partition("/")
+    if interval.isdigit() and count.isdigit():
+        schedule = (int(interval), int(count))
+    return reminder_body(data.get("sendReminders", "true") == "true", schedule)
 _FORBIDDEN_NAME = re.compile(r'[*/\\:<>|?"]')
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -87,7 +106,8 @@ def package_payload(spec: SigningRequestSpec, now: datetime) -> dict:
         "documents": _documents(spec, names),
         # Read back by find_by_external_id; sendReminders lets a draft left by a crash be finished alike.
         "data": {"externalId": spec.external_id, "origin": "esign-connector",
-                 "sendReminders": "true" if spec.send_reminders else "false"},
+                 "sendReminders": "true" if spec.send_reminders else "false",
+                 **({"reminderSchedule": "{}/{}".format(*spec.reminder_schedule)} if spec.reminder_schedule else {})},
     }
     if spec.expires_in_days:
         payload["due"] = (now + timedelta(days=spec.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")

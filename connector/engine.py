@@ -16,7 +16,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.base import (
@@ -32,6 +32,7 @@ from connector.crm import CRM, CRMError, Writeback
 from connector.documents import PdfLimits
 from connector.errors import PreparationError
 from connector.planner import plan_request
+from connector.reminders import connector_reminders
 from connector.store import Job, JobState, Store
 from connector.writebacks import Status, WritebackBuilder
 from mappings.models import Rule
@@ -212,8 +213,41 @@ class Engine:
             job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
             job.next_run_at = self.clock()
         else:
+            reminder_due = self._remind_if_due(job)
             # Spread the safety-net checks so that many waiting requests don't all ask the provider at once.
             job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
+            if reminder_due is not None:
+                job.next_run_at = min(job.next_run_at, reminder_due)
+
+    def _remind_if_due(self, job: Job) -> datetime | None:
+        """Send the reminder that is due, if the connector sends this rule's reminders; return the next one's time."""
+        provider = self._provider(job)
+        plan = connector_reminders(Rule.model_validate(job.rule), provider.capabilities)
+        if plan is None or job.sent_at is None:
+            return None
+        sent_at = job.sent_at if job.sent_at.tzinfo else job.sent_at.replace(tzinfo=UTC)
+        if (job.pending_effect or "").startswith("reminder:"):
+            job.pending_effect = None  # interrupted after it was counted: it counts as sent, never sent twice
+        sent_so_far = int((job.request_ref or {}).get("reminders_sent", 0))
+        due = plan.next_due(sent_at, sent_so_far)
+        if due is None or due > self.clock():
+            return due
+        job.request_ref = {**(job.request_ref or {}), "reminders_sent": sent_so_far + 1}
+        job.pending_effect = f"reminder:{sent_so_far + 1}"
+        self.store.save_job(job)
+        try:
+            provider.send_reminder(self._ref(job))
+        except ProviderError as exc:
+            if not exc.retriable:
+                log.warning("job %s: reminder %d not sent: %s", job.id, sent_so_far + 1, exc)
+                job.pending_effect = None
+                return plan.next_due(sent_at, sent_so_far + 1)
+            job.request_ref = {**job.request_ref, "reminders_sent": sent_so_far}  # tried again at the retry
+            job.pending_effect = None
+            raise
+        job.pending_effect = None
+        log.info("job %s: reminder %d of %d sent for request %s", job.id, sent_so_far + 1, plan.count, job.request_id)
+        return plan.next_due(sent_at, sent_so_far + 1)
 
     def _complete(self, job: Job) -> None:
         if self._waits_for_salesforce_budget(job):

@@ -123,6 +123,7 @@ class FakeProvider(SigningProvider):
         self.requests: dict[str, FakeRequest] = {}
         self.create_calls = 0
         self.resumed: list[str] = []
+        self.reminders: list[str] = []
         self.signing_url_calls = 0
         self.fail_next_create: Exception | None = None
         self.lose_next_create_response: Exception | None = None
@@ -166,7 +167,7 @@ class FakeProvider(SigningProvider):
         self.set_state(ref.request_id, SigningState.CANCELLED)
 
     def send_reminder(self, ref: RequestRef) -> None:
-        return None
+        self.reminders.append(ref.request_id)
 
     def signing_url(self, ref: RequestRef, signer_email: str) -> str:
         self.signing_url_calls += 1

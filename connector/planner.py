@@ -17,6 +17,7 @@ from connector.delivery import embedded_delivery_problem
 from connector.documents import PdfLimits, check_pdf, pdf_filename, select_files
 from connector.errors import PreparationError
 from connector.pdf_forms import TemplateError, fill
+from connector.reminders import schedule_for_provider
 from connector.signers import build_signers
 from connector.templates import render
 from mappings.checks import template_file
@@ -100,6 +101,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
         pages = check_pdf(checked, content, limits, opportunity)
         documents.append(DocumentSpec(title=title, filename=pdf_filename(title), content=content))
         planned.append(PlannedDocument(title, source, len(content), pages, hashlib.sha256(content).hexdigest()))
+    send_reminders, reminder_schedule = schedule_for_provider(rule, capabilities)
     spec = SigningRequestSpec(
         external_id=external_id,
         documents=tuple(documents),
@@ -108,7 +110,8 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
         message=render(rule.message, opportunity, signers),
         callback_url=callback_url,
         expires_in_days=rule.expires_in_days,
-        send_reminders=rule.send_reminders,
+        send_reminders=send_reminders,
+        reminder_schedule=reminder_schedule,
         language=rule.language,
     )
     return spec, planned
@@ -129,5 +132,14 @@ def describe_plan(rule: Rule, spec: SigningRequestSpec, documents: list[PlannedD
     lines.append(f"  message: {spec.message}")
     lines.append(f"  language: {spec.language}")
     deadline = f"expires after {spec.expires_in_days} day(s)" if spec.expires_in_days else "no expiry"
-    lines.append(f"  deadline: {deadline}; reminders {'on' if spec.send_reminders else 'off'}")
+    lines.append(f"  deadline: {deadline}; reminders: {_reminders_text(rule, spec, provider_label)}")
     return "\n".join(lines)
+
+
+def _reminders_text(rule: Rule, spec: SigningRequestSpec, provider_label: str) -> str:
+    if not rule.send_reminders:
+        return "off"
+    if rule.reminders is None:
+        return f"{provider_label}'s own schedule"
+    every = f"every {rule.reminders.interval_days} day(s), {rule.reminders.count} time(s) at most"
+    return f"{every}, sent by {provider_label}" if spec.reminder_schedule else f"{every}, sent by the connector"

@@ -172,6 +172,15 @@ class InternalSigner(_Strict):
         return self
 
 
+class ReminderSchedule(_Strict):
+    """When signers are reminded. OneSpan keeps the schedule itself; for SignRequest and Legalsign, whose APIs take
+    no schedule, the provider's automatic reminders are turned off and the connector sends each one."""
+
+    interval_days: int = Field(ge=1, le=60, description="Days after sending until the first reminder, and between "
+                                                          "reminders.")
+    count: int = Field(ge=1, le=20, description="How many reminders at most.")
+
+
 class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Stable rule id.")
     trigger: Trigger
@@ -185,7 +194,10 @@ class Rule(_Strict):
     subject: str = Field("Please sign: {{Opportunity.Name}}", max_length=512)
     message: str = Field("Please review and sign the attached document for {{Opportunity.Name}}.")
     expires_in_days: int | None = Field(None, ge=1, le=730, description="Days before the request expires.")
-    send_reminders: bool = Field(True, description="Let the provider send reminders.")
+    send_reminders: bool = Field(True, description="Remind signers who have not signed yet.")
+    reminders: ReminderSchedule | None = Field(
+        None, description="Your own reminder schedule. Left out: the provider's (SignRequest: days 3, 8, 13 and 18; "
+                          "Legalsign: the group's; OneSpan: after 2 days, then every 3 days, 4 times).")
     cancel_on: list[str] = Field(
         default_factory=list,
         description="Stages that cancel this rule's pending request (e.g. 'Closed Lost').",
@@ -248,6 +260,12 @@ class Rule(_Strict):
         both = sorted(set(self.cancel_on) & set(self.trigger.stages))
         if both:
             raise ValueError(f"stage(s) {', '.join(both)} both trigger and cancel this rule; pick one")
+        return self
+
+    @model_validator(mode="after")
+    def _schedule_needs_reminders_on(self) -> Rule:
+        if self.reminders is not None and not self.send_reminders:
+            raise ValueError("send_reminders is false but a reminders schedule is given; remove one of them")
         return self
 
     @field_validator("subject", "message")

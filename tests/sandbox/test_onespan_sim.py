@@ -396,3 +396,21 @@ def test_the_rule_language_is_the_package_language(world):
     ref = world.provider.create(world.spec(language="nl"))
     [package] = [p for p in world.sim.packages() if p["id"] == ref.request_id]
     assert package["language"] == "nl"
+
+
+def test_a_rules_reminder_schedule_is_given_to_the_package_and_kept_for_a_draft_left_by_a_crash(world, monkeypatch):
+    ref = world.provider.create(world.spec(reminder_schedule=(3, 5)))
+    expected = {"startInDaysDelay": 3, "intervalInDays": 3, "repetitionsCount": 5}
+    assert {k: world.sim.reminder_schedule(ref.request_id)[k] for k in expected} == expected
+
+    def crash(*_args, **_kwargs):
+        raise ProviderTransientError("OneSpan Sign", "connection reset")
+
+    monkeypatch.setattr(world.provider, "_send", crash)
+    with pytest.raises(ProviderTransientError):
+        world.provider.create(world.spec(external_id="job-crash", reminder_schedule=(1, 2)))
+    monkeypatch.undo()
+    found = world.provider.find_by_external_id("job-crash")
+    world.provider.resume(found)
+    schedule = world.sim.reminder_schedule(found.request_id)
+    assert (schedule["startInDaysDelay"], schedule["intervalInDays"], schedule["repetitionsCount"]) == (1, 1, 2)
