@@ -67,7 +67,7 @@ def run(profile: Profile, conditions: Conditions) -> list[Figure]:
                 f"{profile.bulk_budget:.0f}s budget")
     figures = [
         Figure("bulk-trigger", "seconds until every request is created", to_all, "s", n / cap / 0.95, "<=", size,
-               note or f"the cap allows {n / cap:.0f}s at best"),
+               note or f"the cap allows {n / cap:.1f}s at best"),
         Figure("bulk-trigger", "sustained create rate / provider cap", 100 * rate / cap, "%", 95, ">=", size,
                f"{rate:.1f} creates/s at a cap of {cap:.0f}/s"),
         Figure("bulk-trigger", "429s received / provider calls",

@@ -26,13 +26,13 @@ class Profile:
 FULL = dict(economy_signings=1000, bulk_opportunities=10_000, memory_jobs=10_000)
 
 PROFILES = {
-    "quick": Profile("quick", economy_signings=5, economy_budget=60, bulk_opportunities=20, bulk_budget=30,
-                     ingest_seconds=1, ingest_connections=8, completions=10, completion_rate=100,
-                     completion_budget=30, memory_sizes_mb=(1,), memory_jobs=20, memory_budget=60, startup_runs=1),
-    "default": Profile("default", economy_signings=100, economy_budget=150, bulk_opportunities=1000,
-                       bulk_budget=75, ingest_seconds=10, ingest_connections=32, completions=300,
-                       completion_rate=100, completion_budget=75, memory_sizes_mb=(1, 10, 100), memory_jobs=500,
-                       memory_budget=90, startup_runs=3),
+    "quick": Profile("quick", economy_signings=3, economy_budget=60, bulk_opportunities=4, bulk_budget=30,
+                     ingest_seconds=1, ingest_connections=8, completions=4, completion_rate=100,
+                     completion_budget=30, memory_sizes_mb=(1,), memory_jobs=5, memory_budget=60, startup_runs=1),
+    "default": Profile("default", economy_signings=60, economy_budget=120, bulk_opportunities=1000,
+                       bulk_budget=60, ingest_seconds=10, ingest_connections=32, completions=300,
+                       completion_rate=100, completion_budget=60, memory_sizes_mb=(1, 10, 100), memory_jobs=400,
+                       memory_budget=75, startup_runs=3),
     "soak": Profile("soak", economy_signings=1000, economy_budget=3600, bulk_opportunities=10_000, bulk_budget=3600,
                     ingest_seconds=60, ingest_connections=64, completions=6000, completion_rate=100,
                     completion_budget=1800, memory_sizes_mb=(1, 10, 100), memory_jobs=10_000, memory_budget=3600,
