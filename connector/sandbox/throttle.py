@@ -23,18 +23,19 @@ class ThrottleCounts:
 
 
 class TokenBucket:
-    """`rate` tokens a second, at most `rate` held at once (one second of burst)."""
+    """`rate` tokens a second, at most one second's worth (and at least one) held at once."""
 
     def __init__(self, rate: float, clock=time.monotonic):
         self.rate, self.clock = rate, clock
-        self.tokens, self.updated = rate, clock()
+        self.capacity = max(rate, 1.0)
+        self.tokens, self.updated = self.capacity, clock()
         self.lock = threading.Lock()
 
     def take(self) -> float:
         """0 when a token was taken; otherwise the seconds until one will be there."""
         with self.lock:
             now = self.clock()
-            self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
             if self.tokens >= 1:
                 self.tokens -= 1
@@ -43,8 +44,9 @@ class TokenBucket:
 
 
 class Throttle:
-    def __init__(self, app, *, latency_seconds: float = 0.0, rate_per_second: float | None = None):
-        self.app = app
+    def __init__(self, app, *, latency_seconds: float = 0.0, rate_per_second: float | None = None,
+                 clock=time.monotonic):
+        self.app, self.clock = app, clock
         self.latency_seconds = latency_seconds
         self.counts = ThrottleCounts()
         self._lock = threading.Lock()
@@ -57,7 +59,7 @@ class Throttle:
 
     @rate_per_second.setter
     def rate_per_second(self, rate: float | None) -> None:
-        self._bucket = TokenBucket(rate) if rate else None
+        self._bucket = TokenBucket(rate, self.clock) if rate else None
 
     def reset_counts(self) -> None:
         with self._lock:
