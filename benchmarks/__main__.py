@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES["quick" if args.quick else args.profile]
     conditions = Conditions(args.provider_latency_ms / 1000, args.salesforce_latency_ms / 1000, args.provider_cap)
     logging.basicConfig(level=logging.WARNING)
+    # a simulator's request cut short when a benchmark stops the daemon mid-call is not news
+    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     figures, started, timings = [], time.monotonic(), {}
     for name in args.only or BENCHMARKS:
         began = time.monotonic()

@@ -3,7 +3,7 @@ counted), and what the simulators show of their progress."""
 
 from __future__ import annotations
 
-import math
+import logging
 import os
 
 from benchmarks.world import STAGE
@@ -11,28 +11,40 @@ from connector.sandbox.pdfgen import text_pdf
 from connector.sandbox.salesforce_sim import SalesforceSimulator
 from connector.sandbox.signrequest_sim import ActionRefused, SignRequestSimulator
 
+log = logging.getLogger(__name__)
 SIGNED_SUFFIXES = (" - signed", " - evidence")
 
 
+IMAGE_BYTES = 8 * 1024 * 1024  # pypdf refuses a single stream much over 75 MB; real scans are many images
+
+
 def padded_pdf(size: int, title: str = "Quote") -> bytes:
-    """A valid one-page PDF of about `size` bytes: random (incompressible) image data the page uses."""
-    width = 1024
-    height = max(1, math.ceil(max(size - 1500, 0) / width))
-    pixels = os.urandom(width * height)
-    page_text = b"BT /F1 12 Tf 72 720 Td (Benchmark quote) Tj ET q 100 0 0 100 72 500 cm /Im1 Do Q"
+    """A valid one-page PDF of about `size` bytes: random (incompressible) images the page draws."""
+    width, images = 1024, []
+    remaining = max(size - 2000, width)
+    while remaining > 0:
+        chunk = min(remaining, IMAGE_BYTES)
+        height = max(1, chunk // width)
+        images.append(os.urandom(width * height))
+        remaining -= width * height
+    first_image = 6  # objects 1-5: catalog, pages, font, page, content
+    names = b" ".join(b"/Im%d %d 0 R" % (n, first_image + n) for n in range(len(images)))
+    draws = b" ".join(b"q 100 0 0 100 72 %d cm /Im%d Do Q" % (100 + (n % 5) * 100, n) for n in range(len(images)))
+    page_text = b"BT /F1 12 Tf 72 720 Td (Benchmark quote) Tj ET " + draws
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R "
-        b"/Resources << /Font << /F1 3 0 R >> /XObject << /Im1 6 0 R >> >> >>",
+        b"/Resources << /Font << /F1 3 0 R >> /XObject << %s >> >> >>" % names,
         b"<< /Length %d >>\nstream\n" % len(page_text) + page_text + b"\nendstream",
-        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 "
-        b"/Length %d >>\nstream\n" % (width, height, len(pixels)) + pixels + b"\nendstream",
+        *(b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 "
+          b"/Length %d >>\nstream\n" % (width, len(pixels) // width, len(pixels)) + pixels + b"\nendstream"
+          for pixels in images),
         b"<< /Title (%s) /Producer (connector benchmarks) >>" % title.encode("latin-1"),
     ]
-    parts, offsets, position = [b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"], [], 0
-    position = len(parts[0])
+    header = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+    parts, offsets, position = [header], [], len(header)
     for number, body in enumerate(objects, start=1):
         chunk = b"%d 0 obj\n" % number + body + b"\nendobj\n"
         offsets.append(position)
@@ -79,6 +91,8 @@ def sign_waiting(signrequest: SignRequestSimulator, limit: int | None = None) ->
             signed.append(document_uuid)
         except ActionRefused:
             pass
+        except Exception:  # the simulator could not sign it (e.g. a PDF it cannot rewrite): report, go on
+            log.exception("the SignRequest simulator failed to sign %s", document_uuid)
     return signed
 
 

@@ -23,6 +23,17 @@ def _bot(world, stop: threading.Event) -> None:
         stop.wait(0.1)
 
 
+def _stuck_jobs(daemon) -> str:
+    """'parked' or 'failed' when the health endpoint counts such a job."""
+    jobs = daemon.health().get("jobs", {})
+    return next((state for state in ("parked", "failed") if jobs.get(state)), "")
+
+
+def _last_parked_line(daemon) -> str:
+    lines = [line for line in daemon.log_tail(20_000).splitlines() if "parked" in line]
+    return lines[-1].split(": ", 1)[-1][-200:] if lines else "no reason logged"
+
+
 def peak_for_document(size_mb: int, budget: float) -> tuple[int, int, str]:
     """(peak RSS, baseline RSS after start, outcome) for one signing of a `size_mb` document."""
     quiet = Conditions(0, 0, None)
@@ -43,6 +54,9 @@ def peak_for_document(size_mb: int, budget: float) -> tuple[int, int, str]:
             record = world.salesforce.get_record("Opportunity", opportunity) or {}
             if record.get("Signing_Last_Error__c"):
                 outcome = f"stopped: {record['Signing_Last_Error__c'][:160]}"
+                break
+            if stuck := _stuck_jobs(daemon):
+                outcome = f"job {stuck} (daemon log: {_last_parked_line(daemon)})"
                 break
             time.sleep(0.2)
         time.sleep(0.5)
