@@ -1,5 +1,6 @@
-"""Resident memory of the daemon process (/proc VmHWM and VmRSS): peak while one signing of a 1, 10 or
-100 MB document runs end to end, each in a fresh daemon, and RSS flatness over many signings.
+"""Resident memory of the daemon process and its children (/proc VmHWM and VmRSS): peak while one
+signing of a 1, 10 or 100 MB document runs end to end, each in a fresh daemon, and RSS flatness over
+many signings.
 
 Latency does not change what is held in memory, so these run without simulated latency or a cap."""
 

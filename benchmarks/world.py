@@ -140,13 +140,16 @@ class DaemonProcess:
         return self.process.pid
 
     def memory(self) -> tuple[int, int]:
-        """(current RSS, peak RSS) in bytes, from /proc."""
-        fields = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0]) * 1024
-        return fields["VmRSS"], fields["VmHWM"]
+        """(current RSS, peak RSS) in bytes of the daemon and its child processes (PDF probes, say),
+        from /proc; the peak adds each process's own peak, so it is an upper bound."""
+        current = peak = 0
+        for pid in _process_tree(self.pid):
+            try:
+                rss, hwm = _rss(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a child that ended between listing and reading
+            current, peak = current + rss, peak + hwm
+        return current, peak
 
     def health(self) -> dict:
         return requests.get(self.health_url, timeout=5).json()
@@ -162,6 +165,27 @@ class DaemonProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            try:
+                pids += [int(child) for child in task.read_text().split()]
+            except FileNotFoundError:
+                pass
+        index += 1
+    return pids
+
+
+def _rss(pid: int) -> tuple[int, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields["VmRSS"], fields["VmHWM"]
 
 
 class Session:
