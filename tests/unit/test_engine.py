@@ -151,7 +151,8 @@ def test_file_gone_from_salesforce_is_written_back(world):
     assert world.provider.create_calls == 0
 
 
-def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
+def _sent_then_closed_lost(world, lose_create_response: bool = False):
+    """Send a request (its create answer lost, if asked), then move the deal to the cancelling stage."""
     from dataclasses import replace
 
     from mappings.loader import parse_mapping
@@ -159,6 +160,8 @@ def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
 
     world.mapping = parse_mapping(RULES + '    cancel_on: ["Closed Lost"]\n')
     opportunity = world.add_opportunity()
+    if lose_create_response:
+        world.provider.lose_next_create_response = ProviderTransientError("fake", "connection reset")
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
     world.clock.advance(minutes=1)
@@ -166,6 +169,11 @@ def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
         opportunity, stage="Closed Lost", system_modstamp=world.clock(), stage_changed_at=world.clock())
     daemon = world.daemon()
     daemon.run_once()
+    return daemon, opportunity, request_id
+
+
+def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
+    daemon, opportunity, request_id = _sent_then_closed_lost(world)
     assert world.provider.requests[request_id].status.state == SigningState.CANCELLED
     job = _only_job(daemon)
     assert (job.state, job.outcome) == (JobState.DONE, "cancelled")
@@ -175,21 +183,7 @@ def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
 
 
 def test_cancelling_a_request_left_half_created_by_a_crash_does_not_finish_sending_it(world):
-    from dataclasses import replace
-
-    from mappings.loader import parse_mapping
-    from tests.unit.conftest import RULES
-
-    world.mapping = parse_mapping(RULES + '    cancel_on: ["Closed Lost"]\n')
-    opportunity = world.add_opportunity()
-    world.provider.lose_next_create_response = ProviderTransientError("fake", "connection reset")
-    world.daemon().run_once()
-    request_id = next(iter(world.provider.requests))
-    world.clock.advance(minutes=1)
-    world.crm.opportunities[opportunity.id] = replace(
-        opportunity, stage="Closed Lost", system_modstamp=world.clock(), stage_changed_at=world.clock())
-    daemon = world.daemon()
-    daemon.run_once()
+    daemon, _, request_id = _sent_then_closed_lost(world, lose_create_response=True)
     assert world.provider.resumed == []
     assert world.provider.requests[request_id].status.state == SigningState.CANCELLED
     assert (_only_job(daemon).state, _only_job(daemon).outcome) == (JobState.DONE, "cancelled")
