@@ -1,4 +1,4 @@
 from connector.store.jobs import Job, JobState
-from connector.store.store import Store
+from connector.store.store import LeaseLost, Store
 
-__all__ = ["Job", "JobState", "Store"]
+__all__ = ["Job", "JobState", "LeaseLost", "Store"]

@@ -49,3 +49,4 @@ class Job:
     parked_from: str | None = None
     cancel_reason: str | None = None  # set only by Store.request_cancel, never by save_job
     lease_token: str | None = None  # the claim this worker holds; None when not claimed
+    seen_next_run_at: datetime | None = None  # next_run_at as last read or written: a change there is a wake-up

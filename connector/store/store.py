@@ -2,10 +2,15 @@
 
 All SQL lives here. Each public method is one short transaction, so a crash between two calls
 leaves the database at the last committed step and the engine resumes from there.
+
+Many worker threads share one Store. SQLite takes one writer at a time: writers here queue on an
+in-process lock instead of spinning on SQLite's busy timeout (readers never wait, thanks to WAL).
+PostgreSQL needs no such lock.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +19,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, bindparam, case, create_engine, event, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +29,16 @@ from connector.store.jobs import Job, JobState
 from connector.store.models import EventRow, JobRow, SettingRow
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in ("cancel_reason", "lease_owner", "lease_until")]
+# What a save writes: never the lease (claim/save handle it), never cancel_reason (request_cancel's alone),
+# never what a job is created with and keeps.
+_JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in (
+    "cancel_reason", "lease_owner", "lease_until", "id", "entry_key", "rule_id", "rule", "provider",
+    "opportunity_id", "opportunity", "created_at")]
+_JOBS = JobRow.__table__
+
+
+class LeaseLost(Exception):
+    """The job's lease expired and another worker claimed it: this worker must not act on it any more."""
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -33,9 +48,13 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    # One connection per worker thread, plus a few for the webhook server, the poller and the claimer.
+    pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if ":memory:" in url:
+            pool = {}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -46,18 +65,22 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 class Store:
-    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None):
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None, pool_size: int | None = None):
+        """`pool_size`: database connections kept for that many threads working at once."""
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._supports_skip_locked = self.engine.dialect.name == "postgresql"
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._save_statements = {(leased, release): _save_statement(leased=leased, release=release)
+                                 for leased in (False, True) for release in (False, True)}
 
     def migrate(self) -> None:
         config = Config()
@@ -70,9 +93,29 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
+
+    @contextmanager
     def _tx(self) -> Iterator[Session]:
+        """A transaction that may write (on SQLite, one at a time in this process)."""
+        with self._writing(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A transaction that only reads: never waits for writers."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def _core_tx(self) -> Iterator[Connection]:
+        with self._writing(), self.engine.begin() as connection:
+            yield connection
 
     def now(self) -> datetime:
         return self._clock()
@@ -95,13 +138,30 @@ class Store:
             return None
         return _to_job(row)
 
+    def create_jobs(self, entries: list[dict]) -> list[Job]:
+        """`create_job` for many stage entries in one transaction (a bulk load moves thousands at once);
+        returns the jobs created, leaving out entries that already had one. Each entry holds create_job's
+        keyword arguments."""
+        if not entries:
+            return []
+        now = self.now()
+        rows = [{"id": uuid.uuid4().hex, **entry, "state": JobState.NEW.value, "attempts": 0, "next_run_at": now,
+                 "created_at": now, "updated_at": now} for entry in entries]
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(_JOBS).on_conflict_do_nothing(index_elements=["entry_key"])
+        with self._core_tx() as connection:
+            connection.execute(insert, rows)
+            created = {job_id for (job_id,) in connection.execute(
+                select(_JOBS.c.id).where(_JOBS.c.id.in_([row["id"] for row in rows])))}
+        return [_to_job(JobRow(**row)) for row in rows if row["id"] in created]
+
     def get_job(self, job_id: str) -> Job | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(JobRow, job_id)
             return _to_job(row) if row else None
 
     def find_job_by_request(self, provider: str, request_id: str) -> Job | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.scalars(
                 select(JobRow).where(JobRow.provider == provider, JobRow.request_id == request_id)
             ).first()
@@ -109,7 +169,7 @@ class Store:
 
     def active_job_for(self, rule_id: str, opportunity_id: str) -> Job | None:
         """The unfinished job of this rule on this opportunity, if any."""
-        with self._tx() as session:
+        with self._read() as session:
             row = session.scalars(
                 select(JobRow).where(
                     JobRow.rule_id == rule_id,
@@ -120,7 +180,7 @@ class Store:
             return _to_job(row) if row else None
 
     def latest_job_for(self, rule_id: str, opportunity_id: str) -> Job | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.scalars(
                 select(JobRow).where(JobRow.rule_id == rule_id, JobRow.opportunity_id == opportunity_id)
                 .order_by(JobRow.created_at.desc()).limit(1)
@@ -128,14 +188,14 @@ class Store:
             return _to_job(row) if row else None
 
     def list_jobs(self, *, states: list[JobState] | None = None, limit: int = 1000) -> list[Job]:
-        with self._tx() as session:
+        with self._read() as session:
             query = select(JobRow).order_by(JobRow.created_at).limit(limit)
             if states:
                 query = query.where(JobRow.state.in_([s.value for s in states]))
             return [_to_job(row) for row in session.scalars(query)]
 
     def count_jobs_by_state(self) -> dict[str, int]:
-        with self._tx() as session:
+        with self._read() as session:
             rows = session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
             return {state: count for state, count in rows}
 
@@ -165,16 +225,29 @@ class Store:
             rows = session.scalars(select(JobRow).where(JobRow.lease_owner == token).order_by(JobRow.next_run_at))
             return [_to_job(row) for row in rows]
 
-    def save_job(self, job: Job, *, release: bool = False) -> None:
-        """Write every field of `job`; `release` also gives up the lease."""
-        job.updated_at = self.now()
-        values = {name: getattr(job, name) for name in _JOB_FIELDS if hasattr(job, name)}
-        values["state"] = JobState(job.state).value
+    def save_job(self, job: Job, *, release: bool = False, lease_seconds: float | None = None) -> None:
+        """Write every changing field of `job`; `release` also gives up the lease, `lease_seconds` extends it.
+
+        A job this worker holds (`lease_token`) is written only while the lease is still its own, else
+        LeaseLost. If the job was woken (an event came in, a cancel was asked) while this worker held it,
+        the earlier `next_run_at` is kept, so that the wake-up is not overwritten and lost."""
+        now = self.now()
+        job.updated_at = now
+        params = {f"v_{name}": getattr(job, name) for name in _JOB_FIELDS}
+        params["v_state"] = JobState(job.state).value
+        params["v_id"] = job.id
+        leased = job.lease_token is not None
+        if leased:
+            params["v_token"] = job.lease_token
+            params["v_seen"] = job.seen_next_run_at or job.next_run_at
+            params["v_lease_until"] = now + timedelta(seconds=lease_seconds) if lease_seconds else None
+        with self._core_tx() as connection:
+            result = connection.execute(self._save_statements[(leased, release)], params)
+        if leased and result.rowcount == 0:
+            raise LeaseLost(job.id)
+        job.seen_next_run_at = job.next_run_at
         if release:
-            values["lease_owner"] = None
-            values["lease_until"] = None
-        with self._tx() as session:
-            session.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
+            job.lease_token = None
 
     def renew_lease(self, job: Job, lease_seconds: float) -> bool:
         """Extend this worker's claim before a step; False when the claim was lost (expired and taken)."""
@@ -221,7 +294,7 @@ class Store:
         return True
 
     def unprocessed_events(self, limit: int = 500) -> list[EventRow]:
-        with self._tx() as session:
+        with self._read() as session:
             return list(session.scalars(
                 select(EventRow).where(EventRow.processed_at.is_(None)).order_by(EventRow.id).limit(limit)
             ))
@@ -234,14 +307,14 @@ class Store:
             )
 
     def count_events(self) -> dict[str, int]:
-        with self._tx() as session:
+        with self._read() as session:
             rows = session.execute(select(EventRow.disposition, func.count()).group_by(EventRow.disposition))
             return {str(disposition or "pending"): count for disposition, count in rows}
 
     # --- small values ----------------------------------------------------------------------
 
     def get_value(self, key: str) -> str | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(SettingRow, key)
             return row.value if row else None
 
@@ -254,6 +327,25 @@ class Store:
                 session.add(SettingRow(key=key, value=value))
 
 
+def _save_statement(*, leased: bool, release: bool):
+    """The UPDATE of `save_job`, built once: values come as bound parameters named v_<column>."""
+    columns = _JOBS.c
+    values = {name: bindparam(f"v_{name}", type_=columns[name].type) for name in _JOB_FIELDS}
+    statement = update(_JOBS).where(columns.id == bindparam("v_id"))
+    if leased:
+        statement = statement.where(columns.lease_owner == bindparam("v_token"))
+        seen = bindparam("v_seen", type_=columns.next_run_at.type)
+        woken = and_(columns.next_run_at != seen, columns.next_run_at < values["next_run_at"])
+        values["next_run_at"] = case((woken, columns.next_run_at), else_=values["next_run_at"])
+        if not release:
+            lease_until = bindparam("v_lease_until", type_=columns.lease_until.type)
+            values["lease_until"] = func.coalesce(lease_until, columns.lease_until)
+    if release:
+        values["lease_owner"] = None
+        values["lease_until"] = None
+    return statement.values(**values)
+
+
 def _to_job(row: JobRow) -> Job:
     return Job(
         id=row.id, entry_key=row.entry_key, rule_id=row.rule_id, rule=row.rule, provider=row.provider,
@@ -263,5 +355,5 @@ def _to_job(row: JobRow) -> Job:
         provider_state=row.provider_state, pending_effect=row.pending_effect,
         decline_reason=row.decline_reason, last_error=row.last_error, attempts=row.attempts or 0,
         sent_at=_utc(row.sent_at), completed_at=_utc(row.completed_at), parked_from=row.parked_from,
-        cancel_reason=row.cancel_reason, lease_token=row.lease_owner,
+        cancel_reason=row.cancel_reason, lease_token=row.lease_owner, seen_next_run_at=_utc(row.next_run_at),
     )
