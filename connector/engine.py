@@ -32,8 +32,9 @@ from connector.crm import CRM, CRMError, Writeback
 from connector.documents import PdfLimits
 from connector.errors import PreparationError
 from connector.planner import plan_request
+from connector.ratelimit import background_calls
 from connector.reminders import connector_reminders
-from connector.store import Job, JobState, Store
+from connector.store import Job, JobState, LeaseLost, Store
 from connector.writebacks import Status, WritebackBuilder
 from mappings.models import Rule
 
@@ -83,30 +84,49 @@ class Engine:
     # --- driving ---------------------------------------------------------------------------
 
     def run_due(self, limit: int = 20) -> int:
-        """Advance every due job once as far as it can go now; return how many were claimed."""
-        jobs = self.store.claim_due_jobs(self.worker_id, limit=limit, lease_seconds=self.options.lease_seconds)
+        """Advance every due job once as far as it can go now, one after the other; return how many were
+        claimed. The daemon's worker pool (connector.worker_pool) does the same with many jobs at once."""
+        jobs = self.claim(limit)
         for job in jobs:
-            self.advance(job)
+            self.advance(job, just_claimed=True)
         return len(jobs)
 
-    def advance(self, job: Job) -> None:
-        while not job.state.is_terminal and job.next_run_at <= self.clock():
-            if job.lease_token and not self.store.renew_lease(job, self.options.lease_seconds):
-                log.warning("job %s: claim lost (lease expired); another worker has it", job.id)
-                return
+    def claim(self, limit: int) -> list[Job]:
+        return self.store.claim_due_jobs(self.worker_id, limit=limit, lease_seconds=self.options.lease_seconds)
+
+    def advance(self, job: Job, *, just_claimed: bool = False) -> None:
+        """Run the job's steps while it is due. `just_claimed`: its lease is fresh, no need to renew it first."""
+        try:
+            self._advance(job, just_claimed)
+        except LeaseLost:
+            log.warning("job %s: claim lost (lease expired); another worker has it", job.id)
+
+    def _advance(self, job: Job, just_claimed: bool) -> None:
+        # Each save renews the lease, and fails with LeaseLost once another worker has taken the job.
+        if job.lease_token and not just_claimed and not self.store.renew_lease(job, self.options.lease_seconds):
+            raise LeaseLost(job.id)
+        if job.state.is_terminal or job.next_run_at > self.clock():
+            self.store.save_job(job, release=True)
+            return
+        while True:
             if job.cancel_reason and job.state in (JobState.NEW, JobState.SENT, JobState.AWAITING):
                 job.state = JobState.CANCELLING
             before = job.state
             try:
                 self._steps[job.state](job)
+            except LeaseLost:
+                raise
             except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
                 self._on_failure(job, exc)
-                break
+                self.store.save_job(job, release=True)
+                return
             job.attempts = 0
-            self.store.save_job(job)
-            if job.state == before:
-                break
-        self.store.save_job(job, release=True)
+            if job.state != before and not job.state.is_terminal and job.next_run_at <= self.clock():
+                # Straight on to the next step, unsaved: every step saves before its first side effect
+                # (pending_effect), and a crash before that resumes from the last save, which is safe.
+                continue
+            self.store.save_job(job, release=True)
+            return
 
     def _on_failure(self, job: Job, exc: Exception) -> None:
         if isinstance(exc, PreparationError):
@@ -156,7 +176,7 @@ class Engine:
         if ref is None:
             spec = self._build_request(job, provider)
             job.pending_effect = "create"
-            self.store.save_job(job)
+            self._save(job)
             ref = provider.create(spec)
         job.request_id = ref.request_id
         job.request_ref = {**(job.request_ref or {}), "provider": ref.provider, "request_id": ref.request_id,
@@ -199,10 +219,14 @@ class Engine:
         )
         self._apply(job, "writeback:sent", writeback)
         job.state = JobState.AWAITING
-        job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
+        self._plan_status_check(job, self._safety_net_time())
 
     def _check_status(self, job: Job) -> None:
-        status = self._provider(job).get_status(self._ref(job))
+        if self._is_safety_net_check(job):
+            with background_calls():  # takes at most its share of the provider's rate limit
+                status = self._provider(job).get_status(self._ref(job))
+        else:
+            status = self._provider(job).get_status(self._ref(job))
         job.provider_state = status.state.value
         if status.state == SigningState.COMPLETED:
             job.state = JobState.COMPLETING
@@ -214,10 +238,22 @@ class Engine:
             job.next_run_at = self.clock()
         else:
             reminder_due = self._remind_if_due(job)
-            # Spread the safety-net checks so that many waiting requests don't all ask the provider at once.
-            job.next_run_at = self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
-            if reminder_due is not None:
-                job.next_run_at = min(job.next_run_at, reminder_due)
+            check_at = self._safety_net_time()
+            self._plan_status_check(job, check_at if reminder_due is None else min(check_at, reminder_due))
+
+    def _safety_net_time(self) -> datetime:
+        # Spread the safety-net checks so that many waiting requests don't all ask the provider at once.
+        return self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
+
+    def _plan_status_check(self, job: Job, at: datetime) -> None:
+        """Check the status at `at` unless an event wakes the job earlier; the planned time is kept so that
+        the check can tell whether it is the safety net (background work) or was woken by a callback."""
+        job.next_run_at = at
+        job.request_ref = {**(job.request_ref or {}), "status_check_at": at.isoformat()}
+
+    def _is_safety_net_check(self, job: Job) -> bool:
+        planned = (job.request_ref or {}).get("status_check_at")
+        return planned is not None and job.next_run_at >= datetime.fromisoformat(planned)
 
     def _remind_if_due(self, job: Job) -> datetime | None:
         """Send the reminder that is due, if the connector sends this rule's reminders; return the next one's time."""
@@ -234,7 +270,7 @@ class Engine:
             return due
         job.request_ref = {**(job.request_ref or {}), "reminders_sent": sent_so_far + 1}
         job.pending_effect = f"reminder:{sent_so_far + 1}"
-        self.store.save_job(job)
+        self._save(job)
         try:
             provider.send_reminder(self._ref(job))
         except ProviderError as exc:
@@ -355,9 +391,13 @@ class Engine:
             writeback = self.crm.missing_parts(writeback)
         else:
             job.pending_effect = effect
-            self.store.save_job(job)
+            self._save(job)
         self.crm.apply(writeback)
         job.pending_effect = None
+
+    def _save(self, job: Job) -> None:
+        """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""
+        self.store.save_job(job, lease_seconds=self.options.lease_seconds)
 
     def _provider(self, job: Job) -> SigningProvider:
         provider = self.providers.get(job.provider)
