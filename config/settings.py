@@ -115,6 +115,17 @@ class Settings(BaseSettings):
 
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
+    # --- concurrency and provider rate limits (worker pool)
+    # Jobs advanced at once; each busy worker holds one database connection and one HTTP connection.
+    workers: int = Field(default=64, ge=1, le=512)
+    # Requests a second the connector sends each provider (0: no limit of its own; a 429 still pauses
+    # every call to that provider for its Retry-After). Set them to your plan's limits.
+    signrequest_max_requests_per_second: float = Field(default=0, ge=0)
+    onespan_max_requests_per_second: float = Field(default=0, ge=0)
+    legalsign_max_requests_per_second: float = Field(default=100 / 60, ge=0)  # its sandbox allows 100 calls/min
+    # At most this share of a provider's limit goes to safety-net status checks, so they never starve creates.
+    status_check_share: float = Field(default=0.2, gt=0, le=1)
+
     @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "legalsign_base_url",
                      "public_base_url")
     @classmethod

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlparse
 
 import requests
 
 from adapters.base import SigningProvider
 from config.settings import Settings
+from connector.http import make_session
+from connector.ratelimit import RateLimitedAdapter, RateLimiter
 from mappings.loader import MappingProblem, locate
 
 
@@ -19,6 +22,7 @@ class ProviderConfigError(Exception):
 def build_providers(settings: Settings, *, session: requests.Session | None = None,
                     require_https_downloads: bool = True) -> dict[str, SigningProvider]:
     providers: dict[str, SigningProvider] = {}
+    session = session or make_session(pool_size=settings.workers)
     if settings.signrequest_api_token:
         from adapters.signrequest import SignRequestProvider
 
@@ -57,7 +61,26 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             session=session, timeout=settings.provider_timeout_seconds,
             replay_window_seconds=settings.webhook_replay_window_seconds,
         )
+    limit_provider_calls(session, settings, providers)
     return providers
+
+
+def limit_provider_calls(session: requests.Session, settings: Settings,
+                         providers: Mapping[str, SigningProvider]) -> dict[str, RateLimiter]:
+    """Put each provider's API origin on `session` behind its own rate limiter (see connector.ratelimit)."""
+    limits = {
+        "signrequest": (settings.signrequest_base_url, settings.signrequest_max_requests_per_second),
+        "onespan": (settings.onespan_base_url, settings.onespan_max_requests_per_second),
+        "legalsign": (settings.legalsign_base_url, settings.legalsign_max_requests_per_second),
+    }
+    limiters = {}
+    for name, provider in providers.items():
+        base_url, rate = limits[name]
+        url = urlparse(base_url)
+        limiters[name] = RateLimiter(provider.display_name, rate or None,
+                                     background_share=settings.status_check_share)
+        session.mount(f"{url.scheme}://{url.netloc}/", RateLimitedAdapter(limiters[name], pool_size=settings.workers))
+    return limiters
 
 
 def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider]) -> None:
