@@ -23,11 +23,13 @@ from connector.delivery import check_embedded_delivery
 from connector.dispatcher import EventDispatcher
 from connector.documents import PdfLimits
 from connector.engine import Engine, EngineOptions
+from connector.http import make_session, size_pools
 from connector.poller import Poller
 from connector.providers import build_providers, check_rules_have_providers
 from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.store import Store
 from connector.webhooks import build_webhook_app
+from connector.worker_pool import WorkerPool
 from connector.writebacks import WritebackBuilder
 from mappings.models import MappingFile
 from mappings.source import MappingSource
@@ -52,6 +54,7 @@ class Daemon:
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
+    _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -88,6 +91,7 @@ class Daemon:
             return
         try:
             self.poller.poll_once()
+            self.wake_worker()  # new jobs, cancels: no need to wait for the idle tick
         except CRMError as exc:
             log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
         except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
@@ -95,7 +99,8 @@ class Daemon:
         self.budget.publish()
 
     def work(self, max_rounds: int = 20) -> None:
-        """Match events to jobs and advance due jobs until none is due (or `max_rounds`)."""
+        """Match events to jobs and advance due jobs, one at a time, until none is due (or `max_rounds`).
+        Tests drive the daemon with this, round by round; the running daemon uses its worker pool."""
         with self._work_lock:
             for _ in range(max_rounds):
                 self.dispatcher.dispatch()
@@ -124,8 +129,8 @@ class Daemon:
         )
 
     def wake_worker(self) -> None:
-        if self._scheduler:
-            self._scheduler.modify_job("work", next_run_time=self.clock())
+        if self._pool:
+            self._pool.wake()
 
     def serve_webhooks(self) -> str:
         s = self.settings
@@ -138,21 +143,29 @@ class Daemon:
         scheduler = BackgroundScheduler(timezone=UTC)
         scheduler.add_job(self.poll, "interval", seconds=s.poll_interval_seconds, id="poll",
                           next_run_time=self.clock(), max_instances=1, coalesce=True)
-        scheduler.add_job(self.work, "interval", seconds=s.work_interval_seconds, id="work",
-                          next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.add_job(self.check_api_budget, "interval", seconds=min(s.salesforce_api_usage_refresh_seconds, 60),
                           id="api-budget", next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.add_job(self.mappings.reload_if_changed, "interval", seconds=s.mappings_reload_seconds,
                           id="reload-mappings", max_instances=1, coalesce=True)
+        self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
+                                dispatch=self.dispatcher.dispatch, workers=s.workers,
+                                idle_seconds=s.work_interval_seconds)
+        self._pool.start()
         scheduler.start()
         self._scheduler = scheduler
         log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
         return url
 
+    def _advance_claimed(self, job) -> None:
+        self.engine.advance(job, just_claimed=True)
+
     def stop(self) -> None:
         if self._scheduler:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self._pool:
+            self._pool.stop()
+            self._pool = None
         if self._server:
             self._server.stop()
             self._server = None
@@ -165,6 +178,8 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     clock = clock or utc_now
     if require_https_downloads is None:
         require_https_downloads = settings.provider_downloads_https_only
+    if http_session is not None:
+        size_pools(http_session, settings.workers)
     if providers is None:
         providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
     known = providers
@@ -178,10 +193,11 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if mapping is not None:
         check(mapping)
     if store is None:
-        store = Store(settings.database_url, clock=clock)
+        store = Store(settings.database_url, clock=clock, pool_size=settings.workers)
         store.migrate()
     if crm is None:
         from connector.salesforce import build_crm
 
-        crm = build_crm(settings, session=http_session)
+        crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
+                                                                      pool_size=settings.workers))
     return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)
