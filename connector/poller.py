@@ -57,9 +57,12 @@ class Poller:
         result = self.crm.poll_opportunities(mapping.stages(), cursor - self.overlap, fields_needed(mapping.rules))
         created = 0
         newest = cursor
+        entries: list[dict] = []  # jobs to create, in one transaction per 50 rows (bulk loads move thousands)
         for index, opportunity in enumerate(result.opportunities, start=1):
             newest = max(newest, opportunity.system_modstamp)
             if index % 50 == 0:  # rows come oldest first: a crash mid-poll resumes from here, not from scratch
+                created += self._create_jobs(entries)
+                entries = []
                 self.store.set_value(CURSOR_KEY, newest.isoformat())
             # Edited while sitting in the stage, which it entered before our window.
             entered = opportunity.stage_changed_at
@@ -72,9 +75,12 @@ class Poller:
                     log.debug("rule %s does not fire for opportunity %s (%s): %s", rule.id, opportunity.id,
                               opportunity.name, reason)
                     continue
-                created += self._create_job(rule, opportunity)
+                entry = self._job_entry(rule, opportunity)
+                if entry:
+                    entries.append(entry)
             for rule in mapping.rules_cancelled_by(opportunity.stage) if not entered_earlier else ():
                 self._cancel_job(rule, opportunity)
+        created += self._create_jobs(entries)
         if newest != cursor:
             self.store.set_value(CURSOR_KEY, newest.isoformat())
         if result.opportunities:
@@ -91,24 +97,26 @@ class Poller:
             log.info("job %s: opportunity %s moved to %r; cancelling its request", active.id, opportunity.id,
                      opportunity.stage)
 
-    def _create_job(self, rule: Rule, opportunity: Opportunity) -> int:
+    def _job_entry(self, rule: Rule, opportunity: Opportunity) -> dict | None:
+        """The job to create for this stage entry, or None when the rule must not send again."""
         key = entry_key(rule, opportunity)
         latest = self.store.latest_job_for(rule.id, opportunity.id)
         if latest and latest.entry_key != key:
             if not latest.state.is_terminal:
                 log.info("opportunity %s re-entered stage %r while job %s is still open; not sending again",
                          opportunity.id, opportunity.stage, latest.id)
-                return 0
+                return None
             if latest.outcome not in rule.retrigger_after:
                 log.info("opportunity %s re-entered stage %r; rule %s's last request ended %s, which its "
                          "retrigger_after does not list; not sending again", opportunity.id, opportunity.stage,
                          rule.id, latest.outcome or latest.state.value)
-                return 0
-        job = self.store.create_job(
-            entry_key=key, rule_id=rule.id, rule=rule.model_dump(mode="json"),
-            provider=rule.provider, opportunity_id=opportunity.id, opportunity=opportunity_to_json(opportunity),
-        )
-        if job:
-            log.info("job %s created: rule %s, opportunity %s (%s) entered %r",
-                     job.id, rule.id, opportunity.id, opportunity.name, opportunity.stage)
-        return 1 if job else 0
+                return None
+        return dict(entry_key=key, rule_id=rule.id, rule=rule.model_dump(mode="json"), provider=rule.provider,
+                    opportunity_id=opportunity.id, opportunity=opportunity_to_json(opportunity))
+
+    def _create_jobs(self, entries: list[dict]) -> int:
+        jobs = self.store.create_jobs(entries)
+        for job in jobs:
+            log.info("job %s created: rule %s, opportunity %s (%s) entered %r", job.id, job.rule_id,
+                     job.opportunity_id, job.opportunity.get("name"), job.opportunity.get("stage"))
+        return len(jobs)
