@@ -100,6 +100,8 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
         webhook_port=webhook_port, public_base_url=f"http://127.0.0.1:{webhook_port}",
         poll_interval_seconds=1, poll_overlap_seconds=5, work_interval_seconds=0.2, status_check_minutes=0.5,
         retry_base_seconds=0.5, mappings_reload_seconds=600, log_level="WARNING",
+        # As an admin sets their plan's limit: the connector paces itself to the provider's cap.
+        signrequest_max_requests_per_second=conditions.provider_rate or 0,
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     return World(state_dir, salesforce, signrequest, salesforce_net, provider_net, [sf_server, sr_server], settings,
