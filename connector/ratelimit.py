@@ -40,6 +40,11 @@ def background_calls() -> Iterator[None]:
         _background.reset(token)
 
 
+def in_background() -> bool:
+    """Whether provider calls made now, in this thread, are background work."""
+    return _background.get()
+
+
 class _Schedule:
     """Evenly spaced turns at `rate` a second; each caller reserves the next free turn."""
 
@@ -67,7 +72,7 @@ class RateLimiter:
 
     def acquire(self) -> None:
         """Wait until this thread may send one request."""
-        if _background.get() and self.rate:
+        if in_background() and self.rate:
             self._wait_for(self._background)
         self._wait_for(self._calls)
 

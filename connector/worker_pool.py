@@ -79,12 +79,10 @@ class WorkerPool:
 
     def _dispatch_loop(self) -> None:
         while not self._stopping:
-            self._dispatch_wanted.wait(self.dispatch_seconds)
-            self._dispatch_wanted.clear()
-            if self._stopping:
-                return
             if self._guarded("dispatching events", self.dispatch):
                 self._wake_claimer()
+            self._dispatch_wanted.wait(self.dispatch_seconds)
+            self._dispatch_wanted.clear()
 
     def _claim_loop(self) -> None:
         while True:
