@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -114,6 +115,7 @@ class OneSpanProvider(SigningProvider):
         self.replay_window = replay_window_seconds
         self.search_depth = min(max(1, search_depth), 100)
         self._callback_url: str | None = None
+        self._callback_lock = threading.Lock()  # many workers create at once: one of them sets the callback up
         self.http = _OneSpanHttp(provider=self.display_name, base_url=f"{base_url.rstrip('/')}/api",
                                  auth_header=f"Basic {api_key}", session=session, timeout=timeout,
                                  describe_error=_describe_error, wait_initial=retry_wait_initial)
@@ -140,6 +142,12 @@ class OneSpanProvider(SigningProvider):
         """OneSpan keeps one callback configuration per account: make it point at us, with our key."""
         if self._callback_url == url:
             return
+        with self._callback_lock:
+            if self._callback_url != url:
+                self._configure_callback(url)
+                self._callback_url = url
+
+    def _configure_callback(self, url: str) -> None:
         try:
             current = self._json("GET", "/callback")
         except ProviderNotFound:
@@ -152,7 +160,6 @@ class OneSpanProvider(SigningProvider):
                             urlparse(str(current["url"])).hostname)
             self._json("POST", "/callback", json={"url": url, "key": self._callback_key, "events": events},
                        idempotent=True)
-        self._callback_url = url
 
     def create(self, spec: SigningRequestSpec) -> RequestRef:
         self._ensure_callback(spec.callback_url)
