@@ -67,3 +67,20 @@ def test_a_refused_field_fails_only_its_writeback_whole_with_the_error_apply_giv
         assert isinstance(result, WritebackResult)
         assert len(org.sim.files_on(opportunity)) == 2 and len(org.sim.tasks_on(opportunity)) == 1
     assert org.sim.total_api_calls - before == 2  # refused and rolled back, then the rest
+
+
+def test_inline_files_are_spread_over_calls_so_that_no_body_passes_the_limit(org, crm, monkeypatch):
+    from connector.sandbox.salesforce_sim import app
+
+    monkeypatch.setattr(app, "MAX_TEXT_BODY_BYTES", 2500)  # stands for 50 MB: one file's body fits, two do not
+    crm.multipart_threshold = 1200  # stands for the 30 MB of raw bytes one body may carry inline
+    deals = [_deal(org.sim, name) for name in ("Body One", "Body Two")]
+    writebacks = [Writeback(opportunity_id=opportunity, files=(FileUpload("Signed", "s.pdf", b"%PDF" + b"x" * 996),))
+                  for opportunity in deals]
+    before = org.sim.total_api_calls
+
+    results = crm.apply_many(writebacks)
+
+    assert all(isinstance(r, WritebackResult) for r in results)
+    assert org.sim.total_api_calls - before == 2 and org.sim.api_calls["POST /sobjects/ContentVersion"] == 0
+    assert [len(org.sim.files_on(opportunity)) for opportunity in deals] == [1, 1]

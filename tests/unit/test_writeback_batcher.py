@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from connector.crm import CRMError, TaskEntry, Writeback, WritebackResult
+from connector.crm import CRM, CRMError, TaskEntry, Writeback, WritebackResult
 from connector.fakes import FakeCRM
 from connector.writeback_batcher import WritebackBatcher
 
@@ -172,3 +172,21 @@ def test_no_caller_is_left_waiting_whatever_the_batch_size(max_batch):
 
     assert all(isinstance(o, WritebackResult) for o in outcomes) and first.outcome() == WritebackResult()
     assert sorted(sum(crm.batches, []) + crm.singles) == ["opp-0", "opp-1", "opp-2", "opp-3", "opp-first"]
+
+
+def test_apply_many_by_default_applies_one_by_one_and_returns_errors_in_place():
+    crm = FakeCRM(fail_next_apply=CRMError("refused", code="INVALID_FIELD"))
+
+    refused, written = CRM.apply_many(crm, [_writeback("opp-1"), _writeback("opp-2")])
+
+    assert isinstance(refused, CRMError) and refused.code == "INVALID_FIELD"
+    assert written == WritebackResult() and crm.tasks == {"opp-2": ["Sent: opp-2"]} and crm.calls == 2
+
+
+def test_the_fake_crm_writes_a_batch_in_one_call():
+    crm = FakeCRM()
+
+    results = crm.apply_many([_writeback("opp-1"), _writeback("opp-2")])
+
+    assert results == [WritebackResult(), WritebackResult()] and crm.calls == 1
+    assert crm.tasks == {"opp-1": ["Sent: opp-1"], "opp-2": ["Sent: opp-2"]}
