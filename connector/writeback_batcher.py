@@ -11,6 +11,7 @@ asks `missing_parts` (passed straight through) what is not in Salesforce yet.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector.crm import CRM, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -118,6 +121,7 @@ class WritebackBatcher(CRM):
                 return [self.inner.apply(batch.tickets[0].writeback)]
             except Exception as exc:  # noqa: BLE001 - raised again in the caller's thread
                 return [exc]
+        log.debug("%d writebacks leave together", len(batch.tickets))
         outcomes = list(self.inner.apply_many([t.writeback for t in batch.tickets]))
         if len(outcomes) != len(batch.tickets):
             raise RuntimeError(f"apply_many returned {len(outcomes)} results for {len(batch.tickets)} writebacks")
