@@ -1,6 +1,6 @@
 """Salesforce API calls per signing when several threads advance jobs at once.
 
-`python -m benchmarks.economy_threads [--signings 200] [--threads 64] [--linger-ms 250] [--batch-size 12]`
+`python -m benchmarks.economy_threads [--signings 200] [--threads 64] [--linger-ms 400] [--batch-size 12]`
 
 The economy benchmark runs the daemon as it ships; this one stands in for a daemon that advances jobs in
 worker threads (one claimer hands due jobs to a pool of threads, each runs `Engine.advance`), so that the
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.economy_threads", description=__doc__)
     parser.add_argument("--signings", type=int, default=200)
     parser.add_argument("--threads", type=int, default=64)
-    parser.add_argument("--linger-ms", type=float, default=250)
+    parser.add_argument("--linger-ms", type=float, default=400)
     parser.add_argument("--batch-size", type=int, default=12)
     parser.add_argument("--budget", type=float, default=600, help="seconds to wait for every signing")
     parser.add_argument("--engine", action="store_true", help=argparse.SUPPRESS)  # the child process

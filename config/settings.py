@@ -117,7 +117,7 @@ class Settings(BaseSettings):
 
     # --- Salesforce writeback batching (connector/writeback_batcher.py): writebacks of jobs advancing at once
     # share Composite calls. A lone writeback goes at once; under load one waits at most the linger to be joined.
-    salesforce_writeback_linger_ms: float = Field(default=250.0, ge=0)
+    salesforce_writeback_linger_ms: float = Field(default=400.0, ge=0)
     salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
 
     @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "legalsign_base_url",

@@ -53,7 +53,7 @@ class _Batch:
 
 
 class WritebackBatcher(CRM):
-    def __init__(self, inner: CRM, *, linger_seconds: float = 0.25, max_batch: int = 12):
+    def __init__(self, inner: CRM, *, linger_seconds: float = 0.4, max_batch: int = 12):
         self.inner = inner
         self.linger_seconds = linger_seconds
         self.max_batch = max(1, max_batch)
