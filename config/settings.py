@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     legalsign_max_requests_per_second: float = Field(default=100 / 60, ge=0)  # its sandbox allows 100 calls/min
     # At most this share of a provider's limit goes to safety-net status checks, so they never starve creates.
     status_check_share: float = Field(default=0.2, gt=0, le=1)
+    # --- Salesforce writeback batching (connector/writeback_batcher.py): writebacks of jobs advancing at once
+    # share Composite calls. A lone writeback goes at once; under load one waits at most the linger to be joined.
+    salesforce_writeback_linger_ms: float = Field(default=400.0, ge=0)
+    salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
 
     @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "legalsign_base_url",
                      "public_base_url")

@@ -147,6 +147,18 @@ class CRM(ABC):
     def apply(self, writeback: Writeback) -> WritebackResult:
         """Write fields, upload files linked to the opportunity and log tasks."""
 
+    def apply_many(self, writebacks: Sequence[Writeback]) -> list[WritebackResult | CRMError]:
+        """`apply` for each writeback, in order; a CRMError comes back in the writeback's place instead of
+        being raised. A CRM that can write several opportunities in one call does so (each writeback still
+        all-or-none, as in `apply`)."""
+        results: list[WritebackResult | CRMError] = []
+        for writeback in writebacks:
+            try:
+                results.append(self.apply(writeback))
+            except CRMError as exc:
+                results.append(exc)
+        return results
+
     @property
     def api_calls(self) -> int:
         """Calls made so far that count against the org's daily API allocation."""

@@ -30,6 +30,7 @@ from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.store import Store
 from connector.webhooks import build_webhook_app
 from connector.worker_pool import WorkerPool
+from connector.writeback_batcher import WritebackBatcher
 from connector.writebacks import WritebackBuilder
 from mappings.models import MappingFile
 from mappings.source import MappingSource
@@ -66,7 +67,9 @@ class Daemon:
             refresh_seconds=s.salesforce_api_usage_refresh_seconds,
         )
         self.engine = Engine(
-            store=self.store, crm=self.crm, providers=self.providers,
+            store=self.store, providers=self.providers,
+            crm=WritebackBatcher(self.crm, linger_seconds=s.salesforce_writeback_linger_ms / 1000,
+                                 max_batch=s.salesforce_writeback_batch_size),
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,

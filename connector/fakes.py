@@ -75,6 +75,20 @@ class FakeCRM(CRM):
 
     def apply(self, writeback: Writeback) -> WritebackResult:
         self.calls += 1
+        return self._write(writeback)
+
+    def apply_many(self, writebacks: Sequence[Writeback]) -> list[WritebackResult | CRMError]:
+        """One call for all of them, as one Composite call; each is written or refused on its own."""
+        self.calls += 1
+        results: list[WritebackResult | CRMError] = []
+        for writeback in writebacks:
+            try:
+                results.append(self._write(writeback))
+            except CRMError as exc:
+                results.append(exc)
+        return results
+
+    def _write(self, writeback: Writeback) -> WritebackResult:
         if self.fail_next_apply:
             exc, self.fail_next_apply = self.fail_next_apply, None
             raise exc

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from connector.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
 from connector.salesforce import queries, records
+from connector.salesforce.batch_writes import BatchPart, inline_budget, pack, payload, read_reply
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.errors import SalesforceProblem, to_crm_error
 from connector.salesforce.writes import (
@@ -173,8 +174,88 @@ class SalesforceCRM(CRM):
             present_tasks = [t for t in writeback.tasks if t.subject in found]
         return writeback.without(files=present_files, tasks=present_tasks)
 
+    # --- writing to several opportunities at once (for connector.writeback_batcher) --------------
+
+    def apply_many(self, writebacks: Sequence[Writeback]) -> list[WritebackResult | CRMError]:
+        """Writebacks to several opportunities in as few Composite calls as fit; each stays all-or-none and gets
+        its own result or error (see connector.salesforce.batch_writes). Files too big to travel inline go
+        first, one multipart upload each, as in `apply`."""
+        outcomes: dict[int, WritebackResult | CRMError] = {}
+        parts: list[BatchPart] = []
+        for index, writeback in enumerate(writebacks):
+            try:
+                part = self._batch_part(index, writeback)
+                if part is None:
+                    outcomes[index] = self.apply(writeback)  # more than one Composite call's worth
+                elif not part.subrequests:
+                    outcomes[index] = part.result({})
+                else:
+                    parts.append(part)
+            except CRMError as exc:
+                outcomes[index] = exc
+        for call in pack(parts, inline_budget(self.multipart_threshold)):
+            outcomes.update(self._send_batch(call))
+        return [outcomes[index] for index in range(len(writebacks))]
+
+    def _batch_part(self, index: int, writeback: Writeback) -> BatchPart | None:
+        opp = writeback.opportunity_id
+        _require_id(opp, "Opportunity")
+        inline, separate = split_files(writeback.files, self.multipart_threshold)
+        subrequests = composite_subrequests(writeback, inline, self.client.api_version, self.today())
+        if len(subrequests) > COMPOSITE_LIMIT:
+            return None
+        uploaded = [self._upload_separately(opp, upload) for upload in separate]
+        return BatchPart.of(index, opp, subrequests, uploaded)
+
+    def _send_batch(self, parts: list[BatchPart]) -> dict[int, WritebackResult | CRMError]:
+        """One all-or-none call for `parts`; a refused part gets its error and the rest go again. A part that
+        failed on a row lock, or when the reply names no cause, goes alone through `apply`'s own call."""
+        outcomes: dict[int, WritebackResult | CRMError] = {}
+        alone: list[BatchPart] = []
+        while len(parts) > 1:
+            what = f"the writeback to Opportunity {parts[0].opportunity_id} and {len(parts) - 1} other(s)"
+            try:
+                reply = read_reply(parts, self._post_composite(what, payload(parts)))
+            except CRMError as exc:
+                outcomes.update({p.index: CRMError(exc.message, retriable=exc.retriable, code=exc.code)
+                                 for p in parts})
+                parts = []
+                break
+            if reply.applied:
+                outcomes.update({p.index: _lacks_an_id(what) if p.index in reply.incomplete
+                                 else p.result(reply.created) for p in parts})
+                parts = []
+                break
+            if not reply.refused:
+                alone += parts
+                parts = []
+                break
+            for part in parts:
+                if part.index in reply.refused:
+                    subrequest, problem = reply.refused[part.index]
+                    if problem.repeat_at_once:
+                        alone.append(part)
+                    else:
+                        outcomes[part.index] = to_crm_error(problem, subrequest.what, self.field_settings)
+            parts = [p for p in parts if p.index not in reply.refused]
+        for part in alone + parts:
+            try:
+                outcomes[part.index] = part.result(self._composite(part.opportunity_id, list(part.subrequests)))
+            except CRMError as exc:
+                outcomes[part.index] = exc
+        return outcomes
+
+    def _post_composite(self, what: str, body: dict) -> object:
+        return self.client.call(what, lambda sf: sf.restful("composite", method="POST", json=body),
+                                idempotent=False)
+
 
 def _require_id(value: str, sobject: str) -> None:
     if not queries.is_record_id(value):
         raise CRMError(f"{value!r} is not a Salesforce {sobject} Id (15 or 18 letters and digits)",
                        code="MALFORMED_ID")
+
+
+def _lacks_an_id(what: str) -> CRMError:
+    return CRMError(f"Salesforce's Composite reply to {what} lacks the Id of a created record", retriable=True,
+                    code="UNEXPECTED_REPLY")
