@@ -1,4 +1,5 @@
+from connector.store.events import NewEvent
 from connector.store.jobs import Job, JobState
 from connector.store.store import Store
 
-__all__ = ["Job", "JobState", "Store"]
+__all__ = ["Job", "JobState", "NewEvent", "Store"]
