@@ -29,17 +29,17 @@ class _TooLarge(Exception):
     pass
 
 
-_STORED_FIELDS = ("event_id", "request_id", "external_id", "kind")
+_STORED_LENGTHS = {name: EventRow.__table__.c[name].type.length
+                   for name in ("event_id", "request_id", "external_id", "kind")}
 
 
 def _unstorable(event: WebhookEvent) -> str | None:
     """Why the store could not keep this event as given (PostgreSQL enforces lengths and refuses NUL),
     or None. No authentic callback carries such values, so they are refused rather than cut."""
-    for name in _STORED_FIELDS:
+    for name, limit in _STORED_LENGTHS.items():
         value = getattr(event, name)
         if value is None:
             continue
-        limit = EventRow.__table__.c[name].type.length
         if len(value) > limit:
             return f"callback {name} is longer than {limit} characters"
         if not value.isprintable():
