@@ -2,8 +2,9 @@
 
     python -m benchmarks.loadgen URL API_TOKEN SECONDS CONNECTIONS
 
-prints one JSON line: requests sent, answers by status, and every acknowledgement latency in ms.
-Raw asyncio streams rather than an HTTP client library, so the generator is not the bottleneck.
+prints one JSON line: answers by status, every acknowledgement latency in ms, and the event ids
+answered 200 (so the caller can check each one is in the database). Raw asyncio streams (on uvloop
+when installed) rather than an HTTP client library, so the generator is not the bottleneck.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from urllib.parse import urlsplit
 from connector.sandbox.signrequest_sim.callbacks import event_hash
 
 
-def _callback(api_token: str) -> bytes:
+def _callback(api_token: str, event_id: str) -> bytes:
     event_time, event_type = str(int(time.time())), "signer_viewed"
     return json.dumps({
-        "uuid": str(uuid.uuid4()), "status": "ok", "event_type": event_type, "event_time": event_time,
+        "uuid": event_id, "status": "ok", "event_type": event_type, "event_time": event_time,
         "event_hash": event_hash(api_token, event_time, event_type), "token_name": "Token",
         "document": {"uuid": str(uuid.uuid4()), "external_id": None, "status": "si"},
     }).encode()
@@ -38,11 +39,13 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _connection(url, api_token: str, until: float, latencies: list[float], statuses: dict) -> None:
+async def _connection(url, api_token: str, until: float, latencies: list[float], statuses: dict,
+                      acknowledged: list[str]) -> None:
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     try:
         while time.perf_counter() < until:
-            body = _callback(api_token)
+            event_id = str(uuid.uuid4())
+            body = _callback(api_token, event_id)
             request = (f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
                        f"Content-Length: {len(body)}\r\n\r\n").encode() + body
             sent = time.perf_counter()
@@ -50,6 +53,8 @@ async def _connection(url, api_token: str, until: float, latencies: list[float],
             status = await _read_response(reader)
             latencies.append((time.perf_counter() - sent) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
+            if status == 200:
+                acknowledged.append(event_id)
     finally:
         writer.close()
 
@@ -58,12 +63,23 @@ async def generate(url: str, api_token: str, seconds: float, connections: int) -
     parsed = urlsplit(url)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    acknowledged: list[str] = []
     started = time.perf_counter()
     until = started + seconds
-    await asyncio.gather(*(_connection(parsed, api_token, until, latencies, statuses) for _ in range(connections)))
-    return {"seconds": time.perf_counter() - started, "statuses": statuses, "latencies_ms": latencies}
+    await asyncio.gather(*(_connection(parsed, api_token, until, latencies, statuses, acknowledged)
+                           for _ in range(connections)))
+    return {"seconds": time.perf_counter() - started, "statuses": statuses, "latencies_ms": latencies,
+            "acknowledged": acknowledged}
+
+
+def _run(coroutine):
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 if __name__ == "__main__":
     target, token, duration, conns = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    print(json.dumps(asyncio.run(generate(target, token, duration, conns))))
+    print(json.dumps(_run(generate(target, token, duration, conns))))
