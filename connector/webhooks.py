@@ -1,7 +1,9 @@
 """The HTTP server for provider callbacks and health.
 
-Each callback is authenticated by its provider's adapter, recorded, then acknowledged; the
-work happens later, outside the request.
+Each callback is authenticated by its provider's adapter, recorded (committed together with the
+other callbacks in flight, see `event_ingest`), then acknowledged; the work happens later, outside
+the request. Refusals are logged at WARNING, each accepted callback at DEBUG, with a periodic INFO
+summary.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from adapters.base import SigningProvider, WebhookEvent, WebhookRejected
-from connector.store import Store
+from connector.event_ingest import EventIngest, IngestFailed
+from connector.store import NewEvent, Store
 from connector.store.models import EventRow
 
 log = logging.getLogger(__name__)
@@ -26,17 +29,17 @@ class _TooLarge(Exception):
     pass
 
 
-_STORED_FIELDS = ("event_id", "request_id", "external_id", "kind")
+_STORED_LENGTHS = {name: EventRow.__table__.c[name].type.length
+                   for name in ("event_id", "request_id", "external_id", "kind")}
 
 
 def _unstorable(event: WebhookEvent) -> str | None:
     """Why the store could not keep this event as given (PostgreSQL enforces lengths and refuses NUL),
     or None. No authentic callback carries such values, so they are refused rather than cut."""
-    for name in _STORED_FIELDS:
+    for name, limit in _STORED_LENGTHS.items():
         value = getattr(event, name)
         if value is None:
             continue
-        limit = EventRow.__table__.c[name].type.length
         if len(value) > limit:
             return f"callback {name} is longer than {limit} characters"
         if not value.isprintable():
@@ -59,6 +62,9 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
                       on_event: Callable[[], None] = lambda: None,
                       health: Callable[[], dict] = lambda: {}) -> Starlette:
+    """`on_event` is called (from the ingest thread) after a commit that recorded new events."""
+    ingest = EventIngest(store, on_recorded=on_event)
+
     async def healthz(_request: Request) -> Response:
         details = await run_in_threadpool(health)
         return JSONResponse({"status": "ok", **details})
@@ -82,19 +88,21 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         if (problem := _unstorable(event)) is not None:
             log.warning("webhook %s refused (400): %s", name, problem)
             return PlainTextResponse(problem, status_code=400)
-        fresh = await run_in_threadpool(
-            store.record_event, provider=name, event_id=event.event_id, request_id=event.request_id,
-            external_id=event.external_id, kind=event.kind,
-        )
+        try:
+            fresh = await ingest.record(NewEvent(provider=name, event_id=event.event_id, request_id=event.request_id,
+                                                 external_id=event.external_id, kind=event.kind))
+        except IngestFailed:
+            return PlainTextResponse("could not record the event; retry later", status_code=503)
         if fresh:
-            log.info("webhook %s: %s for request %s recorded", name, event.kind, event.request_id)
-            on_event()
+            log.debug("webhook %s: %s for request %s recorded", name, event.kind, event.request_id)
         else:
-            log.info("webhook %s: duplicate event %s ignored", name, event.event_id)
+            log.debug("webhook %s: duplicate event %s ignored", name, event.event_id)
         return PlainTextResponse("OK")
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/healthz", healthz, methods=["GET"]),
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
     ])
+    app.state.ingest = ingest
+    return app

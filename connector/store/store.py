@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import and_, bindparam, case, create_engine, event, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, create_engine, event, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.store.events import NewEvent
 from connector.store.jobs import Job, JobState
 from connector.store.models import EventRow, JobRow, SettingRow
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 # What a save writes: never the lease (claim/save handle it), never cancel_reason (request_cancel's alone),
 # never what a job is created with and keeps.
 _JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in (
@@ -284,20 +286,90 @@ class Store:
     def record_event(self, *, provider: str, event_id: str, request_id: str, external_id: str | None,
                      kind: str) -> bool:
         """Persist a callback; False when this event was recorded before (a redelivery)."""
-        row = EventRow(provider=provider, event_id=event_id, request_id=request_id,
-                       external_id=external_id, kind=kind, received_at=self.now())
-        try:
-            with self._tx() as session:
-                session.add(row)
-        except IntegrityError:
-            return False
-        return True
+        return self.record_events([NewEvent(provider, event_id, request_id, external_id, kind)])[0]
 
-    def unprocessed_events(self, limit: int = 500) -> list[EventRow]:
+    def record_events(self, events: Sequence[NewEvent]) -> list[bool]:
+        """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in
+        order, False when it was recorded before or earlier in `events`. On SQLite the commit waits for
+        the disk (synchronous=FULL for this transaction only), since each callback is acknowledged
+        as soon as this returns: one sync per batch, not one per callback."""
+        first: dict[tuple[str, str], NewEvent] = {}
+        for item in events:
+            first.setdefault(item.key, item)
+        if not first:
+            return []
+        now = self.now()
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        statement = (insert(EventRow).on_conflict_do_nothing(index_elements=["provider", "event_id"])
+                     .returning(EventRow.provider, EventRow.event_id))
+        rows = [dict(provider=e.provider, event_id=e.event_id, request_id=e.request_id, external_id=e.external_id,
+                     kind=e.kind, received_at=now) for e in first.values()]
+        sync_to_disk = self.engine.dialect.name == "sqlite"
+        with self._writing(), self.engine.connect() as connection:
+            if sync_to_disk:  # per connection; outside the transaction, which pysqlite opens at the INSERT
+                connection.exec_driver_sql("PRAGMA synchronous=FULL")
+            try:
+                fresh = {tuple(row) for row in connection.execute(statement, rows)}
+                connection.commit()
+            finally:
+                if sync_to_disk:
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        answers = []
+        for item in events:
+            answers.append(item.key in fresh)
+            fresh.discard(item.key)  # a second copy in the same batch is a redelivery too
+        return answers
+
+    def last_event_id(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.max(EventRow.id))) or 0
+
+    def unprocessed_events(self, limit: int = 500, *, after_id: int = 0, up_to_id: int | None = None,
+                           received_before: datetime | None = None) -> list[EventRow]:
+        """Events not yet matched or set aside, oldest first; optionally only row ids in
+        (`after_id`, `up_to_id`] and only those received before a time."""
+        query = select(EventRow).where(*_pending(after_id, up_to_id)).order_by(EventRow.id).limit(limit)
+        if received_before is not None:
+            query = query.where(EventRow.received_at < received_before)
         with self._read() as session:
-            return list(session.scalars(
-                select(EventRow).where(EventRow.processed_at.is_(None)).order_by(EventRow.id).limit(limit)
-            ))
+            return list(session.scalars(query))
+
+    def pending_event_matches(self, *, after_id: int = 0, up_to_id: int | None = None) -> dict[int, str]:
+        """For unprocessed events with row ids in (`after_id`, `up_to_id`]: event row id -> the job it
+        concerns, found in one query. The job must be of the event's provider; the job id the request
+        carried (`external_id`) wins over the provider's request id."""
+        events, jobs = EventRow.__table__, JobRow.__table__
+        pending = _pending(after_id, up_to_id)
+        by_job_id = (select(events.c.id, jobs.c.id, literal(0)).where(*pending)
+                     .join(jobs, and_(jobs.c.id == events.c.external_id, jobs.c.provider == events.c.provider)))
+        by_request = (select(events.c.id, jobs.c.id, literal(1)).where(*pending)
+                      .join(jobs, and_(jobs.c.provider == events.c.provider, jobs.c.request_id == events.c.request_id)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(union_all(by_job_id, by_request)).all()
+        matches: dict[int, str] = {}
+        for event_row_id, job_id, _ in sorted(rows, key=lambda row: row[2], reverse=True):
+            matches[event_row_id] = job_id  # sorted so that a match by job id comes last and wins
+        return matches
+
+    def settle_events(self, matched: Mapping[int, str], orphans: Sequence[int]) -> None:
+        """In one transaction: wake the jobs events matched (one UPDATE) and mark every event handled
+        (one statement run per event), so a crash leaves either both or neither."""
+        now = self.now()
+        marks = [{"row_id": row_id, "job": job_id, "disposition": "matched"} for row_id, job_id in matched.items()]
+        marks += [{"row_id": row_id, "job": None, "disposition": "orphan"} for row_id in orphans]
+        if not marks:
+            return
+        events = EventRow.__table__
+        with self._core_tx() as connection:
+            if matched:
+                connection.execute(update(JobRow).where(JobRow.id.in_(set(matched.values())),
+                                                        JobRow.state.not_in(_TERMINAL)).values(next_run_at=now))
+            connection.execute(
+                update(events).where(events.c.id == bindparam("row_id"), events.c.processed_at.is_(None))
+                .values(processed_at=now, job_id=bindparam("job"), disposition=bindparam("disposition")),
+                marks,
+            )
 
     def mark_event(self, event_row_id: int, *, job_id: str | None, disposition: str) -> None:
         with self._tx() as session:
@@ -344,6 +416,15 @@ def _save_statement(*, leased: bool, release: bool):
         values["lease_owner"] = None
         values["lease_until"] = None
     return statement.values(**values)
+
+
+def _pending(after_id: int, up_to_id: int | None) -> list:
+    conditions = [EventRow.processed_at.is_(None)]
+    if after_id:
+        conditions.append(EventRow.id > after_id)
+    if up_to_id is not None:
+        conditions.append(EventRow.id <= up_to_id)
+    return conditions
 
 
 def _to_job(row: JobRow) -> Job:

@@ -1,0 +1,19 @@
+"""What the webhook server hands the store: one authenticated callback, reduced to what is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    provider: str
+    event_id: str
+    request_id: str
+    external_id: str | None
+    kind: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes a delivery a redelivery: the provider's own event id."""
+        return self.provider, self.event_id
