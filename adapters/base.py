@@ -6,12 +6,15 @@ translates these types to and from its vendor's JSON; no vendor field crosses th
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from adapters.streams import Blob
+
+__all__ = ["Blob"]  # documents cross both ports as blobs (adapters.streams): in memory, or a file when large
 
 
 class SigningState(StrEnum):
@@ -63,17 +66,41 @@ class SignerSpec:
     delivery: SignerDelivery = SignerDelivery.EMAIL
 
 
-@dataclass(frozen=True)
+def blob_field(owner: object, content: bytes | Blob | None, blob: Blob | None) -> None:
+    """Set `owner.blob` in a frozen dataclass's __init__ that takes the bytes as `content` (or `blob`)."""
+    if (content is None) == (blob is None):
+        raise TypeError(f"{type(owner).__name__} takes its bytes as content= or blob=, once")
+    object.__setattr__(owner, "blob", Blob.of(blob if blob is not None else content))
+
+
+@dataclass(frozen=True, init=False)
 class DocumentSpec:
-    """One PDF to sign. `title` is the Salesforce file title it came from."""
+    """One PDF to sign. `title` is the Salesforce file title it came from.
+
+    The bytes are a `Blob` (a temporary file when large); adapters stream `blob` where their API allows,
+    `content` reads it all into memory for those whose API takes nothing else."""
 
     title: str
     filename: str
-    content: bytes
+    blob: Blob
+
+    def __init__(self, title: str, filename: str, content: bytes | Blob | None = None, *,
+                 blob: Blob | None = None):
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "filename", filename)
+        blob_field(self, content, blob)
+
+    @property
+    def content(self) -> bytes:
+        return self.blob.read_bytes()
+
+    @property
+    def size(self) -> int:
+        return self.blob.size
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
+        return self.blob.sha256
 
 
 @dataclass(frozen=True)
@@ -131,10 +158,20 @@ class RequestStatus:
     provider_status: str = ""  # the vendor's own code, for logs and the status page only
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SignedFile:
+    """A downloaded file; `blob` as in `DocumentSpec`, `content` all of it in memory."""
+
     filename: str
-    content: bytes
+    blob: Blob
+
+    def __init__(self, filename: str, content: bytes | Blob | None = None, *, blob: Blob | None = None):
+        object.__setattr__(self, "filename", filename)
+        blob_field(self, content, blob)
+
+    @property
+    def content(self) -> bytes:
+        return self.blob.read_bytes()
 
 
 @dataclass(frozen=True)
@@ -248,12 +285,13 @@ class SigningProvider(ABC):
     def get_status(self, ref: RequestRef) -> RequestStatus: ...
 
     @abstractmethod
-    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
-        """The signed document(s), in the order the documents were sent."""
+    def download_signed(self, ref: RequestRef, max_bytes: int | None = None) -> list[SignedFile]:
+        """The signed document(s), in the order the documents were sent. `max_bytes` caps each download
+        (the engine sets it from the size of what was sent); None: the adapter's own cap."""
 
     @abstractmethod
-    def download_evidence(self, ref: RequestRef) -> SignedFile:
-        """The evidence report / audit trail / signing log."""
+    def download_evidence(self, ref: RequestRef, max_bytes: int | None = None) -> SignedFile:
+        """The evidence report / audit trail / signing log; `max_bytes` as for `download_signed`."""
 
     @abstractmethod
     def cancel(self, ref: RequestRef) -> None: ...

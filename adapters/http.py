@@ -38,6 +38,7 @@ from adapters.base import (
     ProviderTransientError,
     ProviderValidationError,
 )
+from adapters.streams import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobTooLarge, BlobWriter
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,9 @@ class ProviderHttp:
                  session: requests.Session | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, wait_initial: float | None = None,
                  describe_error: Callable[[requests.Response], str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, spool_bytes: int = DEFAULT_SPOOL_BYTES):
         self.provider = provider
+        self.spool_bytes = spool_bytes  # a download larger than this goes to a temporary file
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
@@ -220,7 +222,14 @@ class ProviderHttp:
 
     def download(self, url: str, *, allowed_hosts: Sequence[str], max_bytes: int,
                  require_https: bool) -> bytes:
-        """Fetch a short-lived file link the provider handed us, without our credential.
+        """`download_blob`, all in memory."""
+        return self.download_blob(url, allowed_hosts=allowed_hosts, max_bytes=max_bytes,
+                                  require_https=require_https).read_bytes()
+
+    def download_blob(self, url: str, *, allowed_hosts: Sequence[str], max_bytes: int,
+                      require_https: bool) -> Blob:
+        """Fetch a short-lived file link the provider handed us, without our credential, chunk by chunk
+        into a `Blob` (a temporary file past `spool_bytes`), never more than `max_bytes`.
 
         Only hosts in `allowed_hosts` are contacted (including redirect targets), so a forged or
         tampered link cannot make the daemon reach internal addresses.
@@ -264,13 +273,12 @@ class ProviderHttp:
         if declared.isdigit() and int(declared) > max_bytes:
             raise ProviderValidationError(self.provider, f"download larger than {max_bytes:,} bytes")
 
-    def _read_capped(self, response: requests.Response, max_bytes: int) -> bytes:
-        content = bytearray()
-        for chunk in response.iter_content(64 * 1024):
-            content.extend(chunk)
-            if len(content) > max_bytes:
-                raise ProviderValidationError(self.provider, f"download larger than {max_bytes:,} bytes")
-        return bytes(content)
+    def _read_capped(self, response: requests.Response, max_bytes: int) -> Blob:
+        writer = BlobWriter(max_bytes=max_bytes, spool_bytes=self.spool_bytes)
+        try:
+            return writer.write_all(response.iter_content(CHUNK))
+        except BlobTooLarge:
+            raise ProviderValidationError(self.provider, f"download larger than {max_bytes:,} bytes") from None
 
 
 def _secret_parts(auth_header: str) -> tuple[str, ...]:

@@ -324,7 +324,7 @@ class LegalsignProvider(SigningProvider):
                              declined_by=decliner.get("email") if decliner and rejected else None,
                              external_id=document.get("tag") or None, provider_status=str(code))
 
-    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
+    def download_signed(self, ref: RequestRef, max_bytes: int | None = None) -> list[SignedFile]:
         document = self._document(ref)
         if document["status"] != DOC_SIGNED or not document.get("download_final"):
             raise ProviderValidationError(_NAME, "the signed PDF is not ready: the document is not signed")
@@ -335,7 +335,7 @@ class LegalsignProvider(SigningProvider):
         if response.status_code in (301, 302, 303, 307, 308):
             # A short-lived link on Legalesign's storage, fetched without our Authorization header.
             content = self.http.download(response.headers.get("Location", ""),
-                                         allowed_hosts=self.download_hosts, max_bytes=_MAX_PDF_BYTES,
+                                         allowed_hosts=self.download_hosts, max_bytes=max_bytes or _MAX_PDF_BYTES,
                                          require_https=self.require_https_downloads)
         if not content.startswith(b"%PDF"):
             raise ProviderTransientError(_NAME, "the signed document download is not a PDF")
@@ -345,7 +345,7 @@ class LegalsignProvider(SigningProvider):
         name = re.sub(r"[\\/]", "-", document.get("name") or "document")
         return [SignedFile(filename=f"{name} - signed.pdf", content=content)]
 
-    def download_evidence(self, ref: RequestRef) -> SignedFile:
+    def download_evidence(self, ref: RequestRef, max_bytes: int | None = None) -> SignedFile:
         content = self.http.request("GET", f"/document/{ref.request_id}/auditlog/").content
         if not content.startswith(b"%PDF"):
             raise ProviderTransientError(_NAME, "the audit log download is not a PDF")

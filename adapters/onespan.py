@@ -216,7 +216,7 @@ class OneSpanProvider(SigningProvider):
             raise ProviderTransientError(self.display_name, f"GET {path} did not return a PDF")
         return content
 
-    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
+    def download_signed(self, ref: RequestRef, max_bytes: int | None = None) -> list[SignedFile]:
         package = self._package(ref)
         if request_status(package).state != SigningState.COMPLETED:
             raise ProviderValidationError(self.display_name, "the signed documents are not available: "
@@ -227,7 +227,7 @@ class OneSpanProvider(SigningProvider):
         return [SignedFile(filename=f"{d.get('name') or d['id']} - signed.pdf",
                            content=self._download(f"{base}/{d['id']}/pdf", _BINARY)) for d in documents]
 
-    def download_evidence(self, ref: RequestRef) -> SignedFile:
+    def download_evidence(self, ref: RequestRef, max_bytes: int | None = None) -> SignedFile:
         content = self._download(f"/packages/{ref.request_id}/evidence/summary",
                                  f"application/pdf; {_VERSION}")
         return SignedFile(filename="evidence summary.pdf", content=content)

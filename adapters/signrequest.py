@@ -8,8 +8,6 @@ in `signrequest_callbacks`. No SignRequest JSON leaves this module: everything r
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import logging
 import time
@@ -36,6 +34,7 @@ from adapters.base import (
 )
 from adapters.http import ProviderHttp, RetryPolicy
 from adapters.signrequest_callbacks import parse_callback
+from adapters.streams import DEFAULT_SPOOL_BYTES, Blob, json_body
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ class SignRequestProvider(SigningProvider):
                  session: requests.Session | None = None, timeout: float = 30.0,
                  clock: Callable[[], float] = time.time, replay_window_seconds: int = 900,
                  max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES, retry: RetryPolicy | None = None,
-                 retry_wait_initial: float | None = None):
+                 retry_wait_initial: float | None = None, spool_bytes: int = DEFAULT_SPOOL_BYTES):
         self._token = api_token
         self.from_email = from_email
         self.download_hosts = list(download_hosts)
@@ -112,7 +111,8 @@ class SignRequestProvider(SigningProvider):
         self.max_download_bytes = max_download_bytes
         self.http = ProviderHttp(provider=self.display_name, base_url=base_url,
                                  auth_header=f"Token {api_token}", session=session, timeout=timeout,
-                                 retry=retry, wait_initial=retry_wait_initial, describe_error=describe_error)
+                                 retry=retry, wait_initial=retry_wait_initial, describe_error=describe_error,
+                                 spool_bytes=spool_bytes)
 
     def __repr__(self) -> str:
         return f"SignRequestProvider(base_url={self.http.base_url!r})"
@@ -125,7 +125,7 @@ class SignRequestProvider(SigningProvider):
                                           f"document; {len(spec.documents)} were given")
         document = spec.documents[0]
         payload: dict[str, Any] = {
-            "file_from_content": base64.b64encode(document.content).decode("ascii"),
+            "file_from_content": None,  # the document's base64, streamed into the body in this place
             "file_from_content_name": document.filename,
             "name": document.filename,
             "external_id": spec.external_id,
@@ -140,7 +140,10 @@ class SignRequestProvider(SigningProvider):
             payload["from_email"] = self.from_email
         if spec.expires_in_days:
             payload["auto_expire_days"] = spec.expires_in_days
-        created = self.http.request_json("POST", "/signrequest-quick-create/", json=payload)
+        # The body is what json=payload would send, produced piece by piece: a 100 MB PDF is 133 MB of base64.
+        created = self.http.request_json("POST", "/signrequest-quick-create/",
+                                         data=json_body(payload, "file_from_content", document.blob),
+                                         headers={"Content-Type": "application/json"})
         if not isinstance(created, dict):
             created = {}
         document_url, signrequest_uuid = created.get("document"), created.get("uuid")
@@ -202,16 +205,16 @@ class SignRequestProvider(SigningProvider):
                              declined_by=decliner.email if decliner else None, provider_status=code,
                              decline_reason=decliner.decline_reason if decliner else None)
 
-    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
+    def download_signed(self, ref: RequestRef, max_bytes: int | None = None) -> list[SignedFile]:
         document = self._signed_document(ref)
-        content = self._download(document.get("pdf"), document.get("security_hash"), "signed PDF")
-        return [SignedFile(filename=f"{_stem(document)} - signed.pdf", content=content)]
+        blob = self._download(document.get("pdf"), document.get("security_hash"), "signed PDF", max_bytes)
+        return [SignedFile(filename=f"{_stem(document)} - signed.pdf", blob=blob)]
 
-    def download_evidence(self, ref: RequestRef) -> SignedFile:
+    def download_evidence(self, ref: RequestRef, max_bytes: int | None = None) -> SignedFile:
         document = self._signed_document(ref)
         signing_log = document.get("signing_log") or {}
-        content = self._download(signing_log.get("pdf"), signing_log.get("security_hash"), "signing log")
-        return SignedFile(filename=f"{_stem(document)} - signing log.pdf", content=content)
+        blob = self._download(signing_log.get("pdf"), signing_log.get("security_hash"), "signing log", max_bytes)
+        return SignedFile(filename=f"{_stem(document)} - signing log.pdf", blob=blob)
 
     def _signed_document(self, ref: RequestRef) -> dict[str, Any]:
         """The document with fresh file links (they live five minutes), once it is signed and settled."""
@@ -224,17 +227,18 @@ class SignRequestProvider(SigningProvider):
             raise ProviderTransientError(self.display_name, f"document {ref.request_id} is still processing")
         return document
 
-    def _download(self, url: Any, expected_sha256: Any, what: str) -> bytes:
+    def _download(self, url: Any, expected_sha256: Any, what: str, max_bytes: int | None) -> Blob:
         if not isinstance(url, str) or not url:
             raise ProviderTransientError(self.display_name, f"the signed document has no {what} link yet")
-        content = self.http.download(url, allowed_hosts=self.download_hosts,
-                                     max_bytes=self.max_download_bytes,
-                                     require_https=self.require_https_downloads)
+        blob = self.http.download_blob(url, allowed_hosts=self.download_hosts,
+                                       max_bytes=max_bytes or self.max_download_bytes,
+                                       require_https=self.require_https_downloads)
         if not expected_sha256:
             log.warning("SignRequest gave no security hash for the %s; it was not verified", what)
-        elif not hmac.compare_digest(hashlib.sha256(content).hexdigest(), str(expected_sha256).lower()):
+        elif not hmac.compare_digest(blob.sha256, str(expected_sha256).lower()):
+            blob.close()
             raise ProviderTransientError(self.display_name, f"the {what} does not match its security hash")
-        return content
+        return blob
 
     # --- acting on a sent request ------------------------------------------------------------
 

@@ -6,11 +6,12 @@ in-memory version for the engine's unit tests.
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+from adapters.base import Blob, blob_field
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,35 @@ class PollResult:
     api_calls: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FileUpload:
-    """A file to attach to the opportunity as a Salesforce File."""
+    """A file to attach to the opportunity as a Salesforce File.
+
+    The bytes are a `Blob` (a temporary file when large), given as `content=` (bytes or a Blob) or `blob=`;
+    `content` reads them all into memory (meant for files small enough to travel inline), `size` does not."""
 
     title: str
     filename: str
-    content: bytes
+    blob: Blob
+
+    def __init__(self, title: str, filename: str, content: bytes | Blob | None = None, *,
+                 blob: Blob | None = None):
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "filename", filename)
+        blob_field(self, content, blob)
+
+    @property
+    def content(self) -> bytes:
+        return self.blob.read_bytes()
+
+    @property
+    def size(self) -> int:
+        return self.blob.size
 
     @property
     def checksum(self) -> str:
         """MD5 hex, the value Salesforce stores in ContentVersion.Checksum."""
-        return hashlib.md5(self.content).hexdigest()  # noqa: S324 - Salesforce's own checksum
+        return self.blob.md5
 
 
 @dataclass(frozen=True)
@@ -141,7 +159,8 @@ class CRM(ABC):
     def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None: ...
 
     @abstractmethod
-    def download_file(self, version_id: str) -> bytes: ...
+    def download_file(self, version_id: str) -> Blob:
+        """The bytes of a ContentVersion, streamed into a `Blob` (a temporary file when large)."""
 
     @abstractmethod
     def apply(self, writeback: Writeback) -> WritebackResult:

@@ -77,6 +77,8 @@ class Daemon:
                 max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
                 pdf_limits=PdfLimits.from_settings(s),
                 templates_dir=s.mappings_path.parent,
+                signed_download_factor=s.signed_download_factor,
+                signed_download_extra_bytes=s.signed_download_extra_bytes,
             ),
         )
         self.poller = Poller(

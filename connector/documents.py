@@ -6,6 +6,7 @@ import fnmatch
 import logging
 from dataclasses import dataclass
 
+from adapters.base import Blob
 from connector.crm import FileRef, Opportunity
 from connector.errors import PreparationError
 from connector.pdf_probe_pool import ProbeLimits, probe_pdf
@@ -47,21 +48,33 @@ def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> l
     return matches[-1:] if select == "newest" else matches
 
 
-def check_pdf(file: FileRef, content: bytes, limits: PdfLimits, opportunity: Opportunity | None = None) -> int:
-    """Raise PreparationError unless `content` is a readable, unencrypted PDF within `limits`; return its pages.
+def check_size(file: FileRef, size: int, limits: PdfLimits, opportunity: Opportunity | None = None) -> None:
+    """Raise PreparationError if `size` bytes is over the limit (also before a download, from the listed size)."""
+    if size > limits.max_bytes:
+        raise PreparationError(
+            f"{_where(file, opportunity)} is {size:,} bytes, over the {limits.max_bytes:,}-byte limit. "
+            "Attach a smaller PDF."
+        )
 
-    The file is parsed in a child process (`connector.pdf_probe_pool`) with a deadline and a memory limit,
-    so a PDF built to hang or exhaust a reader costs at most that and yields a located error.
-    """
+
+def _where(file: FileRef, opportunity: Opportunity | None) -> str:
     where = f"File {file.title!r} ({file.version_id})"
     if opportunity is not None:
         where += f" on opportunity {opportunity.name} ({opportunity.id})"
-    if len(content) > limits.max_bytes:
-        raise PreparationError(
-            f"{where} is {len(content):,} bytes, over the {limits.max_bytes:,}-byte limit. "
-            "Attach a smaller PDF."
-        )
-    if not content.lstrip()[:5].startswith(b"%PDF-"):
+    return where
+
+
+def check_pdf(file: FileRef, content: bytes | Blob, limits: PdfLimits, opportunity: Opportunity | None = None) -> int:
+    """Raise PreparationError unless `content` is a readable, unencrypted PDF within `limits`; return its pages.
+
+    The file is parsed in a child process (`connector.pdf_probe_pool`) with a deadline and a memory limit,
+    so a PDF built to hang or exhaust a reader costs at most that and yields a located error. A large
+    document stays in its temporary file: the child reads it from there.
+    """
+    content = Blob.of(content)
+    where = _where(file, opportunity)
+    check_size(file, content.size, limits, opportunity)
+    if not content.head(1024).lstrip()[:5].startswith(b"%PDF-"):
         raise PreparationError(
             f"{where} is not a PDF (extension {file.extension or 'none'}). Save it as PDF and attach it again."
         )
@@ -96,7 +109,7 @@ def _explain(where: str, problem: str, limits: PdfLimits, detail: object) -> str
     return f"{where} is damaged or unreadable as a PDF. {_REEXPORT}"
 
 
-def _probe(content: bytes, limits: PdfLimits) -> dict:
+def _probe(content: Blob, limits: PdfLimits) -> dict:
     return probe_pdf(content, ProbeLimits(max_pages=limits.max_pages, parse_seconds=limits.parse_seconds,
                                           memory_bytes=limits.parse_memory_mb * 1024 * 1024))
 

@@ -57,6 +57,15 @@ class EngineOptions:
     lease_seconds: float = 300.0
     pdf_limits: PdfLimits = PdfLimits()
     templates_dir: Path | None = None  # what rules' template paths are relative to: the mapping file's folder
+    # A signed file (or the evidence) may be this many times the bytes sent, plus the extra: signing adds to a
+    # PDF, so a cap of its own would refuse the signed copy of a document near it.
+    signed_download_factor: float = 2.0
+    signed_download_extra_bytes: int = 20 * 1024 * 1024
+
+    def download_limit(self, sent_bytes: int | None) -> int:
+        """The cap for each signed download; a job from before sizes were kept counts the largest document."""
+        sent = sent_bytes if sent_bytes is not None else self.pdf_limits.max_bytes
+        return int(sent * self.signed_download_factor) + self.signed_download_extra_bytes
 
 
 class Engine:
@@ -151,6 +160,8 @@ class Engine:
         if not retriable or job.attempts >= self.options.max_attempts:
             log.error("job %s (opportunity %s) parked in state %s after %d attempt(s): %s",
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
+            if isinstance(exc, ProviderError):
+                self._report_parked(job, exc)
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             return
@@ -188,6 +199,20 @@ class Engine:
         log.info("job %s: sent %s request %s for opportunity %s",
                  job.id, job.provider, ref.request_id, job.opportunity_id)
 
+    def _report_parked(self, job: Job, exc: ProviderError) -> None:
+        """A sent request whose job stops on a provider failure (a signed file too large to take, say) would
+        leave the opportunity saying "Sent" for ever: tell the rep on the record. Best effort, and a field
+        write only, so repeating it is harmless; the job is parked whether or not it lands."""
+        step = {JobState.COMPLETING: "attaching the signed documents"}.get(job.state, f"step {job.state.value}")
+        message = (f"{self._label(job.provider)} request {job.request_id or '(not created)'}: {step} failed: "
+                   f"{exc.message}. The connector stopped this signing (job {job.id}); an administrator can "
+                   f"resume it once the cause is fixed: run_connector.py retry {job.id}")
+        try:
+            self.crm.apply(self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=message))
+        except Exception as write_error:  # noqa: BLE001 - the job is parked and logged either way
+            log.error("job %s: could not write the error to opportunity %s: %s", job.id, job.opportunity_id,
+                      write_error)
+
     def _build_request(self, job: Job, provider: SigningProvider) -> SigningRequestSpec:
         spec, _ = plan_request(
             Rule.model_validate(job.rule), opportunity_from_json(job.opportunity),
@@ -196,8 +221,10 @@ class Engine:
             callback_url=f"{self.options.callback_base_url}{provider.callback_path()}",
             templates_dir=self.options.templates_dir,
         )
-        # What was sent is kept with the job: the later writebacks name these titles and signers.
-        job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers]}
+        # What was sent is kept with the job: the later writebacks name these titles and signers, and the
+        # signed downloads are capped relative to its size.
+        job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers],
+                           "sent_bytes": sum(d.size for d in spec.documents)}
         in_order = sorted(spec.signers, key=lambda s: s.order)
         embedded = [s.email for s in in_order if s.delivery == SignerDelivery.EMBEDDED]
         if embedded:
@@ -289,14 +316,15 @@ class Engine:
         if self._waits_for_salesforce_budget(job):
             return
         provider, ref = self._provider(job), self._ref(job)
-        signed = provider.download_signed(ref)
-        evidence = provider.download_evidence(ref)
+        limit = self.options.download_limit((job.request_ref or {}).get("sent_bytes"))
+        signed = provider.download_signed(ref, max_bytes=limit)
+        evidence = provider.download_evidence(ref, max_bytes=limit)
         titles = (job.request_ref or {}).get("titles") or [f.filename for f in signed]
         completed_at = job.completed_at or self.clock()
         writeback = self._writebacks(job).completed(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
             provider_label=self._label(job.provider), titles=titles[: len(signed)],
-            signed=[f.content for f in signed], evidence=evidence.content, completed_at=completed_at,
+            signed=[f.blob for f in signed], evidence=evidence.blob, completed_at=completed_at,
         )
         job.completed_at = completed_at
         self._apply(job, "writeback:completed", writeback)

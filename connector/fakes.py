@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from adapters.base import (
+    Blob,
     ProviderCapabilities,
+    ProviderValidationError,
     RequestRef,
     RequestStatus,
     SignedFile,
@@ -67,11 +69,11 @@ class FakeCRM(CRM):
         self.calls += 1
         return self.opportunities.get(opportunity_id)
 
-    def download_file(self, version_id: str) -> bytes:
+    def download_file(self, version_id: str) -> Blob:
         self.calls += 1
         if version_id not in self.file_contents:
             raise CRMError(f"ContentVersion {version_id} not found")
-        return self.file_contents[version_id]
+        return Blob.of(self.file_contents[version_id])
 
     def apply(self, writeback: Writeback) -> WritebackResult:
         self.calls += 1
@@ -139,6 +141,7 @@ class FakeProvider(SigningProvider):
         self.resumed: list[str] = []
         self.reminders: list[str] = []
         self.signing_url_calls = 0
+        self.download_limits: list[int | None] = []  # max_bytes of each download_signed call
         self.fail_next_create: Exception | None = None
         self.lose_next_create_response: Exception | None = None
         self._ids = itertools.count(1)
@@ -170,11 +173,15 @@ class FakeProvider(SigningProvider):
     def get_status(self, ref: RequestRef) -> RequestStatus:
         return self.requests[ref.request_id].status
 
-    def download_signed(self, ref: RequestRef) -> list[SignedFile]:
+    def download_signed(self, ref: RequestRef, max_bytes: int | None = None) -> list[SignedFile]:
         spec = self.requests[ref.request_id].spec
-        return [SignedFile(d.filename, d.content + b"\n%signed") for d in spec.documents]
+        files = [SignedFile(d.filename, d.content + b"\n%signed") for d in spec.documents]
+        self.download_limits.append(max_bytes)
+        if max_bytes is not None and any(f.blob.size > max_bytes for f in files):
+            raise ProviderValidationError(self.display_name, f"download larger than {max_bytes:,} bytes")
+        return files
 
-    def download_evidence(self, ref: RequestRef) -> SignedFile:
+    def download_evidence(self, ref: RequestRef, max_bytes: int | None = None) -> SignedFile:
         return SignedFile("evidence.pdf", b"%PDF-1.4 evidence for " + ref.request_id.encode())
 
     def cancel(self, ref: RequestRef) -> None:

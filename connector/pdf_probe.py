@@ -2,10 +2,12 @@
 
 Run as `python -m connector.pdf_probe MEMORY_BYTES CPU_SECONDS` (MEMORY_BYTES: what parsing may
 use on top of the interpreter and the file itself). It serves one PDF after another:
-each request on stdin is a 12-byte header (file size, max pages; big-endian u64, u32) and the
-file; each answer on stdout is a 4-byte length and one JSON object: {"pages": N} or {"problem":
-"encrypted" | "too_many_pages" | "expands" | "damaged" | "memory", "detail": ...}. The parent
-(`connector.pdf_probe_pool`) kills it at its deadline and starts another.
+each request on stdin is a 13-byte header (kind, payload size, max pages; big-endian u8, u64, u32)
+and the payload: the file itself (kind 0, small files), or the path of a file to read (kind 1: a
+large document stays on disk, and pypdf reads from it only the parts it needs). Each answer on stdout
+is a 4-byte length and one JSON object: {"pages": N} or {"problem": "encrypted" | "too_many_pages" |
+"expands" | "damaged" | "memory", "detail": ...}. The parent (`connector.pdf_probe_pool`) kills it
+at its deadline and starts another.
 
 It is a separate process because pypdf runs in pure Python and cannot be interrupted from another
 thread: a file built to hang or exhaust a reader (deep nesting, reference loops, a page tree that
@@ -18,9 +20,14 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import resource
 import struct
 import sys
+from typing import BinaryIO
+
+HEADER = struct.Struct(">BQI")
+INLINE, PATH = 0, 1
 
 
 def _limit_memory_from_now(memory_bytes: int) -> None:
@@ -48,13 +55,14 @@ def _set_soft_limit(kind: int, soft: int | None) -> None:
     resource.setrlimit(kind, (soft, hard))
 
 
-def probe(content: bytes, max_pages: int) -> dict:
+def probe(source: bytes | BinaryIO, max_pages: int) -> dict:
+    """Read the PDF in `source` (its bytes, or a binary file open for reading)."""
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError
     from pypdf.generic import ArrayObject, StreamObject
 
     try:
-        reader = PdfReader(io.BytesIO(content), strict=False)
+        reader = PdfReader(io.BytesIO(source) if isinstance(source, bytes) else source, strict=False)
         if reader.is_encrypted:
             return {"problem": "encrypted"}
         pages = len(reader.pages)  # the page tree's declared /Count: checked before the tree is walked
@@ -99,25 +107,36 @@ def serve(memory_bytes: int, cpu_seconds: int) -> None:
     import pypdf  # noqa: F401 - imported before any limit, so the limits are left for the files
 
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
-    while (header := _read_exactly(requests, 12)) is not None:
-        size, max_pages = struct.unpack(">QI", header)
-        content = _read_exactly(requests, size)
-        if content is None:
+    while (header := _read_exactly(requests, HEADER.size)) is not None:
+        kind, size, max_pages = HEADER.unpack(header)
+        payload = _read_exactly(requests, size)
+        if payload is None:
             return
         _limit_cpu_from_now(cpu_seconds)
         # Back to no limit first: the soft limit may sit below the last file's peak.
         _set_soft_limit(resource.RLIMIT_AS, None)
-        _limit_memory_from_now(memory_bytes + len(content))  # pypdf holds its own copy of the file
-        try:
-            result = probe(content, max_pages)
-        except MemoryError:
-            result = {"problem": "memory"}
-        del content
+        result = _probe_payload(kind, payload, max_pages, memory_bytes)
+        del payload
         answer = json.dumps(result).encode()
         answers.write(struct.pack(">I", len(answer)) + answer)
         answers.flush()
         if result.get("problem") == "memory":
             return  # what a failed allocation left behind is not worth keeping: the parent starts afresh
+
+
+def _probe_payload(kind: int, payload: bytes, max_pages: int, memory_bytes: int) -> dict:
+    try:
+        if kind == PATH:
+            with open(os.fsdecode(payload), "rb") as source:
+                # Room for a copy of the file too: pypdf reads a damaged file whole to rebuild its index.
+                _limit_memory_from_now(memory_bytes + os.fstat(source.fileno()).st_size)
+                return probe(source, max_pages)
+        _limit_memory_from_now(memory_bytes + len(payload))  # pypdf holds its own copy of the file
+        return probe(payload, max_pages)
+    except MemoryError:
+        return {"problem": "memory"}
+    except OSError:
+        return {"problem": "damaged", "detail": "the file could not be opened"}
 
 
 def main() -> None:

@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.base import Blob
+from connector.pdf_probe import HEADER, INLINE, PATH
+
 log = logging.getLogger(__name__)
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -44,10 +47,16 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
 
-    def probe(self, content: bytes, max_pages: int, deadline: float) -> dict | None:
-        """The probe's answer, or None when it died or missed the deadline (it is then killed)."""
+    def probe(self, content: Blob, max_pages: int, deadline: float) -> dict | None:
+        """The probe's answer, or None when it died or missed the deadline (it is then killed).
+
+        A document on disk is named by its path, so its bytes never travel through the pipe (the child
+        would hold them all); a small one in memory is sent as it is."""
+        path = content.path
+        kind, payload = (PATH, os.fsencode(path)) if path else (INLINE, content.read_bytes())
         try:
-            self.process.stdin.write(struct.pack(">QI", len(content), max_pages) + content)
+            self.process.stdin.write(HEADER.pack(kind, len(payload), max_pages))
+            self.process.stdin.write(payload)
             self.process.stdin.flush()
             header = self._read(4, deadline)
             answer = self._read(struct.unpack(">I", header)[0], deadline) if header else None
@@ -96,7 +105,8 @@ class ProbePool:
         self._started = 0
         self._lock = threading.Lock()
 
-    def probe(self, content: bytes) -> dict:
+    def probe(self, content: bytes | Blob) -> dict:
+        content = Blob.of(content)
         deadline = time.monotonic() + self.limits.parse_seconds
         worker = self._acquire()
         answer = worker.probe(content, self.limits.max_pages, deadline)
@@ -160,7 +170,7 @@ _pools: dict[ProbeLimits, ProbePool] = {}
 _pools_lock = threading.Lock()
 
 
-def probe_pdf(content: bytes, limits: ProbeLimits) -> dict:
+def probe_pdf(content: bytes | Blob, limits: ProbeLimits) -> dict:
     with _pools_lock:
         pool = _pools.get(limits)
         if pool is None:

@@ -6,15 +6,14 @@ so a dry run shows precisely what a real run would do.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.base import DocumentSpec, ProviderCapabilities, SignerSpec, SigningRequestSpec
+from adapters.base import Blob, DocumentSpec, ProviderCapabilities, SignerSpec, SigningRequestSpec
 from connector.crm import FileRef, Opportunity
 from connector.delivery import embedded_delivery_problem
-from connector.documents import PdfLimits, check_pdf, pdf_filename, select_files
+from connector.documents import PdfLimits, check_pdf, check_size, pdf_filename, select_files
 from connector.errors import PreparationError
 from connector.pdf_forms import TemplateError, fill
 from connector.reminders import schedule_for_provider
@@ -70,7 +69,7 @@ def _generate(spec: TemplateFill, opportunity: Opportunity, signers: tuple[Signe
                                "fillable PDF.") from None
 
 
-def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[str], bytes],
+def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[str], Blob | bytes],
                  capabilities: ProviderCapabilities, provider_label: str, limits: PdfLimits,
                  external_id: str, callback_url: str,
                  templates_dir: Path | None = None) -> tuple[SigningRequestSpec, list[PlannedDocument]]:
@@ -92,15 +91,18 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
     documents, planned = [], []
     for item in chosen:
         if isinstance(item, FileRef):
-            title, source, content = item.title, item.version_id, download(item.version_id)
+            if item.size is not None:  # the listed size: an oversized file is refused without downloading it
+                check_size(item, item.size, limits, opportunity)
+            title, source, content = item.title, item.version_id, Blob.of(download(item.version_id))
             checked = item
         else:
-            title, content = _generate(item, opportunity, signers, templates_dir)
+            title, generated = _generate(item, opportunity, signers, templates_dir)
+            content = Blob.of(generated)
             source = f"template {item.path}"
             checked = FileRef(document_id="", version_id=source, title=title, extension="pdf")
         pages = check_pdf(checked, content, limits, opportunity)
-        documents.append(DocumentSpec(title=title, filename=pdf_filename(title), content=content))
-        planned.append(PlannedDocument(title, source, len(content), pages, hashlib.sha256(content).hexdigest()))
+        documents.append(DocumentSpec(title=title, filename=pdf_filename(title), blob=content))
+        planned.append(PlannedDocument(title, source, content.size, pages, content.sha256))
     send_reminders, reminder_schedule = schedule_for_provider(rule, capabilities)
     spec = SigningRequestSpec(
         external_id=external_id,

@@ -34,6 +34,7 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             require_https_downloads=require_https_downloads,
             session=session, timeout=settings.provider_timeout_seconds,
             replay_window_seconds=settings.webhook_replay_window_seconds,
+            spool_bytes=settings.document_spool_bytes,
         )
     if settings.onespan_api_key:
         from adapters.onespan import OneSpanProvider

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from adapters.base import Blob
 from config.settings import WritebackFields
 from connector.crm import FileUpload, TaskEntry, Writeback
 from connector.documents import OUTPUT_SUFFIXES, pdf_filename
@@ -83,7 +84,7 @@ class WritebackBuilder:
         )
 
     def completed(self, *, opportunity_id: str, request_id: str, provider_label: str,
-                  titles: Sequence[str], signed: Sequence[bytes], evidence: bytes,
+                  titles: Sequence[str], signed: Sequence[bytes | Blob], evidence: bytes | Blob,
                   completed_at: datetime) -> Writeback:
         signed_suffix, evidence_suffix = OUTPUT_SUFFIXES
         files = [

@@ -24,7 +24,9 @@ def build_crm(settings: Settings, session: requests.Session | None = None,
     authenticator = SalesforceAuthenticator.from_settings(settings, session)
     client = SalesforceClient(authenticator, session=session, api_version=settings.salesforce_api_version,
                               timeout=settings.salesforce_timeout_seconds, retry=retry)
-    return SalesforceCRM(client, field_settings=field_settings(settings))
+    return SalesforceCRM(client, field_settings=field_settings(settings),
+                         multipart_threshold=settings.salesforce_inline_file_bytes,
+                         spool_bytes=settings.document_spool_bytes)
 
 
 __all__ = ["RetryPolicy", "SalesforceCRM", "build_crm", "field_settings"]

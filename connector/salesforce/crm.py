@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
+from simple_salesforce import Salesforce
+from simple_salesforce.util import exception_handler
+
+from adapters.streams import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobWriter
 from connector.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
 from connector.salesforce import queries, records
 from connector.salesforce.batch_writes import BatchPart, inline_budget, pack, payload, read_reply
@@ -25,9 +29,11 @@ class SalesforceCRM(CRM):
     them, so that a refused field write says which setting to change."""
 
     def __init__(self, client: SalesforceClient, *, multipart_threshold: int = MULTIPART_THRESHOLD,
-                 field_settings: Mapping[str, str] | None = None, today: Callable[[], date] = date.today):
+                 field_settings: Mapping[str, str] | None = None, today: Callable[[], date] = date.today,
+                 spool_bytes: int = DEFAULT_SPOOL_BYTES):
         self.client = client
-        self.multipart_threshold = multipart_threshold
+        self.multipart_threshold = multipart_threshold  # raw bytes of files inline per writeback
+        self.spool_bytes = spool_bytes  # a download larger than this goes to a temporary file
         self.field_settings = dict(field_settings or {})
         self.today = today
 
@@ -63,11 +69,18 @@ class SalesforceCRM(CRM):
         found = self._opportunities(rows, tuple(dict.fromkeys(fields)))
         return found[0] if found else None
 
-    def download_file(self, version_id: str) -> bytes:
+    def download_file(self, version_id: str) -> Blob:
+        """GET sobjects/ContentVersion/{id}/VersionData (the raw bytes), streamed into a Blob: the
+        simple-salesforce helper would hold the whole file, and then a base64 copy of it, in memory."""
         _require_id(version_id, "ContentVersion")
-        return self.client.call(
-            f"the download of ContentVersion {version_id}",
-            lambda sf: sf.ContentVersion.get_base64(version_id, base64_field="VersionData"))
+        path = f"sobjects/ContentVersion/{version_id}/VersionData"
+        return self.client.call(f"the download of ContentVersion {version_id}", lambda sf: self._stream(sf, path))
+
+    def _stream(self, sf: Salesforce, path: str) -> Blob:
+        with sf.session.request("GET", sf.base_url + path, headers=sf.headers, stream=True) as reply:
+            if reply.status_code >= 300:
+                exception_handler(reply, name=path)  # raises simple-salesforce's error for the status
+            return BlobWriter(spool_bytes=self.spool_bytes).write_all(reply.iter_content(CHUNK))
 
     def _query_all(self, soql: str, what: str) -> list[dict]:
         page = self.client.call(what, lambda sf: sf.query(soql))
@@ -151,6 +164,7 @@ class SalesforceCRM(CRM):
                            code="UNEXPECTED_REPLY") from None
 
     def _upload_separately(self, opportunity_id: str, upload: FileUpload) -> str:
+        # Streamed from the file's blob: the body is produced piece by piece, afresh on each attempt.
         body, content_type = multipart_content_version(opportunity_id, upload)
         reply = self.client.call(
             f"the upload of {upload.title!r} to Opportunity {opportunity_id}",

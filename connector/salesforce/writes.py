@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from adapters.streams import StreamedBody
 from connector.crm import FileUpload, Writeback
 from connector.salesforce.records import rest_value
 
 COMPOSITE_LIMIT = 25  # subrequests per Composite call
-# A JSON body may carry 50 MB of text, i.e. 37.5 MB of data once base64-encoded; keep a margin for the rest.
-MULTIPART_THRESHOLD = 30 * 1024 * 1024
+# Raw bytes of files that travel inline (base64 in the Composite JSON) per writeback; bigger ones go as a
+# streamed multipart upload each. Salesforce allows 37.5 MB of base64 data in a JSON body, but the JSON is
+# built in memory (the base64 text, the JSON text, its bytes: about 4 copies at 4/3 the size), so a large
+# file costs a multiple of itself in memory there while the multipart upload streams it from disk.
+MULTIPART_THRESHOLD = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,9 @@ def split_files(files: Sequence[FileUpload], threshold: int) -> tuple[list[FileU
     separate: list[FileUpload] = []
     budget = threshold
     for upload in files:
-        if len(upload.content) <= budget:
+        if upload.size <= budget:
             inline.append(upload)
-            budget -= len(upload.content)
+            budget -= upload.size
         else:
             separate.append(upload)
     return inline, separate
@@ -74,15 +78,25 @@ def composite_subrequests(writeback: Writeback, inline_files: Sequence[FileUploa
     return subrequests
 
 
-def multipart_content_version(opportunity_id: str, upload: FileUpload) -> tuple[bytes, str]:
-    """(body, Content-Type) for POST sobjects/ContentVersion: a JSON part with the fields, then the bytes."""
+def multipart_boundary(upload: FileUpload) -> str:
+    """A boundary that does not occur in the file (the file is read through once, in chunks)."""
     boundary = f"connector-{uuid.uuid4().hex}"
-    while boundary.encode() in upload.content:  # the boundary must not occur in the body
+    while upload.blob.contains(boundary.encode()):
         boundary = f"connector-{uuid.uuid4().hex}"
+    return boundary
+
+
+def multipart_content_version(opportunity_id: str, upload: FileUpload,
+                              boundary: str | None = None) -> tuple[StreamedBody, str]:
+    """(body, Content-Type) for POST sobjects/ContentVersion: a JSON part with the fields, then the bytes.
+
+    The body streams the file from its blob as `requests` sends it, and can be sent again on a retry;
+    `b"".join(body)` is the whole body."""
+    boundary = boundary or multipart_boundary(upload)
     entity = json.dumps(content_version_fields(opportunity_id, upload)).encode()
     filename = upload.filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
     file_type = mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
-    body = b"".join([
+    head = b"".join([
         f"--{boundary}\r\n".encode(),
         b'Content-Disposition: form-data; name="entity_content"\r\n',
         b"Content-Type: application/json\r\n\r\n",
@@ -90,7 +104,6 @@ def multipart_content_version(opportunity_id: str, upload: FileUpload) -> tuple[
         f"--{boundary}\r\n".encode(),
         f'Content-Disposition: form-data; name="VersionData"; filename="{filename}"\r\n'.encode(),
         f"Content-Type: {file_type}\r\n\r\n".encode(),
-        upload.content, b"\r\n",
-        f"--{boundary}--\r\n".encode(),
     ])
+    body = StreamedBody([head, upload.blob, f"\r\n--{boundary}--\r\n".encode()])
     return body, f"multipart/form-data; boundary={boundary}"

@@ -32,6 +32,7 @@ from adapters.base import (
 )
 from adapters.http import RetryPolicy
 from adapters.signrequest import SignRequestProvider
+from adapters.streams import BlobWriter
 
 BASE = "https://acme.signrequest.com/api/v1"
 TOKEN = "sr-secret-token-123"
@@ -73,9 +74,17 @@ def signer_json(signer: SignerSpec, **extra) -> dict:
             "order": signer.order, "needs_to_sign": True, "language": "en", **extra}
 
 
+def streamed_json(expected: dict):
+    """A responses matcher for a JSON body sent as a stream (the document's base64 is produced in pieces)."""
+    def match(request) -> tuple[bool, str]:
+        sent = json.loads(b"".join(request.body))
+        return sent == expected, f"sent {sent!r}, expected {expected!r}"
+    return match
+
+
 def expect_quick_create(body: dict) -> None:
     responses.post(f"{BASE}/signrequest-quick-create/", status=201, json=CREATED,
-                   match=[matchers.header_matcher(JSON_AUTH), matchers.json_params_matcher(body, strict_match=True)])
+                   match=[matchers.header_matcher(JSON_AUTH), streamed_json(body)])
 
 
 def quick_create_body(signers: list[dict], **overrides) -> dict:
@@ -88,13 +97,44 @@ def quick_create_body(signers: list[dict], **overrides) -> dict:
 # --- creating --------------------------------------------------------------------------------
 
 
+# The body as `requests` sent it with json=payload before the document was streamed: json.dumps of the
+# payload in this key order, UTF-8. The streamed body must be exactly these bytes.
+def json_as_sent(content: bytes, signers: list[dict]) -> bytes:
+    payload = {"file_from_content": base64.b64encode(content).decode("ascii"), "file_from_content_name": "Quote Q-1.pdf",
+               "name": "Quote Q-1.pdf", "external_id": "job-1", "events_callback_url": CALLBACK, "who": "o",
+               "subject": "Please sign", "message": "Hello", "send_reminders": True, "signers": signers,
+               "from_email": "sales@acme.example", "auto_expire_days": 30}
+    return json.dumps(payload).encode()
+
+
 @responses.activate
 def test_create_sends_one_quick_create_with_the_exact_body():
     expect_quick_create(quick_create_body([signer_json(DANA)]))
     assert provider().create(spec(DANA)) == REF
     [call] = responses.calls
     assert (call.request.method, call.request.url) == ("POST", f"{BASE}/signrequest-quick-create/")
-    assert base64.b64decode(json.loads(call.request.body)["file_from_content"]) == PDF
+    assert b"".join(call.request.body) == json_as_sent(PDF, [signer_json(DANA)])
+    assert call.request.headers["Content-Length"] == str(len(json_as_sent(PDF, [signer_json(DANA)])))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 3 * 256 * 1024 + 1, 2 * 1024 * 1024 + 2])
+@responses.activate
+def test_a_document_on_disk_is_streamed_as_the_same_json_bytes(size):
+    content = (b"%PDF-1.4 " + bytes(range(256)) * (size // 256 + 1))[:size]
+    on_disk = BlobWriter(spool_bytes=0).write_all([content])
+    expect_quick_create(quick_create_body([signer_json(DANA)], file_from_content=base64.b64encode(content).decode()))
+    provider().create(spec(DANA, documents=(DocumentSpec("Quote Q-1", "Quote Q-1.pdf", on_disk),)))
+    [call] = responses.calls
+    assert b"".join(call.request.body) == json_as_sent(content, [signer_json(DANA)])
+    assert call.request.headers["Content-Length"] == str(len(json_as_sent(content, [signer_json(DANA)])))
+    assert "Transfer-Encoding" not in call.request.headers
+
+
+@responses.activate
+def test_a_message_that_looks_like_the_placeholder_stays_text():
+    expect_quick_create(quick_create_body([signer_json(DANA)], message='"blob-x" and "file_from_content"'))
+    provider().create(spec(DANA, message='"blob-x" and "file_from_content"'))
+    assert base64.b64decode(json.loads(b"".join(responses.calls[0].request.body))["file_from_content"]) == PDF
 
 
 @responses.activate
@@ -313,6 +353,25 @@ def test_oversized_download_is_refused(declared_length):
     responses.get(SIGNED_URL, body=b"x" * 2048, auto_calculate_content_length=declared_length)
     with pytest.raises(ProviderValidationError, match="larger than 1,024 bytes"):
         provider(max_download_bytes=1024).download_signed(REF)
+
+
+@responses.activate
+def test_the_engines_limit_replaces_the_adapters_own_cap():
+    # A signed copy is larger than the original: a cap below it must not refuse what the engine allows.
+    responses.get(f"{BASE}/documents/{DOC}/", json=signed_document(pdf_hash=hashlib.sha256(b"x" * 2048).hexdigest()))
+    responses.get(SIGNED_URL, body=b"x" * 2048)
+    [signed] = provider(max_download_bytes=1024).download_signed(REF, max_bytes=4096)
+    assert signed.blob.size == 2048
+    with pytest.raises(ProviderValidationError, match="larger than 2,000 bytes"):
+        provider(max_download_bytes=1024 * 1024).download_signed(REF, max_bytes=2000)
+
+
+@responses.activate
+def test_a_download_past_the_spool_size_lands_in_a_temporary_file():
+    responses.get(f"{BASE}/documents/{DOC}/", json=signed_document())
+    responses.get(SIGNED_URL, body=SIGNED)
+    [signed] = provider(spool_bytes=4).download_signed(REF)
+    assert signed.blob.path is not None and signed.content == SIGNED
 
 
 @responses.activate

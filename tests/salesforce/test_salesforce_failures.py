@@ -49,9 +49,9 @@ def test_expired_session_logs_in_exactly_once_more_and_repeats_the_call():
                   match=[matchers.header_matcher(bearer())])
     responses.get(DOWNLOAD, body=b"%PDF", match=[matchers.header_matcher(bearer(FRESH_TOKEN))])
     crm = make_crm()
-    assert crm.download_file(VERSION) == b"%PDF"
+    assert crm.download_file(VERSION).read_bytes() == b"%PDF"
     assert paths() == [TOKEN_URL, DOWNLOAD, TOKEN_URL, DOWNLOAD]
-    assert crm.download_file(VERSION) == b"%PDF"  # the fresh session is kept
+    assert crm.download_file(VERSION).read_bytes() == b"%PDF"  # the fresh session is kept
     assert paths(of="/token") == [TOKEN_URL, TOKEN_URL]
 
 
@@ -97,7 +97,7 @@ def test_a_dropped_connection_on_a_read_is_retried():
     token_ok()
     responses.get(DOWNLOAD, body=requests.ConnectionError("reset by peer"))
     responses.get(DOWNLOAD, body=b"%PDF")
-    assert make_crm().download_file(VERSION) == b"%PDF"
+    assert make_crm().download_file(VERSION).read_bytes() == b"%PDF"
 
 
 @responses.activate
@@ -281,7 +281,7 @@ def test_build_crm_from_settings():
     token_ok()
     responses.get(DOWNLOAD, body=b"%PDF")
     crm = build_crm(settings, session=requests.Session())
-    assert crm.download_file(VERSION) == b"%PDF"
+    assert crm.download_file(VERSION).read_bytes() == b"%PDF"
     assert responses.calls[1].request.req_kwargs["timeout"] == 7.0
     assert field_settings(settings)["Signing_Status__c"] == "CONNECTOR_FIELD_STATUS"
     assert crm.field_settings == field_settings(settings)

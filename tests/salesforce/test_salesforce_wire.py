@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from responses import matchers
 
+from adapters.streams import Blob, BlobWriter
 from connector.crm import ContactRole, FileRef, FileUpload, TaskEntry, Writeback
 from connector.salesforce.auth import SalesforceAuthenticator, jwt_audience
+from connector.salesforce.writes import multipart_boundary
 from tests.salesforce.wire import (
     API,
     CLIENT_ID,
@@ -243,8 +245,20 @@ def test_file_download_is_the_raw_version_data():
     token_ok()
     responses.get(f"{API}/sobjects/ContentVersion/{VERSION}/VersionData", body=b"%PDF-1.7 \x00\xff",
                   match=[matchers.header_matcher(bearer())])
-    assert make_crm().download_file(VERSION) == b"%PDF-1.7 \x00\xff"
+    assert make_crm().download_file(VERSION).read_bytes() == b"%PDF-1.7 \x00\xff"
     assert responses.calls[1].request.req_kwargs["timeout"] == 12.5  # simple-salesforce sets none itself
+
+
+@responses.activate
+def test_a_file_download_past_the_spool_size_lands_in_a_temporary_file():
+    token_ok()
+    content = b"%PDF-1.7 " + bytes(range(256)) * 64
+    responses.get(f"{API}/sobjects/ContentVersion/{VERSION}/VersionData", body=content,
+                  match=[matchers.header_matcher(bearer())])
+    blob = make_crm(spool_bytes=1000).download_file(VERSION)
+    assert blob.path is not None and blob.size == len(content)
+    assert blob.read_bytes() == content
+    assert responses.calls[1].request.req_kwargs["stream"] is True
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -289,33 +303,64 @@ def test_writeback_is_one_all_or_none_composite():
     assert paths() == [TOKEN_URL, f"{API}/composite"]
 
 
-@responses.activate
-def test_a_large_file_goes_first_as_multipart_with_the_documented_parts():
+def _multipart_body(boundary: str, content: bytes) -> bytes:
+    """The documented multipart ContentVersion body (reference §5.4) for the file 'big.pdf'."""
+    entity = json.dumps({"Title": 'Big "one"', "PathOnClient": "big.pdf", "FirstPublishLocationId": OPP})
+    return (f'--{boundary}\r\nContent-Disposition: form-data; name="entity_content"\r\n'
+            f"Content-Type: application/json\r\n\r\n{entity}\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="VersionData"; filename="big.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+
+
+def _upload_big_file(content: bytes | Blob, **crm_options) -> tuple[responses.Call, tuple[str, ...]]:
     token_ok()
     responses.post(f"{API}/sobjects/ContentVersion", status=201,
                    json={"id": "068xx0000004BIGAAM", "success": True, "errors": []})
     responses.post(f"{API}/composite", json={"compositeResponse": [
         {"body": None, "httpStatusCode": 204, "referenceId": "opportunity", "httpHeaders": {}}]})
-    content = b"%PDF-1.7\r\n\x00 big"
-    result = make_crm(multipart_threshold=10).apply(
+    result = make_crm(multipart_threshold=10, **crm_options).apply(
         Writeback(opportunity_id=OPP, fields={"Signing_Status__c": "Completed"},
                   files=(FileUpload("Big \"one\"", "big.pdf", content),)))
-
     assert paths() == [TOKEN_URL, f"{API}/sobjects/ContentVersion", f"{API}/composite"]
-    request = responses.calls[1].request
+    assert "VersionData" not in json.dumps(json.loads(responses.calls[2].request.body))
+    return responses.calls[1], result.file_version_ids
+
+
+@responses.activate
+def test_a_large_file_goes_first_as_multipart_with_the_documented_parts():
+    content = b"%PDF-1.7\r\n\x00 big"
+    call, version_ids = _upload_big_file(content)
+
+    request = call.request
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     content_type = request.headers["Content-Type"]
     assert content_type.startswith("multipart/form-data; boundary=")
     boundary = content_type.split("boundary=", 1)[1]
-    entity = json.dumps({"Title": 'Big "one"', "PathOnClient": "big.pdf", "FirstPublishLocationId": OPP})
-    assert request.body == (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="entity_content"\r\n'
-        f"Content-Type: application/json\r\n\r\n{entity}\r\n"
-        f'--{boundary}\r\nContent-Disposition: form-data; name="VersionData"; filename="big.pdf"\r\n'
-        f"Content-Type: application/pdf\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    # Streamed piece by piece, with its length given up front (Content-Length, not chunked).
+    assert b"".join(request.body) == _multipart_body(boundary, content)
+    assert request.headers["Content-Length"] == str(len(_multipart_body(boundary, content)))
+    assert "Transfer-Encoding" not in request.headers
     assert len(boundary) <= 70
-    assert "VersionData" not in json.dumps(json.loads(responses.calls[2].request.body))
-    assert result.file_version_ids == ("068xx0000004BIGAAM",)
+    assert version_ids == ("068xx0000004BIGAAM",)
+
+
+@responses.activate
+def test_a_file_on_disk_is_streamed_as_the_same_multipart_bytes():
+    content = b"%PDF-1.7\r\n" + bytes(range(256)) * 40
+    on_disk = BlobWriter(spool_bytes=100).write_all([content[:5000], content[5000:]])
+    assert on_disk.path is not None
+    call, _ = _upload_big_file(on_disk)
+    boundary = call.request.headers["Content-Type"].split("boundary=", 1)[1]
+    assert b"".join(call.request.body) == _multipart_body(boundary, content)
+    assert call.request.headers["Content-Length"] == str(len(_multipart_body(boundary, content)))
+
+
+def test_the_boundary_avoids_a_value_found_in_the_file_even_across_chunks(monkeypatch):
+    content = b"x" * (1024 * 1024 - 6) + b"connector-" + b"a" * 32 + b" tail"
+    taken = iter(["a" * 32, "b" * 32])
+    monkeypatch.setattr("connector.salesforce.writes.uuid.uuid4", lambda: type("U", (), {"hex": next(taken)}))
+    on_disk = BlobWriter(spool_bytes=0).write_all([content])
+    assert multipart_boundary(FileUpload("Big", "big.pdf", on_disk)) == "connector-" + "b" * 32
 
 
 @responses.activate
