@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connector.crm import CRM, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from connector.crm import CRM, Blob, CRMError, Opportunity, PollResult, Writeback, WritebackResult
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class WritebackBatcher(CRM):
     def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None:
         return self.inner.get_opportunity(opportunity_id, fields)
 
-    def download_file(self, version_id: str) -> bytes:
+    def download_file(self, version_id: str) -> Blob:
         return self.inner.download_file(version_id)
 
     def missing_parts(self, writeback: Writeback) -> Writeback:
