@@ -53,9 +53,8 @@ class WorkerPool:
             thread.start()
 
     def wake(self) -> None:
-        """Dispatch events and claim due jobs now rather than at the next tick."""
+        """Dispatch events, then claim due jobs, now rather than at the next tick."""
         self._dispatch_wanted.set()
-        self._wake_claimer()
 
     def _wake_claimer(self) -> None:
         with self._changed:
@@ -78,10 +77,11 @@ class WorkerPool:
     # --- the threads -------------------------------------------------------------------------
 
     def _dispatch_loop(self) -> None:
+        asked = True
         while not self._stopping:
-            if self._guarded("dispatching events", self.dispatch):
-                self._wake_claimer()
-            self._dispatch_wanted.wait(self.dispatch_seconds)
+            if self._guarded("dispatching events", self.dispatch) or asked:
+                self._wake_claimer()  # the jobs the events woke, or whatever wake() was called for
+            asked = self._dispatch_wanted.wait(self.dispatch_seconds)
             self._dispatch_wanted.clear()
 
     def _claim_loop(self) -> None:

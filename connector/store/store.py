@@ -219,13 +219,12 @@ class Store:
         if self._supports_skip_locked:
             due = due.with_for_update(skip_locked=True)
         with self._tx() as session:
-            session.execute(
+            rows = session.scalars(
                 update(JobRow).where(JobRow.id.in_(due.scalar_subquery()))
-                .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds)),
+                .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds)).returning(JobRow),
                 execution_options={"synchronize_session": False},
-            )
-            rows = session.scalars(select(JobRow).where(JobRow.lease_owner == token).order_by(JobRow.next_run_at))
-            return [_to_job(row) for row in rows]
+            ).all()
+            return sorted((_to_job(row) for row in rows), key=lambda job: job.next_run_at)
 
     def save_job(self, job: Job, *, release: bool = False, lease_seconds: float | None = None) -> None:
         """Write every changing field of `job`; `release` also gives up the lease, `lease_seconds` extends it.
