@@ -36,7 +36,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -44,7 +44,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
@@ -58,6 +58,10 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.engine = make_engine(url)
+        # Callbacks are acknowledged once recorded, so on SQLite their commits wait for the disk
+        # (synchronous=FULL: one sync per batch); the rest keeps WAL's NORMAL. PostgreSQL syncs every commit.
+        on_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
+        self._events_engine = make_engine(url, synchronous="FULL") if on_file else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._supports_skip_locked = self.engine.dialect.name == "postgresql"
@@ -71,6 +75,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._events_engine.dispose()
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -218,9 +223,7 @@ class Store:
 
     def record_events(self, events: Sequence[NewEvent]) -> list[bool]:
         """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in
-        order, False when it was recorded before or earlier in `events`. On SQLite the commit waits for
-        the disk (synchronous=FULL for this transaction only), since each callback is acknowledged
-        as soon as this returns: one sync per batch, not one per callback."""
+        order, False when it was recorded before or earlier in `events`. Committed to disk on return."""
         first: dict[tuple[str, str], NewEvent] = {}
         for item in events:
             first.setdefault(item.key, item)
@@ -232,17 +235,8 @@ class Store:
                      .returning(EventRow.provider, EventRow.event_id))
         rows = [dict(provider=e.provider, event_id=e.event_id, request_id=e.request_id, external_id=e.external_id,
                      kind=e.kind, received_at=now) for e in first.values()]
-        sync_to_disk = self.engine.dialect.name == "sqlite"
-        with self.engine.connect() as connection:
-            if sync_to_disk:  # per connection; outside the transaction, which pysqlite opens at the INSERT
-                connection.exec_driver_sql("PRAGMA synchronous=FULL")
-            try:
-                fresh = {tuple(row) for row in connection.execute(statement, rows)}
-                connection.commit()
-            finally:
-                if sync_to_disk:
-                    connection.rollback()
-                    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        with self._events_engine.begin() as connection:
+            fresh = {tuple(row) for row in connection.execute(statement, rows)}
         answers = []
         for item in events:
             answers.append(item.key in fresh)
