@@ -43,23 +43,28 @@ class EventDispatcher:
             handled = 0
             if self._rechecked_at is None or now - self._rechecked_at >= self.recheck_every:
                 self._rechecked_at = now
-                handled += self._sweep(0, self._seen, now)
+                handled += self._sweep(0, self._seen, now, set_aside=True)
             latest = self.store.last_event_id()
+            # New events are set aside at the next recheck, unless the grace period is shorter than that.
+            set_aside_now = self.orphan_grace < self.recheck_every
             while self._seen < latest:
                 up_to = min(latest, self._seen + self.page)
-                handled += self._sweep(self._seen, up_to, now)
+                handled += self._sweep(self._seen, up_to, now, set_aside=set_aside_now)
                 self._seen = up_to
             return handled
 
-    def _sweep(self, after_id: int, up_to_id: int, now: datetime) -> int:
-        """Unprocessed events with row ids in (after_id, up_to_id]."""
+    def _sweep(self, after_id: int, up_to_id: int, now: datetime, *, set_aside: bool) -> int:
+        """Unprocessed events with row ids in (after_id, up_to_id]: match them, and set aside those past
+        the grace period when `set_aside`."""
         if up_to_id <= after_id:
             return 0
         matched = self.store.pending_event_matches(after_id=after_id, up_to_id=up_to_id)
-        cutoff = now - self.orphan_grace
-        cutoff = cutoff.astimezone(UTC) if cutoff.tzinfo else cutoff  # SQLite compares the UTC digits
-        stale = self.store.unprocessed_events(self.page, after_id=after_id, up_to_id=up_to_id,
-                                              received_before=cutoff + timedelta(microseconds=1))
+        stale = []
+        if set_aside:
+            cutoff = now - self.orphan_grace
+            cutoff = cutoff.astimezone(UTC) if cutoff.tzinfo else cutoff  # SQLite compares the UTC digits
+            stale = self.store.unprocessed_events(self.page, after_id=after_id, up_to_id=up_to_id,
+                                                  received_before=cutoff + timedelta(microseconds=1))
         orphans = [event for event in stale if event.id not in matched]
         self.store.settle_events(matched, [event.id for event in orphans])
         _log_orphans(orphans)
