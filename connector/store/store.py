@@ -7,7 +7,7 @@ leaves the database at the last committed step and the engine resumes from there
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -257,21 +257,27 @@ class Store:
         with self._tx() as session:
             return list(session.scalars(query))
 
-    def pending_event_matches(self, *, after_id: int = 0, up_to_id: int | None = None) -> dict[int, str]:
-        """For unprocessed events with row ids in (`after_id`, `up_to_id`]: event row id -> the job it
-        concerns, found in one query. The job must be of the event's provider; the job id the request
-        carried (`external_id`) wins over the provider's request id."""
+    def pending_event_matches(self, *, after_id: int = 0, up_to_id: int | None = None,
+                              ids: Collection[int] | None = None) -> dict[int, str | None]:
+        """Every unprocessed event with a row id in (`after_id`, `up_to_id`] (and in `ids`, if given) -> the
+        job it concerns, or None; found in one query. The job must be of the event's provider; the job
+        id the request carried (`external_id`) wins over the provider's request id."""
         events, jobs = EventRow.__table__, JobRow.__table__
         pending = _pending(after_id, up_to_id)
-        by_job_id = (select(events.c.id, jobs.c.id, literal(0)).where(*pending)
-                     .join(jobs, and_(jobs.c.id == events.c.external_id, jobs.c.provider == events.c.provider)))
+        if ids is not None:
+            pending.append(events.c.id.in_(list(ids)))
+        by_job_id = (select(events.c.id, jobs.c.id, literal(0)).where(*pending).select_from(
+            events.outerjoin(jobs, and_(jobs.c.id == events.c.external_id, jobs.c.provider == events.c.provider))))
         by_request = (select(events.c.id, jobs.c.id, literal(1)).where(*pending)
                       .join(jobs, and_(jobs.c.provider == events.c.provider, jobs.c.request_id == events.c.request_id)))
         with self.engine.connect() as connection:
             rows = connection.execute(union_all(by_job_id, by_request)).all()
-        matches: dict[int, str] = {}
-        for event_row_id, job_id, _ in sorted(rows, key=lambda row: row[2], reverse=True):
-            matches[event_row_id] = job_id  # sorted so that a match by job id comes last and wins
+        matches: dict[int, str | None] = {}
+        for event_row_id, job_id, via_request in rows:
+            if not via_request and job_id is not None:
+                matches[event_row_id] = job_id
+            elif matches.get(event_row_id) is None:
+                matches[event_row_id] = job_id
         return matches
 
     def settle_events(self, matched: Mapping[int, str], orphans: Sequence[int]) -> None:

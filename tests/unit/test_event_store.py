@@ -92,7 +92,9 @@ def test_events_are_matched_to_their_jobs_in_one_query(store, statements):
     statements.start()
     matches = store.pending_event_matches(up_to_id=last)
     assert len(statements) == 1
-    assert matches == {rows["e1"]: by_id.id, rows["e2"]: by_request.id, rows["e4"]: by_request.id}
+    assert matches == {rows["e1"]: by_id.id, rows["e2"]: by_request.id, rows["e3"]: None,
+                       rows["e4"]: by_request.id, rows["e5"]: None}
+    assert store.pending_event_matches(ids=[rows["e2"], rows["e5"]]) == {rows["e2"]: by_request.id, rows["e5"]: None}
 
 
 def test_the_job_id_the_request_carried_wins_over_the_request_id(store):
