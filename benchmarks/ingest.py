@@ -20,11 +20,12 @@ from connector.sandbox.runner import SIGNREQUEST_TOKEN
 
 def run(profile: Profile, conditions: Conditions) -> list[Figure]:
     with Session(conditions) as (world, daemon):
-        out = subprocess.run(
+        out = world.state_dir / "loadgen.json"
+        subprocess.run(
             [sys.executable, "-m", "benchmarks.loadgen", daemon.webhook_url, SIGNREQUEST_TOKEN,
-             str(profile.ingest_seconds), str(profile.ingest_connections)],
-            capture_output=True, check=True, cwd=REPO_ROOT, timeout=profile.ingest_seconds + 120).stdout
-        result = json.loads(out)
+             str(profile.ingest_seconds), str(profile.ingest_connections), str(out)],
+            check=True, cwd=REPO_ROOT, timeout=profile.ingest_seconds + 120)
+        result = json.loads(out.read_text())
         database = world.settings.database_url.removeprefix("sqlite:///")
         with sqlite3.connect(database) as db:
             recorded = {row[0] for row in db.execute("SELECT event_id FROM events WHERE provider = 'signrequest'")}

@@ -1,8 +1,8 @@
 """Webhook load from its own process: authentic SignRequest callbacks over keep-alive connections.
 
-    python -m benchmarks.loadgen URL API_TOKEN SECONDS CONNECTIONS
+    python -m benchmarks.loadgen URL API_TOKEN SECONDS CONNECTIONS OUT_FILE
 
-prints one JSON line: answers by status, every acknowledgement latency in ms, and the event ids
+writes one JSON object to OUT_FILE: answers by status, every acknowledgement latency in ms, and the event ids
 answered 200 (so the caller can check each one is in the database). Each connection sends its next
 callback once the previous one is answered. Raw asyncio streams (on uvloop when installed) and
 callbacks built from a template, not an HTTP client and json.dumps: on a 2-core machine the generator
@@ -16,6 +16,7 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from connector.sandbox.signrequest_sim.callbacks import event_hash
@@ -96,5 +97,6 @@ def _run(coroutine):
 
 
 if __name__ == "__main__":
-    target, token, duration, conns = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    print(json.dumps(_run(generate(target, token, duration, conns))))
+    target, token, duration, conns, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    # To a file: through a pipe, the long line was sometimes cut at a multiple of 64 KiB after the event loop ran.
+    Path(out).write_text(json.dumps(_run(generate(target, token, duration, conns))))

@@ -53,7 +53,7 @@ class EventIngest:
         self._writer: threading.Thread | None = None
         self._wake_owed = False
         self._next_wake = 0.0
-        self._counts = {"recorded": 0, "duplicate": 0, "failed": 0}
+        self._counts = {"recorded": 0, "duplicate": 0, "failed": 0, "transactions": 0}
         self._summary_due = time.monotonic() + summary_seconds
 
     @property
@@ -91,6 +91,7 @@ class EventIngest:
             self._summarise()
 
     def _record(self, batch: list[_Waiting]) -> None:
+        self._counts["transactions"] += 1
         try:
             fresh = self.store.record_events([w.event for w in batch])
         except Exception:  # noqa: BLE001 - any failure: these callbacks get a 5xx and are retried
@@ -135,7 +136,7 @@ class EventIngest:
         if not any(self._counts.values()) or (not force and time.monotonic() < self._summary_due):
             return
         log.info("webhooks: %(recorded)d events recorded, %(duplicate)d redeliveries ignored, "
-                 "%(failed)d not recorded (answered 503)", self._counts)
+                 "%(failed)d not recorded (answered 503), in %(transactions)d transactions", self._counts)
         self._counts = dict.fromkeys(self._counts, 0)
         self._summary_due = time.monotonic() + self.summary_seconds
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +50,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def make_engine(url: str, pool_size: int | None = None) -> Engine:
+def make_engine(url: str, pool_size: int | None = None, *, synchronous: str = "NORMAL") -> Engine:
     # One connection per worker thread, plus a few for the webhook server, the poller and the claimer.
     pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
     if url.startswith("sqlite"):
@@ -62,7 +62,7 @@ def make_engine(url: str, pool_size: int | None = None) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
@@ -77,6 +77,10 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.engine = make_engine(url, pool_size)
+        # Callbacks are acknowledged once recorded, so on SQLite their commits wait for the disk
+        # (synchronous=FULL: one sync per batch); the rest keeps WAL's NORMAL. PostgreSQL syncs every commit.
+        on_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
+        self._events_engine = make_engine(url, synchronous="FULL") if on_file else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._supports_skip_locked = self.engine.dialect.name == "postgresql"
@@ -93,6 +97,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._events_engine.dispose()
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -289,9 +294,7 @@ class Store:
 
     def record_events(self, events: Sequence[NewEvent]) -> list[bool]:
         """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in
-        order, False when it was recorded before or earlier in `events`. On SQLite the commit waits for
-        the disk (synchronous=FULL for this transaction only), since each callback is acknowledged
-        as soon as this returns: one sync per batch, not one per callback."""
+        order, False when it was recorded before or earlier in `events`. Committed to disk on return."""
         first: dict[tuple[str, str], NewEvent] = {}
         for item in events:
             first.setdefault(item.key, item)
@@ -303,17 +306,9 @@ class Store:
                      .returning(EventRow.provider, EventRow.event_id))
         rows = [dict(provider=e.provider, event_id=e.event_id, request_id=e.request_id, external_id=e.external_id,
                      kind=e.kind, received_at=now) for e in first.values()]
-        sync_to_disk = self.engine.dialect.name == "sqlite"
-        with self._writing(), self.engine.connect() as connection:
-            if sync_to_disk:  # per connection; outside the transaction, which pysqlite opens at the INSERT
-                connection.exec_driver_sql("PRAGMA synchronous=FULL")
-            try:
-                fresh = {tuple(row) for row in connection.execute(statement, rows)}
-                connection.commit()
-            finally:
-                if sync_to_disk:
-                    connection.rollback()
-                    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        # On SQLite this writer queues on the same in-process lock as every other writer.
+        with self._writing(), self._events_engine.begin() as connection:
+            fresh = {tuple(row) for row in connection.execute(statement, rows)}
         answers = []
         for item in events:
             answers.append(item.key in fresh)
@@ -334,21 +329,27 @@ class Store:
         with self._read() as session:
             return list(session.scalars(query))
 
-    def pending_event_matches(self, *, after_id: int = 0, up_to_id: int | None = None) -> dict[int, str]:
-        """For unprocessed events with row ids in (`after_id`, `up_to_id`]: event row id -> the job it
-        concerns, found in one query. The job must be of the event's provider; the job id the request
-        carried (`external_id`) wins over the provider's request id."""
+    def pending_event_matches(self, *, after_id: int = 0, up_to_id: int | None = None,
+                              ids: Collection[int] | None = None) -> dict[int, str | None]:
+        """Every unprocessed event with a row id in (`after_id`, `up_to_id`] (and in `ids`, if given) -> the
+        job it concerns, or None; found in one query. The job must be of the event's provider; the job
+        id the request carried (`external_id`) wins over the provider's request id."""
         events, jobs = EventRow.__table__, JobRow.__table__
         pending = _pending(after_id, up_to_id)
-        by_job_id = (select(events.c.id, jobs.c.id, literal(0)).where(*pending)
-                     .join(jobs, and_(jobs.c.id == events.c.external_id, jobs.c.provider == events.c.provider)))
+        if ids is not None:
+            pending.append(events.c.id.in_(list(ids)))
+        by_job_id = (select(events.c.id, jobs.c.id, literal(0)).where(*pending).select_from(
+            events.outerjoin(jobs, and_(jobs.c.id == events.c.external_id, jobs.c.provider == events.c.provider))))
         by_request = (select(events.c.id, jobs.c.id, literal(1)).where(*pending)
                       .join(jobs, and_(jobs.c.provider == events.c.provider, jobs.c.request_id == events.c.request_id)))
         with self.engine.connect() as connection:
             rows = connection.execute(union_all(by_job_id, by_request)).all()
-        matches: dict[int, str] = {}
-        for event_row_id, job_id, _ in sorted(rows, key=lambda row: row[2], reverse=True):
-            matches[event_row_id] = job_id  # sorted so that a match by job id comes last and wins
+        matches: dict[int, str | None] = {}
+        for event_row_id, job_id, via_request in rows:
+            if not via_request and job_id is not None:
+                matches[event_row_id] = job_id
+            elif matches.get(event_row_id) is None:
+                matches[event_row_id] = job_id
         return matches
 
     def settle_events(self, matched: Mapping[int, str], orphans: Sequence[int]) -> None:

@@ -99,14 +99,26 @@ def test_an_event_for_no_known_request_waits_for_the_grace_period_then_is_an_orp
     assert store.get_job(job.id) == before
 
 
-def test_an_event_that_raced_ahead_of_its_job_is_matched_at_the_next_recheck(store, dispatcher, clock):
+def test_an_event_that_raced_ahead_of_its_job_is_matched_at_the_next_dispatch(store, dispatcher):
+    dispatcher.dispatch()
     _record(store, "early", "req-late")
     assert dispatcher.dispatch() == 0
     job = _job(store, "k1", request_id="req-late")  # the create call's reply is committed after the callback
-    clock.advance(seconds=3)  # past the dispatcher's recheck interval, well inside the grace period
     assert dispatcher.dispatch() == 1
     assert _dispositions(store) == {"early": ("matched", job.id)}
     assert store.get_job(job.id).next_run_at == store.now()
+
+
+def test_a_flood_of_unknown_events_is_looked_at_again_only_at_the_periodic_recheck(store, clock):
+    dispatcher = EventDispatcher(store=store, clock=clock, orphan_grace=GRACE, max_waiting=5)
+    dispatcher.dispatch()
+    store.record_events([NewEvent("signrequest", f"e{n}", f"req-{n}", None, "signed") for n in range(10)])
+    assert dispatcher.dispatch() == 0
+    job = _job(store, "k1", request_id="req-3")
+    assert dispatcher.dispatch() == 0  # ten waiting events are more than max_waiting: not rechecked each time
+    clock.advance(seconds=3)  # past the recheck interval, well inside the grace period
+    assert dispatcher.dispatch() == 1
+    assert _dispositions(store)["e3"] == ("matched", job.id)
 
 
 def test_an_event_naming_another_providers_job_wakes_nothing_and_ends_an_orphan(store, dispatcher, clock):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
 
 from connector.store import NewEvent, Store
 
@@ -34,15 +35,32 @@ def _job(store: Store, key: str, *, provider: str = "signrequest", request_id: s
     return job
 
 
-def _statements(store: Store) -> list[str]:
-    seen: list[str] = []
-    sa_event.listen(store.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql))
-    return seen
+class Statements(list):
+    """SQL sent by any engine (the store keeps one for event batches) once `start()` is called."""
+
+    recording = False
+
+    def start(self) -> None:
+        self.clear()
+        self.recording = True
 
 
-def test_a_batch_is_one_insert_and_reports_each_redelivery(store):
+@pytest.fixture
+def statements():
+    seen = Statements()
+
+    def listener(_conn, _cursor, sql, *_):
+        if seen.recording:
+            seen.append(sql)
+
+    sa_event.listen(Engine, "before_cursor_execute", listener)
+    yield seen
+    sa_event.remove(Engine, "before_cursor_execute", listener)
+
+
+def test_a_batch_is_one_insert_and_reports_each_redelivery(store, statements):
     assert store.record_events([_event("a")]) == [True]
-    statements = _statements(store)
+    statements.start()
     answers = store.record_events([_event("a"), _event("b"), _event("c"), _event("b")])
     assert answers == [False, True, True, False]  # "a" came before, the second "b" in the same batch
     assert [s.split()[0] for s in statements if s.split()[0] in ("INSERT", "UPDATE", "DELETE")] == ["INSERT"]
@@ -58,7 +76,7 @@ def test_an_empty_batch_records_nothing(store):
     assert store.last_event_id() == 0
 
 
-def test_events_are_matched_to_their_jobs_in_one_query(store):
+def test_events_are_matched_to_their_jobs_in_one_query(store, statements):
     by_id = _job(store, "k1")
     by_request = _job(store, "k2", request_id="req-2")
     other_provider = _job(store, "k3", provider="legalsign", request_id="req-3")
@@ -71,10 +89,12 @@ def test_events_are_matched_to_their_jobs_in_one_query(store):
     ])
     rows = {e.event_id: e.id for e in store.unprocessed_events()}
     last = store.last_event_id()
-    statements = _statements(store)
+    statements.start()
     matches = store.pending_event_matches(up_to_id=last)
     assert len(statements) == 1
-    assert matches == {rows["e1"]: by_id.id, rows["e2"]: by_request.id, rows["e4"]: by_request.id}
+    assert matches == {rows["e1"]: by_id.id, rows["e2"]: by_request.id, rows["e3"]: None,
+                       rows["e4"]: by_request.id, rows["e5"]: None}
+    assert store.pending_event_matches(ids=[rows["e2"], rows["e5"]]) == {rows["e2"]: by_request.id, rows["e5"]: None}
 
 
 def test_the_job_id_the_request_carried_wins_over_the_request_id(store):
@@ -94,14 +114,14 @@ def test_matching_looks_only_at_the_row_id_range_and_at_unprocessed_events(store
     assert store.pending_event_matches(after_id=second, up_to_id=third) == {third: job.id}
 
 
-def test_settling_wakes_matched_jobs_and_marks_every_event_in_one_transaction(store):
+def test_settling_wakes_matched_jobs_and_marks_every_event_in_one_transaction(store, statements):
     job = _job(store, "k1", request_id="req")
     done = _job(store, "k2", request_id="req-done")
     done.state = "done"
     store.save_job(done)
     store.record_events([_event("e1"), _event("e2", request_id="req-done"), _event("e3", request_id="nobody")])
     e1, e2, e3 = (e.id for e in store.unprocessed_events())
-    statements = _statements(store)
+    statements.start()
     store.settle_events({e1: job.id, e2: done.id}, [e3])
     assert [s.split()[0] for s in statements if s.split()[0] == "UPDATE"] == ["UPDATE", "UPDATE"]
     assert store.get_job(job.id).next_run_at <= store.now()
