@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
     # --- memory per document size: large documents pass through temporary files, not memory
     document_spool_bytes: int = Field(default=1024 * 1024, ge=0)  # larger downloads go to a temporary file
-    salesforce_inline_file_bytes: int = Field(default=4 * 1024 * 1024, ge=0)  # inline in the Composite writeback
+    salesforce_inline_file_bytes: int = Field(default=1024 * 1024, ge=0)  # inline in the Composite writeback
     signed_download_factor: float = Field(default=2.0, ge=1)  # a signed file or evidence may be this many times
     signed_download_extra_bytes: int = Field(default=20 * 1024 * 1024, ge=0)  # what was sent, plus this
 

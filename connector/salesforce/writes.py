@@ -17,10 +17,10 @@ from connector.salesforce.records import rest_value
 
 COMPOSITE_LIMIT = 25  # subrequests per Composite call
 # Raw bytes of files that travel inline (base64 in the Composite JSON) per writeback; bigger ones go as a
-# streamed multipart upload each. Salesforce allows 37.5 MB of base64 data in a JSON body, but the JSON is
-# built in memory (the base64 text, the JSON text, its bytes: about 4 copies at 4/3 the size), so a large
-# file costs a multiple of itself in memory there while the multipart upload streams it from disk.
-MULTIPART_THRESHOLD = 4 * 1024 * 1024
+# streamed multipart upload each (one more API call). Salesforce allows 37.5 MB of base64 data in a JSON
+# body, but the JSON is built in memory (the base64 text, the JSON text, its bytes: about 4 copies at 4/3
+# the size), so a file inline costs a multiple of itself in memory while the multipart upload streams it.
+MULTIPART_THRESHOLD = 1024 * 1024
 
 
 @dataclass(frozen=True)
