@@ -1,6 +1,8 @@
-"""Callback delivery for the simulators: one worker thread posts events in order, retrying failed
-deliveries on the simulator's schedule (an empty schedule means a single attempt). The simulator's
-`Faults` may lose, repeat, delay or reorder a callback on its way out."""
+"""Callback delivery for the simulators: worker threads post events, retrying failed deliveries on the
+simulator's schedule (an empty schedule means a single attempt). With one worker (the default) events
+go out in order; with several, as real providers deliver at volume, in parallel and so in no promised
+order. Each worker keeps its connection open between posts. The simulator's `Faults` may lose, repeat,
+delay or reorder a callback on its way out."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from connector.sandbox.faults import Faults
 
 class CallbackSender:
     def __init__(self, retry_delays: tuple[float, ...], timeout: float = 5.0, faults: Faults | None = None,
-                 reorder_wait: float = 5.0):
+                 reorder_wait: float = 5.0, workers: int = 1):
         self.retry_delays = retry_delays
         self.timeout = timeout
         self.faults = faults
@@ -27,8 +29,10 @@ class CallbackSender:
         self.deliveries: list[dict] = []
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="signrequest-callbacks", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"simulator-callbacks-{n}", daemon=True)
+                         for n in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
 
     def send(self, url: str, build: Callable[[], dict], event_type: str, event_uuid: str,
              headers: dict[str, str] | None = None) -> None:
@@ -80,24 +84,27 @@ class CallbackSender:
         for timer in self._timers:
             timer.cancel()
         self._stop.set()
-        self._queue.put(None)
-        self._thread.join(timeout=2)
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=2)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            item = self._queue.get()
-            try:
-                if item is not None:
-                    self._deliver(*item)
-            finally:
-                self._queue.task_done()
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                item = self._queue.get()
+                try:
+                    if item is not None:
+                        self._deliver(session, *item)
+                finally:
+                    self._queue.task_done()
 
-    def _deliver(self, url: str, build: Callable[[], dict], event_type: str, event_uuid: str,
-                 headers: dict[str, str]) -> None:
+    def _deliver(self, session: requests.Session, url: str, build: Callable[[], dict], event_type: str,
+                 event_uuid: str, headers: dict[str, str]) -> None:
         for attempt in range(1, len(self.retry_delays) + 2):
             status = None
             try:
-                status = requests.post(url, json=build(), headers=headers, timeout=self.timeout).status_code
+                status = session.post(url, json=build(), headers=headers, timeout=self.timeout).status_code
             except requests.RequestException:
                 status = None
             self.deliveries.append({"url": url, "event_type": event_type, "status_code": status,

@@ -38,7 +38,7 @@ class SignRequestSimulator(SignerActions, SendsCallbacks):
                  from_email: str = "sender@sandbox.example",
                  callback_retry_delays: Collection[float] = (0.2, 0.2, 0.4, 0.6, 1.0),
                  public_url: str | None = None, *, clock: Callable[[], float] = time.time,
-                 team_members: Collection[str] = ()):
+                 team_members: Collection[str] = (), callback_workers: int = 1):
         self.api_token = api_token
         self.token_name = token_name
         self.team_subdomain = team_subdomain
@@ -47,7 +47,8 @@ class SignRequestSimulator(SignerActions, SendsCallbacks):
         self.team_members = {m.lower() for m in (from_email, *team_members)}
         self.store = Store(clock)
         self.faults = Faults("signrequest")
-        self.sender = CallbackSender(tuple(callback_retry_delays)[:MAX_CALLBACK_ATTEMPTS - 1], faults=self.faults)
+        self.sender = CallbackSender(tuple(callback_retry_delays)[:MAX_CALLBACK_ATTEMPTS - 1], faults=self.faults,
+                                     workers=callback_workers)
         self.public_url = public_url or "http://127.0.0.1"
         self._attempted_at: dict[str, float] = {}  # event uuid -> when its callback was last posted
         from connector.sandbox.signrequest_sim.api import build_app
