@@ -47,6 +47,12 @@ def _unstorable(event: WebhookEvent) -> str | None:
     return None
 
 
+def _informational(event: WebhookEvent) -> bool:
+    """A callback whose provider says the request goes on (no ending state): nothing for a job to do.
+    Events without a hint (types a provider added later, say) still wake their job."""
+    return event.state_hint is not None and not event.state_hint.is_final
+
+
 async def _read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -90,7 +96,8 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
             return PlainTextResponse(problem, status_code=400)
         try:
             fresh = await ingest.record(NewEvent(provider=name, event_id=event.event_id, request_id=event.request_id,
-                                                 external_id=event.external_id, kind=event.kind))
+                                                 external_id=event.external_id, kind=event.kind,
+                                                 informational=_informational(event)))
         except IngestFailed:
             return PlainTextResponse("could not record the event; retry later", status_code=503)
         if fresh:

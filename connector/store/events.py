@@ -12,6 +12,9 @@ class NewEvent:
     request_id: str
     external_id: str | None
     kind: str
+    # Says only that the request moved on without ending (sent, viewed, one signer of several signed):
+    # the engine acts on ending states alone, so the event is kept but wakes no job (no status call spent).
+    informational: bool = False
 
     @property
     def key(self) -> tuple[str, str]:

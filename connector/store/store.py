@@ -305,7 +305,8 @@ class Store:
         statement = (insert(EventRow).on_conflict_do_nothing(index_elements=["provider", "event_id"])
                      .returning(EventRow.provider, EventRow.event_id))
         rows = [dict(provider=e.provider, event_id=e.event_id, request_id=e.request_id, external_id=e.external_id,
-                     kind=e.kind, received_at=now) for e in first.values()]
+                     kind=e.kind, received_at=now, processed_at=now if e.informational else None,
+                     disposition="informational" if e.informational else None) for e in first.values()]
         # On SQLite this writer queues on the same in-process lock as every other writer.
         with self._writing(), self._events_engine.begin() as connection:
             fresh = {tuple(row) for row in connection.execute(statement, rows)}

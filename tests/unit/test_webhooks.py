@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from starlette.testclient import TestClient
 
+from adapters.base import SigningState, WebhookEvent
+from connector.dispatcher import EventDispatcher
 from connector.fakes import FakeProvider
 from connector.store import Store
 from connector.webhooks import build_webhook_app
@@ -58,3 +62,32 @@ def test_duplicate_delivery_is_acknowledged_once_recorded(setup):
 def test_healthz(setup):
     client, _, _ = setup
     assert client.get("/healthz").json() == {"status": "ok", "jobs": {}}
+
+
+class HintingProvider(FakeProvider):
+    """Body `request:hint`: the hint a real adapter reads from the callback's event type."""
+
+    def parse_webhook(self, headers, body):
+        request_id, _, hint = body.decode().partition(":")
+        return WebhookEvent(provider=self.name, event_id=body.decode(), request_id=request_id, kind=hint or "unknown",
+                            state_hint=SigningState(hint) if hint else None)
+
+
+@pytest.mark.parametrize(("hint", "wakes"), [("viewed", False), ("partially_signed", False), ("sent", False),
+                                             ("completed", True), ("declined", True), ("", True)])
+def test_only_events_that_may_end_a_request_wake_its_job(tmp_path, hint, wakes):
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.migrate()
+    job = store.create_job(entry_key="e1", rule_id="r", rule={}, provider="fake", opportunity_id="006A",
+                           opportunity={})
+    later = datetime.now(UTC) + timedelta(hours=1)
+    job.next_run_at, job.request_id = later, "req-1"
+    store.save_job(job)
+    app = build_webhook_app(store=store, providers={"fake": HintingProvider()}, max_body_bytes=1000)
+    response = TestClient(app).post("/webhooks/fake", content=f"req-1:{hint}".encode(),
+                                    headers={"X-Fake-Signature": "good"})
+    assert response.status_code == 200
+    EventDispatcher(store=store, clock=lambda: datetime.now(UTC), orphan_grace=timedelta(minutes=10)).dispatch()
+    woken = store.get_job(job.id).next_run_at < later
+    assert woken is wakes
+    assert store.count_events() == ({"matched": 1} if wakes else {"informational": 1})
