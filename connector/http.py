@@ -5,27 +5,54 @@ CA bundle is configured for the connector (the sandbox's, or a proxy's), it must
 
 requests keeps 10 connections per host by default; the daemon's worker threads call the same hosts at
 once, so its sessions keep one connection per worker (`pool_size`) instead of opening and dropping them.
+
+requests also reads the proxy and CA variables of the environment on every request (walking all of
+os.environ: a tenth of the daemon's CPU in a bulk load). The environment does not change while the
+daemon runs, so what it says is looked up once per host and kept.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 
-class _PinnedVerifySession(requests.Session):
+class ConnectorSession(requests.Session):
+    """A Session that reads the environment's proxy and CA settings once per host; with `pin_verify`,
+    its own `verify` (a configured CA bundle) wins over REQUESTS_CA_BUNDLE."""
+
+    def __init__(self, *, pin_verify: bool = False):
+        super().__init__()
+        self.pin_verify = pin_verify
+        self._environment: dict[tuple, dict] = {}
+        self._environment_lock = threading.Lock()
+
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None or verify is True:
+        if proxies:  # given per call: nothing to keep
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        else:
+            parts = urlsplit(url)
+            key = (parts.scheme, parts.netloc, stream, verify, cert)
+            settings = self._environment.get(key)
+            if settings is None:
+                settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+                with self._environment_lock:
+                    if len(self._environment) > 256:  # hosts come from settings and providers' links: few
+                        self._environment.clear()
+                    self._environment[key] = settings
+            settings = {**settings, "proxies": dict(settings["proxies"])}
+        if self.pin_verify and (verify is None or verify is True):
             settings["verify"] = self.verify
         return settings
 
 
 def make_session(ca_bundle: Path | str | None = None, user_agent: str = "esign-connector",
                  pool_size: int | None = None) -> requests.Session:
-    session: requests.Session = _PinnedVerifySession() if ca_bundle else requests.Session()
+    session = ConnectorSession(pin_verify=bool(ca_bundle))
     if ca_bundle:
         session.verify = str(ca_bundle)
     session.headers["User-Agent"] = user_agent
