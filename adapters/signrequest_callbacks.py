@@ -21,7 +21,9 @@ from adapters.base import SigningState, WebhookEvent, WebhookRejected
 PROVIDER = "signrequest"
 # Event types not listed here (SignRequest may add some) are accepted without a hint.
 EVENT_HINTS = {
+    "converted": SigningState.SENT,  # the document is ready; the request goes out next
     "sent": SigningState.SENT,
+    "signer_viewed_email": SigningState.VIEWED,
     "viewed": SigningState.VIEWED,
     "signer_viewed": SigningState.VIEWED,
     "signer_signed": SigningState.PARTIALLY_SIGNED,

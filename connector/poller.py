@@ -19,10 +19,12 @@ from connector.crm import CRM, Opportunity
 from connector.filters import mismatch
 from connector.record_fields import fields_needed
 from connector.store import Store
+from connector.store.jobs import LatestJob
 from mappings.models import MappingFile, Rule
 
 log = logging.getLogger(__name__)
 CURSOR_KEY = "poll_cursor"
+CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -56,36 +58,45 @@ class Poller:
         cursor = self._cursor()
         result = self.crm.poll_opportunities(mapping.stages(), cursor - self.overlap, fields_needed(mapping.rules))
         created = 0
-        newest = cursor
-        entries: list[dict] = []  # jobs to create, in one transaction per 50 rows (bulk loads move thousands)
-        for index, opportunity in enumerate(result.opportunities, start=1):
-            newest = max(newest, opportunity.system_modstamp)
-            if index % 50 == 0:  # rows come oldest first: a crash mid-poll resumes from here, not from scratch
-                created += self._create_jobs(entries)
-                entries = []
+        newest = saved = cursor
+        # Rows come oldest first. They are taken CHUNK at a time: one query for the jobs they already have,
+        # one transaction for the new ones, then the cursor, so a crash mid-poll resumes from there.
+        for start in range(0, len(result.opportunities), CHUNK):
+            chunk = result.opportunities[start:start + CHUNK]
+            candidates: list[tuple[Rule, Opportunity]] = []
+            for opportunity in chunk:
+                newest = max(newest, opportunity.system_modstamp)
+                # Edited while sitting in the stage, which it entered before our window.
+                entered = opportunity.stage_changed_at
+                entered_earlier = bool(entered and entered < cursor - self.overlap)
+                firing = self._rules_firing(mapping, opportunity, entered_earlier)
+                candidates += [(rule, opportunity) for rule in firing]
+                for rule in mapping.rules_cancelled_by(opportunity.stage) if not entered_earlier else ():
+                    self._cancel_job(rule, opportunity)
+            latest = self.store.latest_jobs_for({opportunity.id for _, opportunity in candidates})
+            entries = [entry for rule, opportunity in candidates
+                       if (entry := self._job_entry(rule, opportunity, latest.get((rule.id, opportunity.id))))]
+            created += self._create_jobs(entries)
+            if newest != saved:
                 self.store.set_value(CURSOR_KEY, newest.isoformat())
-            # Edited while sitting in the stage, which it entered before our window.
-            entered = opportunity.stage_changed_at
-            entered_earlier = bool(entered and entered < cursor - self.overlap)
-            for rule in mapping.rules_for_stage(opportunity.stage):
-                if entered_earlier and rule.trigger.on_entry_only:
-                    continue
-                reason = mismatch(rule.trigger.filter, opportunity)
-                if reason:
-                    log.debug("rule %s does not fire for opportunity %s (%s): %s", rule.id, opportunity.id,
-                              opportunity.name, reason)
-                    continue
-                entry = self._job_entry(rule, opportunity)
-                if entry:
-                    entries.append(entry)
-            for rule in mapping.rules_cancelled_by(opportunity.stage) if not entered_earlier else ():
-                self._cancel_job(rule, opportunity)
-        created += self._create_jobs(entries)
-        if newest != cursor:
-            self.store.set_value(CURSOR_KEY, newest.isoformat())
+                saved = newest
         if result.opportunities:
             log.info("poll: %d opportunities in trigger stages, %d new job(s)", len(result.opportunities), created)
         return PollReport(seen=len(result.opportunities), created=created, cursor=newest)
+
+    @staticmethod
+    def _rules_firing(mapping: MappingFile, opportunity: Opportunity, entered_earlier: bool) -> list[Rule]:
+        rules = []
+        for rule in mapping.rules_for_stage(opportunity.stage):
+            if entered_earlier and rule.trigger.on_entry_only:
+                continue
+            reason = mismatch(rule.trigger.filter, opportunity)
+            if reason:
+                log.debug("rule %s does not fire for opportunity %s (%s): %s", rule.id, opportunity.id,
+                          opportunity.name, reason)
+                continue
+            rules.append(rule)
+        return rules
 
     def _cancel_job(self, rule: Rule, opportunity: Opportunity) -> None:
         active = self.store.active_job_for(rule.id, opportunity.id)
@@ -97,11 +108,13 @@ class Poller:
             log.info("job %s: opportunity %s moved to %r; cancelling its request", active.id, opportunity.id,
                      opportunity.stage)
 
-    def _job_entry(self, rule: Rule, opportunity: Opportunity) -> dict | None:
-        """The job to create for this stage entry, or None when the rule must not send again."""
+    @staticmethod
+    def _job_entry(rule: Rule, opportunity: Opportunity, latest: LatestJob | None) -> dict | None:
+        """The job to create for this stage entry, or None when it has one or the rule must not send again."""
         key = entry_key(rule, opportunity)
-        latest = self.store.latest_job_for(rule.id, opportunity.id)
-        if latest and latest.entry_key != key:
+        if latest and latest.entry_key == key:
+            return None  # seen by an earlier poll (the overlap window reads rows again)
+        if latest:
             if not latest.state.is_terminal:
                 log.info("opportunity %s re-entered stage %r while job %s is still open; not sending again",
                          opportunity.id, opportunity.stage, latest.id)

@@ -50,3 +50,13 @@ class Job:
     cancel_reason: str | None = None  # set only by Store.request_cancel, never by save_job
     lease_token: str | None = None  # the claim this worker holds; None when not claimed
     seen_next_run_at: datetime | None = None  # next_run_at as last read or written: a change there is a wake-up
+
+
+@dataclass(frozen=True)
+class LatestJob:
+    """The newest job of a rule on an opportunity, as far as the poller needs to know it."""
+
+    id: str
+    entry_key: str
+    state: JobState
+    outcome: str | None

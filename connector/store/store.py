@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.store.events import NewEvent
-from connector.store.jobs import Job, JobState
+from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -186,13 +186,18 @@ class Store:
             ).first()
             return _to_job(row) if row else None
 
-    def latest_job_for(self, rule_id: str, opportunity_id: str) -> Job | None:
-        with self._read() as session:
-            row = session.scalars(
-                select(JobRow).where(JobRow.rule_id == rule_id, JobRow.opportunity_id == opportunity_id)
-                .order_by(JobRow.created_at.desc()).limit(1)
-            ).first()
-            return _to_job(row) if row else None
+    def latest_jobs_for(self, opportunity_ids: Collection[str]) -> dict[tuple[str, str], LatestJob]:
+        """(rule id, opportunity id) -> the newest job of that rule on that opportunity, for every rule that
+        has one on these opportunities: what the poller needs to decide on a stage entry, in one query."""
+        if not opportunity_ids:
+            return {}
+        jobs = _JOBS.c
+        query = (select(jobs.id, jobs.rule_id, jobs.opportunity_id, jobs.entry_key, jobs.state, jobs.outcome)
+                 .where(jobs.opportunity_id.in_(list(opportunity_ids))).order_by(jobs.created_at))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return {(row.rule_id, row.opportunity_id): LatestJob(row.id, row.entry_key, JobState(row.state), row.outcome)
+                for row in rows}  # ordered oldest first: the newest of each pair is the one kept
 
     def list_jobs(self, *, states: list[JobState] | None = None, limit: int = 1000) -> list[Job]:
         with self._read() as session:

@@ -538,7 +538,7 @@ def test_the_documented_test_vector_is_accepted():
     assert (event.provider, event.event_id, event.request_id, event.external_id, event.kind) == (
         "signrequest", "ev-1", DOC, "job-1", "converted")
     assert event.occurred_at == datetime(2018, 9, 25, 15, 23, 28, tzinfo=UTC)
-    assert event.state_hint is None
+    assert event.state_hint == SigningState.SENT  # converted: not an ending, wakes no job
 
 
 @pytest.mark.parametrize(("event_type", "hint"), [

@@ -95,3 +95,38 @@ def test_one_poll_is_one_crm_call(world):
     daemon.poll()
     assert world.crm.calls - before == 1
     assert len(daemon.store.list_jobs()) == 5
+
+
+def test_a_poll_asks_the_store_once_per_chunk_not_once_per_opportunity(world):
+    from connector.poller import CHUNK
+
+    for n in range(CHUNK * 2 + 3):
+        world.add_opportunity(f"006{n:012d}AAA")
+    daemon = world.daemon()
+    asked = []
+    real = daemon.store.latest_jobs_for
+    daemon.store.latest_jobs_for = lambda ids: asked.append(len(ids)) or real(ids)
+    daemon.poll()
+    assert asked == [CHUNK, CHUNK, 3]
+    assert len(daemon.store.list_jobs()) == CHUNK * 2 + 3
+    daemon.poll()  # the same rows again (overlap window): nothing new, still one lookup per chunk
+    assert asked[3:] == [CHUNK, CHUNK, 3] and len(daemon.store.list_jobs()) == CHUNK * 2 + 3
+
+
+def test_latest_jobs_for_keeps_the_newest_job_of_each_rule_and_opportunity(world):
+    store = world.daemon().store
+    first = store.create_job(entry_key="r1:A:1", rule_id="r1", rule={}, provider="fake", opportunity_id="006A",
+                             opportunity={})
+    world.clock.advance(hours=1)
+    store.save_job(replace(first, state=JobState.DONE, outcome="declined"))
+    second = store.create_job(entry_key="r1:A:2", rule_id="r1", rule={}, provider="fake", opportunity_id="006A",
+                              opportunity={})
+    other = store.create_job(entry_key="r2:A:1", rule_id="r2", rule={}, provider="fake", opportunity_id="006A",
+                             opportunity={})
+    store.create_job(entry_key="r1:B:1", rule_id="r1", rule={}, provider="fake", opportunity_id="006B",
+                     opportunity={})
+    latest = store.latest_jobs_for(["006A"])
+    assert set(latest) == {("r1", "006A"), ("r2", "006A")}
+    assert (latest[("r1", "006A")].id, latest[("r1", "006A")].entry_key) == (second.id, "r1:A:2")
+    assert latest[("r2", "006A")].id == other.id and latest[("r2", "006A")].state == JobState.NEW
+    assert store.latest_jobs_for([]) == {}
