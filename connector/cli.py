@@ -26,12 +26,14 @@ def _wait_for_signal() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from connector.allocator import limit_arenas
     from connector.crm import CRMError
     from connector.daemon import bootstrap
     from connector.logs import configure_logging
     from connector.providers import ProviderConfigError
     from mappings.loader import MappingError
 
+    limit_arenas()  # before any thread starts: see connector.allocator
     settings = Settings()
     configure_logging(settings.log_level, _secrets(settings))
     try:
