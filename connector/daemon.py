@@ -79,6 +79,7 @@ class Daemon:
                 templates_dir=s.mappings_path.parent,
                 signed_download_factor=s.signed_download_factor,
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
+                create_settle=timedelta(seconds=s.provider_timeout_seconds),
             ),
         )
         self.poller = Poller(

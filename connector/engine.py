@@ -61,6 +61,9 @@ class EngineOptions:
     # PDF, so a cap of its own would refuse the signed copy of a document near it.
     signed_download_factor: float = 2.0
     signed_download_extra_bytes: int = 20 * 1024 * 1024
+    # After an interruption, how long a create may still be on its way through the provider (the provider
+    # timeout): looking for it sooner could miss it and send a second request.
+    create_settle: timedelta = timedelta(seconds=30)
 
     def download_limit(self, sent_bytes: int | None) -> int:
         """The cap for each signed download; a job from before sizes were kept counts the largest document."""
@@ -180,6 +183,8 @@ class Engine:
         provider = self._provider(job)
         ref = None
         if job.pending_effect == "create":
+            if self._create_may_be_in_flight(job):
+                return
             ref = provider.find_by_external_id(job.id)
             if ref:
                 log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
@@ -359,6 +364,8 @@ class Engine:
     def _cancel(self, job: Job) -> None:
         provider = self._provider(job)
         if job.request_ref is None or "request_id" not in job.request_ref:
+            if job.pending_effect == "create" and self._create_may_be_in_flight(job):
+                return
             found = provider.find_by_external_id(job.id) if job.pending_effect == "create" else None
             if found is None:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
@@ -403,6 +410,18 @@ class Engine:
             log.error("job %s: no signing link for the embedded signer: %s", job.id, exc)
             return None, (f"{self._label(job.provider)} gave no signing link for {email}: {exc.message}. "
                           f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
+
+    def _create_may_be_in_flight(self, job: Job) -> bool:
+        """True (and the job put off) while a create this job marked may still reach the provider: one sent by a
+        process that died, or that timed out, can be processed after the lease has passed to another worker."""
+        marked_at = job.updated_at if job.updated_at.tzinfo else job.updated_at.replace(tzinfo=UTC)
+        settled_at = marked_at + self.options.create_settle
+        if self.clock() >= settled_at:
+            return False
+        job.next_run_at = settled_at
+        log.info("job %s: a create may still be on its way to the provider; looking for it at %s",
+                 job.id, settled_at.isoformat(timespec="seconds"))
+        return True
 
     def _waits_for_salesforce_budget(self, job: Job) -> bool:
         """Over the Salesforce API budget, a step that calls Salesforce is put off; the job keeps its state."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from adapters.base import ProviderQuotaError, ProviderTransientError, SigningState
 from connector.crm import CRMError
 from connector.sandbox.pdfgen import encrypted_pdf
@@ -213,3 +215,25 @@ def test_a_worker_whose_claim_expired_and_was_taken_does_not_act(world):
     assert daemon.store.get_job(stale.id).lease_token == taken.lease_token
     daemon.engine.advance(taken)
     assert world.provider.create_calls == 1
+
+
+def test_a_create_that_may_still_be_at_the_provider_is_waited_for_not_sent_again(world):
+    """The worker died (or timed out) mid-create and the provider processes that request only later:
+    looking for it at once would miss it and send a second request."""
+    world.add_opportunity()
+    world.provider.lose_next_create_response = ProviderTransientError("fake", "read timed out")
+    world.daemon().run_once()
+    assert world.provider.create_calls == 1
+    processed_at = world.clock() + timedelta(seconds=20)  # the provider is slow to make it visible
+    real_find = world.provider.find_by_external_id
+    world.provider.find_by_external_id = lambda job_id: real_find(job_id) if world.clock() >= processed_at else None
+    for _ in range(3):  # retries come due within the settle time: each is put off, none creates again
+        world.clock.advance(seconds=6)
+        world.daemon().run_once()
+        assert world.provider.create_calls == 1
+    world.clock.advance(seconds=30)
+    daemon = world.daemon()
+    daemon.run_once()
+    job = _only_job(daemon)
+    assert (job.state, world.provider.create_calls) == (JobState.AWAITING, 1)
+    assert job.request_id == next(iter(world.provider.requests))
