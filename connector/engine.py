@@ -192,6 +192,7 @@ class Engine:
         if ref is None:
             spec = self._build_request(job, provider)
             job.pending_effect = "create"
+            job.request_ref["create_marked_at"] = self.clock().isoformat()
             self._save(job)
             ref = provider.create(spec)
         job.request_id = ref.request_id
@@ -414,8 +415,11 @@ class Engine:
     def _create_may_be_in_flight(self, job: Job) -> bool:
         """True (and the job put off) while a create this job marked may still reach the provider: one sent by a
         process that died, or that timed out, can be processed after the lease has passed to another worker."""
-        marked_at = job.updated_at if job.updated_at.tzinfo else job.updated_at.replace(tzinfo=UTC)
-        settled_at = marked_at + self.options.create_settle
+        marked = (job.request_ref or {}).get("create_marked_at")
+        if not marked:  # marked by a version that did not keep the time
+            return False
+        marked_at = datetime.fromisoformat(marked)
+        settled_at = (marked_at if marked_at.tzinfo else marked_at.replace(tzinfo=UTC)) + self.options.create_settle
         if self.clock() >= settled_at:
             return False
         job.next_run_at = settled_at
