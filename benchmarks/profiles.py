@@ -29,7 +29,7 @@ PROFILES = {
     "quick": Profile("quick", economy_signings=3, economy_budget=60, bulk_opportunities=4, bulk_budget=30,
                      ingest_seconds=1, ingest_connections=8, completions=4, completion_rate=100,
                      completion_budget=30, memory_sizes_mb=(1,), memory_jobs=5, memory_budget=60, startup_runs=1),
-    "default": Profile("default", economy_signings=60, economy_budget=120, bulk_opportunities=1000,
+    "default": Profile("default", economy_signings=1000, economy_budget=300, bulk_opportunities=1000,
                        bulk_budget=60, ingest_seconds=10, ingest_connections=32, completions=300,
                        completion_rate=100, completion_budget=60, memory_sizes_mb=(1, 10, 100), memory_jobs=400,
                        memory_budget=75, startup_runs=3),
