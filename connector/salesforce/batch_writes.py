@@ -43,6 +43,11 @@ class BatchPart:
         return WritebackResult(file_version_ids=(*self.uploaded, *files), task_ids=tuple(tasks))
 
 
+# Raw bytes of inline files one batched Composite call may carry, whatever the per-writeback inline size: a
+# dozen completions with two 200 KB PDFs each fit, and the body (base64 in JSON) stays far below the 50 MB limit.
+BATCH_INLINE_BYTES = 8 * 1024 * 1024
+
+
 def inline_budget(threshold: int) -> int:
     """Base64 characters one Composite body may carry: those of `threshold` raw bytes (the multipart threshold,
     which keeps a margin below the 50 MB text limit)."""

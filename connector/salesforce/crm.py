@@ -11,7 +11,7 @@ from simple_salesforce.util import exception_handler
 from adapters.streams import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobWriter
 from connector.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
 from connector.salesforce import queries, records
-from connector.salesforce.batch_writes import BatchPart, inline_budget, pack, payload, read_reply
+from connector.salesforce.batch_writes import BATCH_INLINE_BYTES, BatchPart, inline_budget, pack, payload, read_reply
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.errors import SalesforceProblem, to_crm_error
 from connector.salesforce.writes import (
@@ -33,6 +33,7 @@ class SalesforceCRM(CRM):
                  spool_bytes: int = DEFAULT_SPOOL_BYTES):
         self.client = client
         self.multipart_threshold = multipart_threshold  # raw bytes of files inline per writeback
+        self.batch_inline_bytes = BATCH_INLINE_BYTES  # raw bytes of files inline per batched call
         self.spool_bytes = spool_bytes  # a download larger than this goes to a temporary file
         self.field_settings = dict(field_settings or {})
         self.today = today
@@ -207,7 +208,7 @@ class SalesforceCRM(CRM):
                     parts.append(part)
             except CRMError as exc:
                 outcomes[index] = exc
-        for call in pack(parts, inline_budget(self.multipart_threshold)):
+        for call in pack(parts, inline_budget(max(self.multipart_threshold, self.batch_inline_bytes))):
             outcomes.update(self._send_batch(call))
         return [outcomes[index] for index in range(len(writebacks))]
 

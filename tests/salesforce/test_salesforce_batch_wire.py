@@ -160,7 +160,9 @@ def test_inline_files_beyond_one_body_go_in_separate_calls_and_big_ones_as_multi
                           "VersionData": base64.b64encode(b"%PDF other!").decode()}}],
                [_ok("w2_file0", "068xx0000004F02AAA")])
 
-    results = make_crm(multipart_threshold=12).apply_many([big, small, other])
+    crm = make_crm(multipart_threshold=12)
+    crm.batch_inline_bytes = 12  # one call's inline files: scaled down with the per-writeback size
+    results = crm.apply_many([big, small, other])
 
     assert results == [WritebackResult(file_version_ids=("068xx0000004BIGAAM",), task_ids=("00Txx0000004T01AAA",)),
                        WritebackResult(file_version_ids=("068xx0000004F01AAA",)),

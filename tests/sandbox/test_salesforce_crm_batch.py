@@ -73,7 +73,7 @@ def test_inline_files_are_spread_over_calls_so_that_no_body_passes_the_limit(org
     from connector.sandbox.salesforce_sim import app
 
     monkeypatch.setattr(app, "MAX_TEXT_BODY_BYTES", 2500)  # stands for 50 MB: one file's body fits, two do not
-    crm.multipart_threshold = 1200  # stands for the 30 MB of raw bytes one body may carry inline
+    crm.multipart_threshold = crm.batch_inline_bytes = 1200  # stand for the raw bytes one body may carry inline
     deals = [_deal(org.sim, name) for name in ("Body One", "Body Two")]
     writebacks = [Writeback(opportunity_id=opportunity, files=(FileUpload("Signed", "s.pdf", b"%PDF" + b"x" * 996),))
                   for opportunity in deals]
@@ -84,3 +84,18 @@ def test_inline_files_are_spread_over_calls_so_that_no_body_passes_the_limit(org
     assert all(isinstance(r, WritebackResult) for r in results)
     assert org.sim.total_api_calls - before == 2 and org.sim.api_calls["POST /sobjects/ContentVersion"] == 0
     assert [len(org.sim.files_on(opportunity)) for opportunity in deals] == [1, 1]
+
+
+def test_a_batched_call_carries_more_inline_files_than_one_writeback_may(org, crm):
+    """The per-writeback inline size (a memory bound for one big document) does not split a batch of small ones."""
+    crm.multipart_threshold, crm.batch_inline_bytes = 1200, 10_000
+    deals = [_deal(org.sim, name) for name in ("Small One", "Small Two", "Small Three")]
+    writebacks = [Writeback(opportunity_id=opportunity, files=(FileUpload("Signed", "s.pdf", b"%PDF" + b"x" * 996),))
+                  for opportunity in deals]
+    before = org.sim.total_api_calls
+
+    results = crm.apply_many(writebacks)
+
+    assert all(isinstance(r, WritebackResult) for r in results)
+    assert org.sim.total_api_calls - before == 1 and org.sim.api_calls["POST /sobjects/ContentVersion"] == 0
+    assert [len(org.sim.files_on(opportunity)) for opportunity in deals] == [1, 1, 1]
