@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -109,6 +111,7 @@ class SignRequestProvider(SigningProvider):
         self.clock = clock
         self.replay_window = replay_window_seconds
         self.max_download_bytes = max_download_bytes
+        self._signed = _SignedDocuments()
         self.http = ProviderHttp(provider=self.display_name, base_url=base_url,
                                  auth_header=f"Token {api_token}", session=session, timeout=timeout,
                                  retry=retry, wait_initial=retry_wait_initial, describe_error=describe_error,
@@ -191,6 +194,8 @@ class SignRequestProvider(SigningProvider):
 
     def get_status(self, ref: RequestRef) -> RequestStatus:
         document = self._document(ref)
+        if document.get("status") in _SIGNED_CODES and not document.get("processing"):
+            self._signed.keep(ref.request_id, document)  # its fresh links serve the downloads that follow
         code = str(document.get("status") or "")
         signers = tuple(_signer_status(s) for s in _required_signers(document))
         state = _STATES.get(code, SigningState.SENT)
@@ -217,7 +222,11 @@ class SignRequestProvider(SigningProvider):
         return SignedFile(filename=f"{_stem(document)} - signing log.pdf", blob=blob)
 
     def _signed_document(self, ref: RequestRef) -> dict[str, Any]:
-        """The document with fresh file links (they live five minutes), once it is signed and settled."""
+        """The document with fresh file links (they live five minutes), once it is signed and settled: the one the
+        status check just read, else read now."""
+        document = self._signed.recent(ref.request_id)
+        if document is not None:
+            return document
         document = self._document(ref)
         code = document.get("status")
         if code not in _SIGNED_CODES:
@@ -305,3 +314,29 @@ def _stem(document: Mapping[str, Any]) -> str:
 
 def _uuid_from_url(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class _SignedDocuments:
+    """Signed documents as a status check read them, for `LINK_REUSE_SECONDS`: completing a request then takes
+    one read instead of three (status, signed PDF link, signing-log link). Their links live five minutes."""
+
+    LINK_REUSE_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._documents: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()  # oldest first
+        self._lock = threading.Lock()
+
+    def keep(self, request_id: str, document: dict[str, Any]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            while self._documents and now - next(iter(self._documents.values()))[0] > self.LINK_REUSE_SECONDS:
+                self._documents.popitem(last=False)
+            self._documents.pop(request_id, None)
+            self._documents[request_id] = (now, document)
+
+    def recent(self, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            kept = self._documents.get(request_id)
+        if kept is None or time.monotonic() - kept[0] > self.LINK_REUSE_SECONDS:
+            return None
+        return kept[1]

@@ -313,6 +313,19 @@ def test_downloads_check_the_security_hash_and_send_no_token():
 
 
 @responses.activate
+def test_completing_after_a_status_check_reads_the_document_once():
+    """The status check's read of a signed document serves both downloads (its links live five minutes)."""
+    responses.get(f"{BASE}/documents/{DOC}/", json=signed_document())
+    responses.get(SIGNED_URL, body=SIGNED)
+    responses.get(LOG_URL, body=LOG)
+    adapter = provider()
+    assert adapter.get_status(REF).state == SigningState.COMPLETED
+    adapter.download_signed(REF)
+    adapter.download_evidence(REF)
+    assert [c.request.url for c in responses.calls] == [f"{BASE}/documents/{DOC}/", SIGNED_URL, LOG_URL]
+
+
+@responses.activate
 def test_download_with_a_wrong_hash_is_refused_as_transient():
     responses.get(f"{BASE}/documents/{DOC}/", json=signed_document("0" * 64, log_hash="0" * 64))
     responses.get(SIGNED_URL, body=b"%PDF tampered")
