@@ -74,11 +74,9 @@ def blob_field(owner: object, content: bytes | Blob | None, blob: Blob | None) -
 
 
 @dataclass(frozen=True, init=False)
-class DocumentSpec:
-    """One PDF to sign. `title` is the Salesforce file title it came from.
-
-    The bytes are a `Blob` (a temporary file when large); adapters stream `blob` where their API allows,
-    `content` reads it all into memory for those whose API takes nothing else."""
+class TitledFile:
+    """A titled file whose bytes are a `Blob` (a temporary file when large), given as `content=` (bytes or a
+    Blob) or `blob=`. Code streams `blob` where it can; `content` reads it all into memory, `size` does not."""
 
     title: str
     filename: str
@@ -97,6 +95,12 @@ class DocumentSpec:
     @property
     def size(self) -> int:
         return self.blob.size
+
+
+@dataclass(frozen=True, init=False)
+class DocumentSpec(TitledFile):
+    """One PDF to sign. `title` is the Salesforce file title it came from; adapters stream `blob` where their
+    API allows, and read `content` for those whose API takes nothing else."""
 
     @property
     def sha256(self) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from adapters.base import Blob, blob_field
+from adapters.base import Blob, TitledFile
 
 
 @dataclass(frozen=True)
@@ -70,29 +70,9 @@ class PollResult:
 
 
 @dataclass(frozen=True, init=False)
-class FileUpload:
-    """A file to attach to the opportunity as a Salesforce File.
-
-    The bytes are a `Blob` (a temporary file when large), given as `content=` (bytes or a Blob) or `blob=`;
-    `content` reads them all into memory (meant for files small enough to travel inline), `size` does not."""
-
-    title: str
-    filename: str
-    blob: Blob
-
-    def __init__(self, title: str, filename: str, content: bytes | Blob | None = None, *,
-                 blob: Blob | None = None):
-        object.__setattr__(self, "title", title)
-        object.__setattr__(self, "filename", filename)
-        blob_field(self, content, blob)
-
-    @property
-    def content(self) -> bytes:
-        return self.blob.read_bytes()
-
-    @property
-    def size(self) -> int:
-        return self.blob.size
+class FileUpload(TitledFile):
+    """A file to attach to the opportunity as a Salesforce File (`content` is meant for files small enough
+    to travel inline)."""
 
     @property
     def checksum(self) -> str:

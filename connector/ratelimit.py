@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from email.utils import parsedate_to_datetime
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from adapters.http import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +121,5 @@ class RateLimitedAdapter(HTTPAdapter):
 
 def _retry_after(value: str | None, now: Callable[[], float]) -> float:
     """Seconds from a Retry-After header (delta-seconds or an HTTP-date); a default when absent or garbled."""
-    text = (value or "").strip()
-    if not text:
-        return DEFAULT_PAUSE_SECONDS
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - now())
-    except (TypeError, ValueError, IndexError):
-        return DEFAULT_PAUSE_SECONDS
+    seconds = retry_after_seconds(value, now)
+    return DEFAULT_PAUSE_SECONDS if seconds is None else seconds
