@@ -292,11 +292,6 @@ class Store:
 
     # --- events ----------------------------------------------------------------------------
 
-    def record_event(self, *, provider: str, event_id: str, request_id: str, external_id: str | None,
-                     kind: str) -> bool:
-        """Persist a callback; False when this event was recorded before (a redelivery)."""
-        return self.record_events([NewEvent(provider, event_id, request_id, external_id, kind)])[0]
-
     def record_events(self, events: Sequence[NewEvent]) -> list[bool]:
         """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in
         order, False when it was recorded before or earlier in `events`. Committed to disk on return."""
@@ -375,13 +370,6 @@ class Store:
                 update(events).where(events.c.id == bindparam("row_id"), events.c.processed_at.is_(None))
                 .values(processed_at=now, job_id=bindparam("job"), disposition=bindparam("disposition")),
                 marks,
-            )
-
-    def mark_event(self, event_row_id: int, *, job_id: str | None, disposition: str) -> None:
-        with self._tx() as session:
-            session.execute(
-                update(EventRow).where(EventRow.id == event_row_id)
-                .values(processed_at=self.now(), job_id=job_id, disposition=disposition)
             )
 
     def count_events(self) -> dict[str, int]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.store import JobState, Store
+from connector.store import JobState, NewEvent, Store
 
 
 @pytest.fixture
@@ -56,10 +56,11 @@ def test_job_fields_round_trip(store):
 
 
 def test_events_are_deduplicated_and_marked(store):
-    assert store.record_event(provider="p", event_id="e1", request_id="r", external_id=None, kind="signed")
-    assert not store.record_event(provider="p", event_id="e1", request_id="r", external_id=None, kind="signed")
-    [event] = store.unprocessed_events()
-    store.mark_event(event.id, job_id=None, disposition="orphan")
+    event = NewEvent(provider="p", event_id="e1", request_id="r", external_id=None, kind="signed")
+    assert store.record_events([event]) == [True]
+    assert store.record_events([event]) == [False]
+    [row] = store.unprocessed_events()
+    store.settle_events({}, [row.id])
     assert store.unprocessed_events() == []
     assert store.count_events() == {"orphan": 1}
 
