@@ -216,16 +216,26 @@ class ProviderCapabilities:
 
 
 class ProviderError(Exception):
-    """Base of every provider failure. `retriable` tells the engine whether to try again."""
+    """Base of every provider failure. `retriable` tells the engine whether to try again; `nothing_sent`, that
+    the call certainly had no effect at the provider (refused before it was processed, or never sent), so an
+    operation that failed with it need not be looked for before it is tried again."""
 
     retriable = False
     kind = "provider"
+    nothing_sent = False
+    backpressure = False  # the provider (or our own deadline) asks for the call later: not a failed attempt
 
     def __init__(self, provider: str, message: str, *, retry_after: float | None = None):
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.message = message
         self.retry_after = retry_after
+
+    def took_effect_perhaps(self) -> ProviderError:
+        """This error, no longer claiming that nothing was sent: an operation of several calls raises it from a
+        later call, after an earlier one had its effect."""
+        self.nothing_sent = False
+        return self
 
 
 class ProviderAuthError(ProviderError):
@@ -245,13 +255,30 @@ class ProviderNotFound(ProviderError):
 
 
 class ProviderRateLimited(ProviderError):
+    """The provider asked us to slow down (429): the call was refused before it was processed."""
+
     retriable = True
     kind = "rate_limited"
+    nothing_sent = True
+    backpressure = True
 
 
 class ProviderTransientError(ProviderError):
     retriable = True
     kind = "transient"
+
+
+class ProviderNotSent(ProviderTransientError):
+    """The call never reached the provider: no connection could be made, or it would have left after its
+    effect's deadline (adapters.send_deadline)."""
+
+    nothing_sent = True
+
+
+class ProviderSendTooLate(ProviderNotSent):
+    """The call would have left after its effect's deadline (adapters.send_deadline), so it was not sent."""
+
+    backpressure = True
 
 
 class WebhookRejected(Exception):

@@ -21,7 +21,7 @@ import requests
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential,
@@ -33,11 +33,14 @@ from adapters.base import (
     ProviderAuthError,
     ProviderError,
     ProviderNotFound,
+    ProviderNotSent,
     ProviderQuotaError,
     ProviderRateLimited,
+    ProviderSendTooLate,
     ProviderTransientError,
     ProviderValidationError,
 )
+from adapters.send_deadline import SendWindowClosed, check_may_send
 from adapters.streams import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobTooLarge, BlobWriter
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ class RetryPolicy:
 
     def retrying(self, sleep: Callable[[float], None] = time.sleep) -> Retrying:
         return Retrying(
-            retry=retry_if_exception_type(_RETRIABLE),
+            retry=retry_if_exception(_worth_repeating),
             stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_total_delay)
             | _stop_if_asked_to_wait_longer_than(self.wait_max),
             wait=self._wait,
@@ -91,6 +94,11 @@ class _stop_if_asked_to_wait_longer_than(stop_base):  # noqa: N801 - named like 
     def __call__(self, retry_state: RetryCallState) -> bool:
         asked = _retry_after_of(retry_state)
         return asked is not None and asked > self.limit
+
+
+def _worth_repeating(error: BaseException) -> bool:
+    # A call refused for its effect's deadline would be refused again: only the job's next attempt helps.
+    return isinstance(error, _RETRIABLE) and not isinstance(error, ProviderSendTooLate)
 
 
 def _retry_after_of(state: RetryCallState) -> float | None:
@@ -179,10 +187,17 @@ class ProviderHttp:
         headers = {**kwargs.pop("headers", {}), "Authorization": self._auth_header}
         started = time.monotonic()
         try:
+            check_may_send(method, where)
             response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        except SendWindowClosed as exc:
+            raise ProviderSendTooLate(self.provider, str(exc)) from None
         except _BAD_URL as exc:
             raise ProviderValidationError(self.provider, f"{where}: invalid URL ({type(exc).__name__})") \
                 from None
+        except requests.ConnectTimeout:
+            # No connection was made, so nothing reached the provider.
+            log.info("%s %s failed after %.0f ms: ConnectTimeout", self.provider, where, _ms_since(started))
+            raise ProviderNotSent(self.provider, f"{where}: ConnectTimeout") from None
         except requests.RequestException as exc:
             failure = type(exc).__name__
             log.info("%s %s failed after %.0f ms: %s", self.provider, where, _ms_since(started), failure)

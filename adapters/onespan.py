@@ -176,7 +176,10 @@ class OneSpanProvider(SigningProvider):
             # The engine looks for the package by our external id before creating again.
             raise ProviderTransientError(self.display_name,
                                          "package created but its id was not in the answer")
-        self._send(package_id, reminder_body(spec.send_reminders, spec.reminder_schedule))
+        try:
+            self._send(package_id, reminder_body(spec.send_reminders, spec.reminder_schedule))
+        except ProviderError as exc:
+            raise exc.took_effect_perhaps() from None  # the package exists: the engine finds and resumes it
         return RequestRef(provider=self.name, request_id=package_id)
 
     def _send(self, package_id: str, reminders: dict | None) -> None:

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     poll_initial_lookback_minutes: int = 60
     work_interval_seconds: float = 1.0
     status_check_minutes: float = 30.0
-    job_lease_seconds: float = 300.0
+    job_lease_seconds: float = 30.0
     max_attempts: int = 8
     retry_base_seconds: float = 5.0
 

@@ -116,14 +116,22 @@ class WritebackResult:
     task_ids: tuple[str, ...] = ()
 
 
-class CRMError(Exception):
-    """A Salesforce failure. `retriable` says whether trying again can help."""
+NOT_SENT = "NOT_SENT"  # CRMError.code of a write that never left: it would have been past its effect's deadline
 
-    def __init__(self, message: str, *, retriable: bool = False, code: str | None = None):
+
+class CRMError(Exception):
+    """A Salesforce failure. `retriable` says whether trying again can help; `backpressure`, that Salesforce (or
+    our own deadline) refused the call before it was processed and it should simply be made later, without
+    counting as a failed attempt; `retry_after`, how long to wait first (seconds), when known."""
+
+    def __init__(self, message: str, *, retriable: bool = False, code: str | None = None,
+                 backpressure: bool = False, retry_after: float | None = None):
         super().__init__(message)
         self.message = message
-        self.retriable = retriable
+        self.retriable = retriable or backpressure
         self.code = code
+        self.backpressure = backpressure
+        self.retry_after = retry_after
 
 
 class CRM(ABC):

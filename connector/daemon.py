@@ -80,6 +80,7 @@ class Daemon:
                 signed_download_factor=s.signed_download_factor,
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
                 create_settle=timedelta(seconds=s.provider_timeout_seconds),
+                writeback_settle=timedelta(seconds=s.salesforce_timeout_seconds),
             ),
         )
         self.poller = Poller(
@@ -155,7 +156,8 @@ class Daemon:
                           id="reload-mappings", max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
-                                idle_seconds=s.work_interval_seconds)
+                                idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
+                                renew_seconds=s.job_lease_seconds / 3)
         self._pool.start()
         scheduler.start()
         self._scheduler = scheduler

@@ -4,18 +4,24 @@ new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ─�
  │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ done
  └──bad input──▶ failing ──write error──▶ done
 
-Before each external side effect the job records it as `pending_effect` and commits; if a crash
-or a lost response leaves that mark behind, the next attempt first looks for the effect (the
-request by our external id, the Files and Tasks by checksum and subject) instead of repeating it.
+Before each external side effect the job records it as `pending_effect`, with the time, and commits; if a
+crash or a lost response leaves that mark behind, the next attempt first looks for the effect (the request by
+our external id, the Files and Tasks by checksum and subject) instead of repeating it. It looks only once the
+effect can no longer be on its way. A worker makes an effect's requests only while it holds the job's lease
+(adapters.send_deadline refuses a write request after that; the daemon renews the leases of the jobs it holds
+while it lives), and a request is answered or abandoned within the client timeout. So the effect has landed,
+or never will, by the client timeout after the later of: the moment the worker that marked it gave up on it,
+and the end of the lease taken over from a worker that died or lost the job mid-step.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +34,7 @@ from adapters.base import (
     SigningRequestSpec,
     SigningState,
 )
+from adapters.send_deadline import sending_until
 from connector.codec import opportunity_from_json
 from connector.crm import CRM, CRMError, Writeback
 from connector.documents import PdfLimits
@@ -40,6 +47,10 @@ from connector.writebacks import Status, WritebackBuilder
 from mappings.models import Rule
 
 log = logging.getLogger(__name__)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 _ADVICE = {
     "authentication": "check the provider's API credentials in the connector settings",
@@ -62,14 +73,20 @@ class EngineOptions:
     # PDF, so a cap of its own would refuse the signed copy of a document near it.
     signed_download_factor: float = 2.0
     signed_download_extra_bytes: int = 20 * 1024 * 1024
-    # After an interruption, how long a create may still be on its way through the provider (the provider
-    # timeout): looking for it sooner could miss it and send a second request.
+    # How long a request of an effect may still be on its way once nothing more can leave: the client timeout
+    # (`create_settle` for the provider, `writeback_settle` for Salesforce). After an interruption the effect is
+    # looked for only once that has passed: looking sooner could miss a create or an upload, and make it twice.
     create_settle: timedelta = timedelta(seconds=30)
+    writeback_settle: timedelta = timedelta(seconds=30)
 
     def download_limit(self, sent_bytes: int | None) -> int:
         """The cap for each signed download; a job from before sizes were kept counts the largest document."""
         sent = sent_bytes if sent_bytes is not None else self.pdf_limits.max_bytes
         return int(sent * self.signed_download_factor) + self.signed_download_extra_bytes
+
+
+class _PutOff(Exception):  # noqa: N818 - not an error: the step waits (job.next_run_at says until when)
+    """The step cannot go on yet; the job is saved as it is and taken up again at its next_run_at."""
 
 
 class Engine:
@@ -84,6 +101,8 @@ class Engine:
         self.options = options
         self.clock = clock
         self.worker_id = uuid.uuid4().hex[:12]
+        self._held: dict[str, Job] = {}  # the jobs this engine holds a lease on now, by id
+        self._held_lock = threading.Lock()
         self._steps = {
             JobState.NEW: self._send,
             JobState.SENT: self._write_sent,
@@ -105,7 +124,10 @@ class Engine:
         return len(jobs)
 
     def claim(self, limit: int) -> list[Job]:
-        return self.store.claim_due_jobs(self.worker_id, limit=limit, lease_seconds=self.options.lease_seconds)
+        jobs = self.store.claim_due_jobs(self.worker_id, limit=limit, lease_seconds=self.options.lease_seconds)
+        with self._held_lock:
+            self._held.update((job.id, job) for job in jobs if job.lease_token)
+        return jobs
 
     def advance(self, job: Job, *, just_claimed: bool = False) -> None:
         """Run the job's steps while it is due. `just_claimed`: its lease is fresh, no need to renew it first."""
@@ -113,6 +135,22 @@ class Engine:
             self._advance(job, just_claimed)
         except LeaseLost:
             log.warning("job %s: claim lost (lease expired); another worker has it", job.id)
+        finally:
+            with self._held_lock:
+                self._held.pop(job.id, None)
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every job this engine holds (claimed, waiting for a worker or in a step): while
+        this process lives, no other worker takes its jobs, however long a call takes. Returns how many."""
+        with self._held_lock:
+            held = {job_id: job for job_id, job in self._held.items() if job.lease_token}
+        if not held:
+            return 0
+        until = self.clock() + timedelta(seconds=self.options.lease_seconds)
+        renewed = self.store.renew_leases({job_id: job.lease_token for job_id, job in held.items()}, until)
+        for job_id in renewed:
+            held[job_id].lease_until = until
+        return len(renewed)
 
     def _advance(self, job: Job, just_claimed: bool) -> None:
         # Each save renews the lease, and fails with LeaseLost once another worker has taken the job.
@@ -129,6 +167,9 @@ class Engine:
                 self._steps[job.state](job)
             except LeaseLost:
                 raise
+            except _PutOff:
+                self.store.save_job(job, release=True)
+                return
             except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
                 self._on_failure(job, exc)
                 self.store.save_job(job, release=True)
@@ -159,8 +200,14 @@ class Engine:
             job.next_run_at = self.clock()
             return
         retriable = getattr(exc, "retriable", True) if isinstance(exc, ProviderError | CRMError) else True
-        job.attempts += 1
-        job.last_error = str(exc) or type(exc).__name__
+        backpressure = isinstance(exc, ProviderError | CRMError) and exc.backpressure
+        if not backpressure:  # a 429 asks us to come back later: it is not a failed attempt
+            job.attempts += 1
+        if job.pending_effect and "effect_marked_at" in (job.request_ref or {}):
+            # This worker sends nothing more for it: whatever is on its way lands within the client timeout.
+            job.request_ref = {**(job.request_ref or {}), "effect_marked_at": self.clock().isoformat()}
+        if job.state != JobState.FAILING:  # there, last_error is the refusal still to be written to Salesforce
+            job.last_error = str(exc) or type(exc).__name__
         if not retriable or job.attempts >= self.options.max_attempts:
             log.error("job %s (opportunity %s) parked in state %s after %d attempt(s): %s",
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
@@ -169,10 +216,10 @@ class Engine:
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             return
-        delay = getattr(exc, "retry_after", None) or self.options.retry_base_seconds * 2 ** (job.attempts - 1)
+        delay = getattr(exc, "retry_after", None) or self.options.retry_base_seconds * 2 ** max(job.attempts - 1, 0)
         delay = min(delay, 3600) * random.uniform(1.0, 1.25)
         log.warning("job %s (opportunity %s) will retry step %s in %.0fs: %s",
-                    job.id, job.opportunity_id, job.state, delay, job.last_error,
+                    job.id, job.opportunity_id, job.state, delay, str(exc) or type(exc).__name__,
                     exc_info=not isinstance(exc, ProviderError | CRMError))
         job.next_run_at = self.clock() + timedelta(seconds=delay)
 
@@ -184,18 +231,20 @@ class Engine:
         provider = self._provider(job)
         ref = None
         if job.pending_effect == "create":
-            if self._create_may_be_in_flight(job):
-                return
+            self._wait_until_settled(job, self.options.create_settle)
             ref = provider.find_by_external_id(job.id)
             if ref:
                 log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
                 provider.resume(ref)
         if ref is None:
             spec = self._build_request(job, provider)
-            job.pending_effect = "create"
-            job.request_ref["create_marked_at"] = self.clock().isoformat()
-            self._save(job)
-            ref = provider.create(spec)
+            with self._effect(job, "create"):
+                try:
+                    ref = provider.create(spec)
+                except ProviderError as exc:
+                    if exc.nothing_sent:  # refused before it was processed: there is nothing to look for
+                        self._forget_effect(job)
+                    raise
         job.request_id = ref.request_id
         job.request_ref = {**(job.request_ref or {}), "provider": ref.provider, "request_id": ref.request_id,
                            "details": dict(ref.details)}
@@ -301,10 +350,9 @@ class Engine:
         if due is None or due > self.clock():
             return due
         job.request_ref = {**(job.request_ref or {}), "reminders_sent": sent_so_far + 1}
-        job.pending_effect = f"reminder:{sent_so_far + 1}"
-        self._save(job)
         try:
-            provider.send_reminder(self._ref(job))
+            with self._effect(job, f"reminder:{sent_so_far + 1}"):
+                provider.send_reminder(self._ref(job))
         except ProviderError as exc:
             if not exc.retriable:
                 log.warning("job %s: reminder %d not sent: %s", job.id, sent_so_far + 1, exc)
@@ -364,8 +412,8 @@ class Engine:
     def _cancel(self, job: Job) -> None:
         provider = self._provider(job)
         if job.request_ref is None or "request_id" not in job.request_ref:
-            if job.pending_effect == "create" and self._create_may_be_in_flight(job):
-                return
+            if job.pending_effect == "create":
+                self._wait_until_settled(job, self.options.create_settle)
             found = provider.find_by_external_id(job.id) if job.pending_effect == "create" else None
             if found is None:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
@@ -411,20 +459,45 @@ class Engine:
             return None, (f"{self._label(job.provider)} gave no signing link for {email}: {exc.message}. "
                           f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
 
-    def _create_may_be_in_flight(self, job: Job) -> bool:
-        """True (and the job put off) while a create this job marked may still reach the provider: one sent by a
-        process that died, or that timed out, can be processed after the lease has passed to another worker."""
-        marked = (job.request_ref or {}).get("create_marked_at")
-        if not marked:  # marked by a version that did not keep the time
-            return False
-        marked_at = datetime.fromisoformat(marked)
-        settled_at = (marked_at if marked_at.tzinfo else marked_at.replace(tzinfo=UTC)) + self.options.create_settle
+    @contextmanager
+    def _effect(self, job: Job, effect: str) -> Iterator[None]:
+        """Mark `effect` on the job and commit, then let its write requests leave while the job's lease lasts."""
+        job.pending_effect = effect
+        job.request_ref = {**(job.request_ref or {}), "effect_marked_at": self.clock().isoformat()}
+        self._save(job)
+        if job.lease_token is None:  # advanced without a claim (tests): nobody else can take it over
+            yield
+            return
+        # A margin for the clocks of replicas that disagree a little about when the lease ends.
+        margin = timedelta(seconds=self.options.lease_seconds / 6)
+        with sending_until(lambda: (job.lease_until or datetime.min.replace(tzinfo=UTC)) - margin, self.clock):
+            yield
+
+    def _forget_effect(self, job: Job) -> None:
+        job.pending_effect = None
+        self._unmark_time(job)
+
+    def _unmark_time(self, job: Job) -> None:
+        """The effect may have happened in part (look before repeating it), but nothing of it is on its way."""
+        job.request_ref = {k: v for k, v in (job.request_ref or {}).items() if k != "effect_marked_at"}
+
+    def _wait_until_settled(self, job: Job, settle: timedelta) -> None:
+        """Put the step off (_PutOff) while the effect marked on the job may still be on its way: sent by a
+        process that died, or by one whose call outlived its lease. Looking sooner could miss it."""
+        ref = job.request_ref or {}
+        marked = ref.get("effect_marked_at") or ref.get("create_marked_at")  # the latter: kept by 0.1 versions
+        last_sent = [_aware(datetime.fromisoformat(marked))] if marked else []
+        if job.taken_over_at is not None:
+            last_sent.append(job.taken_over_at)
+        if not last_sent:  # nothing on its way (or marked by a version that did not keep the time)
+            return
+        settled_at = max(last_sent) + settle
         if self.clock() >= settled_at:
-            return False
+            return
         job.next_run_at = settled_at
-        log.info("job %s: a create may still be on its way to the provider; looking for it at %s",
-                 job.id, settled_at.isoformat(timespec="seconds"))
-        return True
+        log.info("job %s: %s may still be on its way; looking for it at %s",
+                 job.id, job.pending_effect, settled_at.isoformat(timespec="seconds"))
+        raise _PutOff
 
     def _waits_for_salesforce_budget(self, job: Job) -> bool:
         """Over the Salesforce API budget, a step that calls Salesforce is put off; the job keeps its state."""
@@ -438,12 +511,16 @@ class Engine:
 
     def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
         if job.pending_effect == effect:
+            self._wait_until_settled(job, self.options.writeback_settle)
             writeback = self.crm.missing_parts(writeback)
-        else:
-            job.pending_effect = effect
-            self._save(job)
-        self.crm.apply(writeback)
-        job.pending_effect = None
+        with self._effect(job, effect):
+            try:
+                self.crm.apply(writeback)
+            except CRMError as exc:
+                if exc.backpressure:  # refused before it was processed: nothing is on its way, no need to wait
+                    self._unmark_time(job)
+                raise
+        self._forget_effect(job)
 
     def _save(self, job: Job) -> None:
         """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""

@@ -1,7 +1,8 @@
 """In-memory versions of the two ports, for the engine's unit tests.
 
 They keep the ports' promises (idempotent fields, files found again by checksum, requests
-found again by external id) without any HTTP, so engine tests assert on outcomes.
+found again by external id, no write after its effect's deadline: adapters.send_deadline) without
+any HTTP, so engine tests assert on outcomes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from adapters.base import (
     Blob,
     ProviderCapabilities,
+    ProviderSendTooLate,
     ProviderValidationError,
     RequestRef,
     RequestStatus,
@@ -26,7 +28,8 @@ from adapters.base import (
     WebhookEvent,
     WebhookRejected,
 )
-from connector.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
+from adapters.send_deadline import SendWindowClosed, check_may_send
+from connector.crm import CRM, NOT_SENT, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
 
 
 @dataclass
@@ -42,6 +45,7 @@ class FakeCRM(CRM):
     polled_fields: list[tuple[str, ...]] = field(default_factory=list)  # the `fields` of each poll
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
+    write_in_flight: Callable[[Writeback], None] | None = None  # a write that left, not yet processed
     clock: Callable[[], datetime] | None = None
 
     @property
@@ -76,11 +80,13 @@ class FakeCRM(CRM):
         return Blob.of(self.file_contents[version_id])
 
     def apply(self, writeback: Writeback) -> WritebackResult:
+        _may_write("apply")
         self.calls += 1
         return self._write(writeback)
 
     def apply_many(self, writebacks: Sequence[Writeback]) -> list[WritebackResult | CRMError]:
         """One call for all of them, as one Composite call; each is written or refused on its own."""
+        _may_write("apply_many")
         self.calls += 1
         results: list[WritebackResult | CRMError] = []
         for writeback in writebacks:
@@ -91,6 +97,8 @@ class FakeCRM(CRM):
         return results
 
     def _write(self, writeback: Writeback) -> WritebackResult:
+        if self.write_in_flight:
+            self.write_in_flight(writeback)
         if self.fail_next_apply:
             exc, self.fail_next_apply = self.fail_next_apply, None
             raise exc
@@ -122,6 +130,13 @@ class FakeCRM(CRM):
         )
 
 
+def _may_write(what: str) -> None:
+    try:
+        check_may_send("POST", what)
+    except SendWindowClosed as exc:
+        raise CRMError(str(exc), code=NOT_SENT, backpressure=True) from None
+
+
 @dataclass
 class FakeRequest:
     ref: RequestRef
@@ -144,9 +159,19 @@ class FakeProvider(SigningProvider):
         self.download_limits: list[int | None] = []  # max_bytes of each download_signed call
         self.fail_next_create: Exception | None = None
         self.lose_next_create_response: Exception | None = None
+        self.before_create: Callable[[], None] | None = None  # a create waiting to leave (a rate limiter, say)
+        self.create_in_flight: Callable[[], None] | None = None  # a create that left, not yet processed
         self._ids = itertools.count(1)
 
     def create(self, spec: SigningRequestSpec) -> RequestRef:
+        if self.before_create:
+            self.before_create()
+        try:
+            check_may_send("POST", "create")
+        except SendWindowClosed as exc:
+            raise ProviderSendTooLate(self.display_name, str(exc)) from None
+        if self.create_in_flight:
+            self.create_in_flight()
         if self.fail_next_create:
             exc, self.fail_next_create = self.fail_next_create, None
             raise exc

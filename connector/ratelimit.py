@@ -18,11 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from adapters.http import retry_after_seconds
+from adapters.send_deadline import check_may_send
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,8 @@ class RateLimitedAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
         self.limiter.acquire()
+        # The wait for a turn may have outlasted the effect's deadline: then the request must not leave.
+        check_may_send(request.method or "GET", urlparse(request.url or "").path)
         response = super().send(request, *args, **kwargs)
         if response.status_code == 429:
             self.limiter.pause(_retry_after(response.headers.get("Retry-After"), self._now))

@@ -6,6 +6,10 @@ free workers, and claims again as soon as one frees up, rather than waiting for 
 is one UPDATE in the store (SKIP LOCKED on PostgreSQL), so several daemons sharing a database split the
 work without ever sharing a job.
 
+A heartbeat thread renews the leases of every job this process holds, every `renew_seconds`, so that a
+slow call never lets a job pass to another worker while this one still acts on it; if the process dies,
+its leases simply run out.
+
 A dispatcher thread matches received events to jobs, at least every `dispatch_seconds` and at once
 when `wake()` is called (a callback came in), then wakes the claimer; so a completion never waits
 behind a long batch of work, and claiming never waits behind dispatching.
@@ -27,8 +31,11 @@ log = logging.getLogger(__name__)
 class WorkerPool:
     def __init__(self, *, claim: Callable[[int], list[Job]], advance: Callable[[Job], None],
                  dispatch: Callable[[], object], workers: int, idle_seconds: float = 1.0,
-                 dispatch_seconds: float = 0.5):
+                 dispatch_seconds: float = 0.5, renew_leases: Callable[[], object] | None = None,
+                 renew_seconds: float = 10.0):
         self.claim, self.advance, self.dispatch = claim, advance, dispatch
+        self.renew_leases, self.renew_seconds = renew_leases, renew_seconds
+        self._stopped = threading.Event()
         self.workers = workers
         self.idle_seconds = idle_seconds
         self.dispatch_seconds = dispatch_seconds
@@ -46,9 +53,13 @@ class WorkerPool:
 
     def start(self) -> None:
         self._stopping = False
+        self._stopped.clear()
         self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="worker")
         self._threads = [threading.Thread(target=self._claim_loop, name="claimer", daemon=True),
                          threading.Thread(target=self._dispatch_loop, name="dispatcher", daemon=True)]
+        if self.renew_leases is not None:
+            # Not joined at stop: it keeps renewing while the workers finish their steps.
+            threading.Thread(target=self._heartbeat_loop, name="lease-heartbeat", daemon=True).start()
         for thread in self._threads:
             thread.start()
 
@@ -73,6 +84,7 @@ class WorkerPool:
         if self._executor:
             self._executor.shutdown(wait=True)
             self._executor = None
+        self._stopped.set()
 
     # --- the threads -------------------------------------------------------------------------
 
@@ -83,6 +95,11 @@ class WorkerPool:
                 self._wake_claimer()  # the jobs the events woke, or whatever wake() was called for
             asked = self._dispatch_wanted.wait(self.dispatch_seconds)
             self._dispatch_wanted.clear()
+
+    def _heartbeat_loop(self) -> None:
+        assert self.renew_leases is not None
+        while not self._stopped.wait(self.renew_seconds):
+            self._guarded("renewing job leases", self.renew_leases)
 
     def _claim_loop(self) -> None:
         while True:

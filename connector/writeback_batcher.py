@@ -15,10 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connector.crm import CRM, Blob, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from adapters.send_deadline import SendWindow, current_window, sending_until
+from connector.crm import CRM, NOT_SENT, Blob, CRMError, Opportunity, PollResult, Writeback, WritebackResult
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 @dataclass(eq=False)
 class _Ticket:
     writeback: Writeback
+    window: SendWindow | None = field(default_factory=current_window)
     done: threading.Event = field(default_factory=threading.Event)
     result: WritebackResult | None = None
     error: BaseException | None = None
@@ -116,15 +119,35 @@ class WritebackBatcher(CRM):
                 ticket.settle(outcome)
 
     def _outcomes(self, batch: _Batch) -> list[WritebackResult | BaseException]:
-        if len(batch.tickets) == 1:  # exactly what `apply` does without this class, errors included
+        """Each ticket's outcome. A writeback whose deadline (adapters.send_deadline) passed while it waited is
+        not sent; the others leave within the earliest deadline among them."""
+        outcomes: dict[int, WritebackResult | BaseException] = {}
+        going: list[int] = []
+        for index, ticket in enumerate(batch.tickets):
+            if ticket.window is not None and ticket.window.closed() is not None:
+                outcomes[index] = CRMError("the writeback was not sent: it waited past its deadline",
+                                           code=NOT_SENT, backpressure=True)
+            else:
+                going.append(index)
+        windows = [w for w in (batch.tickets[i].window for i in going) if w is not None]
+        with sending_until(lambda: min(w.deadline() for w in windows), windows[0].clock) if windows \
+                else nullcontext():
+            outcomes.update(zip(going, self._send_together([batch.tickets[i].writeback for i in going]),
+                                strict=True))
+        return [outcomes[index] for index in range(len(batch.tickets))]
+
+    def _send_together(self, writebacks: list[Writeback]) -> list[WritebackResult | BaseException]:
+        if not writebacks:
+            return []
+        if len(writebacks) == 1:  # exactly what `apply` does without this class, errors included
             try:
-                return [self.inner.apply(batch.tickets[0].writeback)]
+                return [self.inner.apply(writebacks[0])]
             except Exception as exc:  # noqa: BLE001 - raised again in the caller's thread
                 return [exc]
-        log.debug("%d writebacks leave together", len(batch.tickets))
-        outcomes = list(self.inner.apply_many([t.writeback for t in batch.tickets]))
-        if len(outcomes) != len(batch.tickets):
-            raise RuntimeError(f"apply_many returned {len(outcomes)} results for {len(batch.tickets)} writebacks")
+        log.debug("%d writebacks leave together", len(writebacks))
+        outcomes = list(self.inner.apply_many(writebacks))
+        if len(outcomes) != len(writebacks):
+            raise RuntimeError(f"apply_many returned {len(outcomes)} results for {len(writebacks)} writebacks")
         return outcomes
 
     # --- everything else goes straight through ---------------------------------------------------

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+from urllib.parse import urlparse
 
 import requests
 from simple_salesforce import Salesforce
@@ -32,7 +33,8 @@ from tenacity import (
     wait_random,
 )
 
-from connector.crm import CRMError
+from adapters.send_deadline import SendWindowClosed, check_may_send
+from connector.crm import NOT_SENT, CRMError
 from connector.salesforce.auth import SalesforceAuthenticator
 from connector.salesforce.errors import (
     REPEAT_AT_ONCE,
@@ -81,6 +83,7 @@ class _MeteredSession:
         self._on_reply = on_reply
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        check_may_send(method, urlparse(url).path)
         kwargs.setdefault("timeout", self._timeout)
         reply = self._inner.request(method, url, **kwargs)
         self._on_reply(reply)
@@ -146,6 +149,8 @@ class SalesforceClient:
         sf = self._connection()
         try:
             return operation(sf)
+        except SendWindowClosed as exc:
+            raise not_sent(exc, what) from None
         except SalesforceExpiredSession:
             log.info("Salesforce session expired during %s; logging in again", what)
         except (SalesforceError, requests.RequestException) as exc:
@@ -153,6 +158,8 @@ class SalesforceClient:
         sf = self._connection(replacing=sf)
         try:
             return operation(sf)
+        except SendWindowClosed as exc:
+            raise not_sent(exc, what) from None
         except (SalesforceError, requests.RequestException) as exc:
             raise translate(exc, what) from None
 
@@ -164,6 +171,10 @@ class SalesforceClient:
                 self._sf = Salesforce(session_id=login.access_token, instance_url=login.instance_url,
                                       session=cast(requests.Session, self._session), version=self.api_version)
             return self._sf
+
+
+def not_sent(exc: SendWindowClosed, what: str) -> CRMError:
+    return CRMError(f"{what} was not sent: {exc}", code=NOT_SENT, backpressure=True)
 
 
 def translate(exc: Exception, what: str) -> CRMError:

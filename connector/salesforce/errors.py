@@ -93,8 +93,9 @@ def to_crm_error(problem: SalesforceProblem, what: str,
         text += f" — {advice}"
     if problem.repeat_at_once:
         return TransientSalesforceError(text, problem.code)
-    retriable = problem.code in BACK_OFF or problem.code == "INVALID_SESSION_ID"
-    return CRMError(text, retriable=retriable, code=problem.code)
+    if problem.code in BACK_OFF:
+        return CRMError(text, code=problem.code, backpressure=True)
+    return CRMError(text, retriable=problem.code == "INVALID_SESSION_ID", code=problem.code)
 
 
 def _advice(problem: SalesforceProblem, field_settings: Mapping[str, str]) -> str:

@@ -49,6 +49,10 @@ class Job:
     parked_from: str | None = None
     cancel_reason: str | None = None  # set only by Store.request_cancel, never by save_job
     lease_token: str | None = None  # the claim this worker holds; None when not claimed
+    lease_until: datetime | None = None  # when that claim runs out, unless renewed
+    # When the claim was taken over from a worker that held the job without releasing it (crashed, or its lease
+    # ran out mid-step): that worker's last request left before this time.
+    taken_over_at: datetime | None = None
     seen_next_run_at: datetime | None = None  # next_run_at as last read or written: a change there is a wake-up
 
 

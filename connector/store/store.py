@@ -19,7 +19,20 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import and_, bindparam, case, create_engine, event, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    create_engine,
+    event,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -216,25 +229,31 @@ class Store:
         share a job: SQLite serialises the statement, PostgreSQL skips rows locked by another."""
         now = self.now()
         token = f"{owner[:40]}:{uuid.uuid4().hex[:12]}"
-        due = (
-            select(JobRow.id)
-            .where(
-                JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]),
-                JobRow.next_run_at <= now,
-                or_(JobRow.lease_until.is_(None), JobRow.lease_until < now),
-            )
-            .order_by(JobRow.next_run_at)
-            .limit(limit)
+        claimable = (
+            JobRow.state.not_in([JobState.DONE.value, JobState.PARKED.value]),
+            JobRow.next_run_at <= now,
+            or_(JobRow.lease_until.is_(None), JobRow.lease_until < now),
         )
+        due = select(JobRow.id, JobRow.lease_owner, JobRow.lease_until).where(*claimable) \
+            .order_by(JobRow.next_run_at).limit(limit)
         if self._supports_skip_locked:
             due = due.with_for_update(skip_locked=True)
         with self._tx() as session:
+            # The leases being taken over are read first: the UPDATE's RETURNING only has the new ones.
+            candidates = session.execute(due).all()
+            if not candidates:
+                return []
+            ids = [row.id for row in candidates]
+            expired = {row.id: _utc(row.lease_until) for row in candidates if row.lease_owner}
             rows = session.scalars(
-                update(JobRow).where(JobRow.id.in_(due.scalar_subquery()))
+                update(JobRow).where(JobRow.id.in_(ids), *claimable)
                 .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds)).returning(JobRow),
                 execution_options={"synchronize_session": False},
             ).all()
-            return sorted((_to_job(row) for row in rows), key=lambda job: job.next_run_at)
+            jobs = [_to_job(row) for row in rows]
+        for job in jobs:
+            job.taken_over_at = expired.get(job.id)
+        return sorted(jobs, key=lambda job: job.next_run_at)
 
     def save_job(self, job: Job, *, release: bool = False, lease_seconds: float | None = None) -> None:
         """Write every changing field of `job`; `release` also gives up the lease, `lease_seconds` extends it.
@@ -257,17 +276,36 @@ class Store:
         if leased and result.rowcount == 0:
             raise LeaseLost(job.id)
         job.seen_next_run_at = job.next_run_at
+        if leased and lease_seconds and not release:
+            job.lease_until = params["v_lease_until"]
         if release:
-            job.lease_token = None
+            job.lease_token = job.lease_until = None
 
     def renew_lease(self, job: Job, lease_seconds: float) -> bool:
         """Extend this worker's claim before a step; False when the claim was lost (expired and taken)."""
+        until = self.now() + timedelta(seconds=lease_seconds)
         with self._tx() as session:
             result = session.execute(
                 update(JobRow).where(JobRow.id == job.id, JobRow.lease_owner == job.lease_token)
-                .values(lease_until=self.now() + timedelta(seconds=lease_seconds))
+                .values(lease_until=until)
             )
-            return result.rowcount > 0
+        if result.rowcount > 0:
+            job.lease_until = until
+            return True
+        return False
+
+    def renew_leases(self, held: Mapping[str, str], until: datetime) -> set[str]:
+        """Extend to `until` the leases in `held` (job id -> lease token) that are still this worker's, in one
+        statement; returns the ids of those that were. A lease another worker has taken is left alone."""
+        if not held:
+            return set()
+        pairs = tuple_(JobRow.id, JobRow.lease_owner).in_(list(held.items()))
+        with self._tx() as session:
+            renewed = session.scalars(
+                update(JobRow).where(pairs).values(lease_until=until).returning(JobRow.id),
+                execution_options={"synchronize_session": False},
+            )
+            return set(renewed)
 
     def wake_job(self, job_id: str) -> None:
         """Make a job due now (an event arrived for it)."""
@@ -430,5 +468,6 @@ def _to_job(row: JobRow) -> Job:
         provider_state=row.provider_state, pending_effect=row.pending_effect,
         decline_reason=row.decline_reason, last_error=row.last_error, attempts=row.attempts or 0,
         sent_at=_utc(row.sent_at), completed_at=_utc(row.completed_at), parked_from=row.parked_from,
-        cancel_reason=row.cancel_reason, lease_token=row.lease_owner, seen_next_run_at=_utc(row.next_run_at),
+        cancel_reason=row.cancel_reason, lease_token=row.lease_owner, lease_until=_utc(row.lease_until),
+        seen_next_run_at=_utc(row.next_run_at),
     )

@@ -72,7 +72,9 @@ def _advance_in_threads(engine, jobs) -> list[BaseException]:
 
 
 def test_a_crash_after_a_batched_writeback_landed_attaches_no_file_or_task_twice(tmp_path):
-    with running_e2e(tmp_path, job_lease_seconds=1, retry_base_seconds=0.1) as e2e:
+    # After the restart the writebacks are looked for once they can no longer be on their way: the Salesforce
+    # timeout after the crashed worker's lease ran out, kept short here.
+    with running_e2e(tmp_path, job_lease_seconds=1, retry_base_seconds=0.1, salesforce_timeout_seconds=5) as e2e:
         names = [f"Batch Deal {n}" for n in range(4)]
         opportunities = [make_deal(e2e.salesforce, name) for name in names]
         for opportunity in opportunities:

@@ -26,7 +26,9 @@ def _quick_callback_retries(sandbox) -> None:
 
 @pytest.fixture
 def world(tmp_path):
-    with running_e2e(tmp_path, _quick_callback_retries, retry_base_seconds=0.05, provider_timeout_seconds=1) as world:
+    # A lost reply is looked for once its call can no longer be on its way: the client timeout after it.
+    with running_e2e(tmp_path, _quick_callback_retries, retry_base_seconds=0.05, provider_timeout_seconds=1,
+                     salesforce_timeout_seconds=5) as world:
         yield world
 
 

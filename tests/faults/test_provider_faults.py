@@ -40,7 +40,8 @@ def test_a_429_on_create_waits_the_retry_after_then_sends_once(world):
     [(throttled_at, kind, where)] = world.signrequest.faults.log
     assert (kind, where) == ("429", CREATE)
     job = the_job(world)
-    assert (job.state, job.attempts, world.signrequest.create_calls) == (JobState.NEW, 1, 0)
+    # A 429 is the provider asking us to slow down, not a failed attempt: it never uses up the job's attempts.
+    assert (job.state, job.attempts, world.signrequest.create_calls) == (JobState.NEW, 0, 0)
     answered = datetime.fromtimestamp(throttled_at, UTC)
     # Retry-After wins over the 0.05 s base backoff; the engine adds up to 25 % jitter.
     assert answered + timedelta(seconds=3) <= job.next_run_at <= answered + timedelta(seconds=3 * 1.25 + 1)
