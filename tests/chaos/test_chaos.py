@@ -1,13 +1,15 @@
 """Chaos: the daemon as a separate process, SIGKILLed at random moments and restarted, while a bot signs.
 
 At the end every signing is attached exactly once: no duplicate provider request, no duplicate File
-or Task, no lost completion. Fast mode runs in CI; soak mode is
+or Task, no lost completion. Each run draws its fault mix at random from a seed (tests/chaos/mix.py): CI runs
+three fresh seeds, each printed with the command that replays it. `CONNECTOR_CHAOS_SEEDS=a,b` runs those
+seeds; soak mode is
 
-    CONNECTOR_CHAOS_SIGNINGS=1000 CONNECTOR_CHAOS_KILLS=60 CONNECTOR_CHAOS_POLL_SECONDS=5 \
-    CONNECTOR_CHAOS_STATUS_CHECK_MINUTES=0.5 pytest tests/chaos -s
+    CONNECTOR_CHAOS_SEEDS=7 CONNECTOR_CHAOS_SIGNINGS=1000 CONNECTOR_CHAOS_KILLS=100 \
+    CONNECTOR_CHAOS_POLL_SECONDS=3 CONNECTOR_CHAOS_STATUS_CHECK_MINUTES=0.5 pytest tests/chaos -s
 
-and prints the same figures. Faults-on mode adds a fault plan (the `--faults` SPEC of
-`run_connector.py sandbox`, see connector/sandbox/faultspec.py) to either mode, e.g.
+and prints the same figures. A fault plan of your own (the `--faults` SPEC of `run_connector.py sandbox`,
+see connector/sandbox/faultspec.py) replaces the drawn mix (`none`: no faults), e.g.
 
     CONNECTOR_CHAOS_FAULTS='seed=1; signrequest POST /api/v1/signrequest-quick-create/: 5xx=0.05 429=0.05
     timeout=0.03 reset=0.03 hold=3; salesforce: session_expiry_every=150 limit_exceeded=0.005;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -30,20 +33,30 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from config.settings import REPO_ROOT
 from connector.sandbox.runner import injected_faults, settings_env, start_simulators
 from connector.sandbox.servers import free_port
 from connector.sandbox.signrequest_sim import ActionRefused
+from tests.chaos.mix import draw_mix
 from tests.e2e.deals import make_deal, sign
 
-SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "200"))
+SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "150"))
 POLL_SECONDS = float(os.environ.get("CONNECTOR_CHAOS_POLL_SECONDS", "0.5"))
 STATUS_CHECK_MINUTES = float(os.environ.get("CONNECTOR_CHAOS_STATUS_CHECK_MINUTES", "0.02"))
-KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "20"))
+KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "15"))
 DEADLINE = float(os.environ.get("CONNECTOR_CHAOS_DEADLINE_SECONDS", "420"))
-FAULTS = os.environ.get("CONNECTOR_CHAOS_FAULTS") or None
-CLIENT_TIMEOUT = float(os.environ.get("CONNECTOR_CHAOS_CLIENT_TIMEOUT_SECONDS", "2" if FAULTS else "30"))
+OWN_FAULTS = os.environ.get("CONNECTOR_CHAOS_FAULTS") or None
+SEEDS = [seed.strip() for seed in os.environ.get("CONNECTOR_CHAOS_SEEDS", "").split(",") if seed.strip()] \
+    or [secrets.token_hex(3) for _ in range(3)]
 KILL_GAP = float(os.environ.get("CONNECTOR_CHAOS_KILL_GAP_SECONDS", "1.2"))
+
+
+def _fault_plan(seed: str) -> str | None:
+    if OWN_FAULTS:
+        return None if OWN_FAULTS.strip().lower() == "none" else OWN_FAULTS
+    return draw_mix(seed)
 
 
 class Daemon:
@@ -80,14 +93,20 @@ def _sign_everything(signrequest, stop: threading.Event, signed: Counter) -> Non
         stop.wait(0.05)
 
 
-def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
-    random.seed(os.environ.get("CONNECTOR_CHAOS_SEED", "chaos"))
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path, seed):
+    random.seed(f"chaos:{seed}")
+    faults = _fault_plan(seed)
+    client_timeout = float(os.environ.get("CONNECTOR_CHAOS_CLIENT_TIMEOUT_SECONDS", "2" if faults else "30"))
+    replay = (f"CONNECTOR_CHAOS_SEEDS={seed} CONNECTOR_CHAOS_SIGNINGS={SIGNINGS} CONNECTOR_CHAOS_KILLS={KILLS} "
+              "pytest tests/chaos -s" + (" (with the same CONNECTOR_CHAOS_FAULTS)" if OWN_FAULTS else ""))
+    print(f"\nchaos seed {seed}; replay: {replay}\nfault mix: {faults}")
     webhook_port = free_port()
     sandbox = start_simulators(
         tmp_path, webhook_port=webhook_port, seed=False, poll_interval_seconds=POLL_SECONDS, poll_overlap_seconds=5,
         work_interval_seconds=0.2, status_check_minutes=STATUS_CHECK_MINUTES, job_lease_seconds=2, retry_base_seconds=0.2,
-        mappings_reload_seconds=60, log_level="WARNING", faults=FAULTS,
-        provider_timeout_seconds=CLIENT_TIMEOUT, salesforce_timeout_seconds=CLIENT_TIMEOUT)
+        mappings_reload_seconds=60, log_level="WARNING", faults=faults,
+        provider_timeout_seconds=client_timeout, salesforce_timeout_seconds=client_timeout)
     sandbox.signrequest.sender.retry_delays = (0.05,)
     opportunities = [make_deal(sandbox.salesforce, f"Chaos {n:04d}") for n in range(SIGNINGS)]
     for opportunity_id in opportunities:
@@ -130,16 +149,16 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path):
         "duplicate tasks": sum(n - 1 for n in tasks.values() if n > 1), "lost completions": lost,
         "salesforce calls": salesforce.total_api_calls,
     }
-    if FAULTS:
+    if faults:
         figures["faults injected"] = injected_faults(sandbox)
         figures["callbacks posted"] = len(signrequest.deliveries)
     print("\nchaos figures:", figures)
     with open(tmp_path / "daemon.log", "rb") as log:
         tail = log.read()[-3000:].decode(errors="replace")
     assert kills >= KILLS
-    assert lost == 0, f"{lost} signings not completed after {DEADLINE}s; daemon log tail:\n{tail}"
-    assert signrequest.create_calls == SIGNINGS and set(external_ids.values()) == {1}
-    assert len(jobs) == SIGNINGS and len({o for o, _ in jobs}) == SIGNINGS
-    assert figures["duplicate files"] == 0 and figures["duplicate tasks"] == 0
+    assert lost == 0, f"{lost} signings not completed after {DEADLINE}s (replay: {replay}); daemon log tail:\n{tail}"
+    assert signrequest.create_calls == SIGNINGS and set(external_ids.values()) == {1}, f"replay: {replay}"
+    assert len(jobs) == SIGNINGS and len({o for o, _ in jobs}) == SIGNINGS, f"replay: {replay}"
+    assert figures["duplicate files"] == 0 and figures["duplicate tasks"] == 0, f"replay: {replay}"
     assert all(files[("Quote Q-9001 - signed", o)] == 1 and files[("Quote Q-9001 - evidence", o)] == 1
-               for o in opportunities)
+               for o in opportunities), f"replay: {replay}"
