@@ -88,10 +88,16 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             event = provider.parse_webhook(headers, body)
+            problem = _unstorable(event)
         except WebhookRejected as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status_code, exc.reason)
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
-        if (problem := _unstorable(event)) is not None:
+        except Exception as exc:  # noqa: BLE001 - a last resort: whatever the body, the sender caused it
+            # One line and no traceback: the body is the sender's and a traceback would only repeat it.
+            # The exception's message is left out too, since it may quote the body.
+            log.warning("webhook %s refused (400): the callback could not be read (%s)", name, type(exc).__name__)
+            return PlainTextResponse("malformed callback", status_code=400)
+        if problem is not None:
             log.warning("webhook %s refused (400): %s", name, problem)
             return PlainTextResponse(problem, status_code=400)
         try:
