@@ -117,5 +117,7 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
     ])
+    # No 307 from /path/ to /path: Starlette builds that Location from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.ingest = ingest
     return app

@@ -242,3 +242,16 @@ def test_an_authentic_callback_with_a_lone_surrogate_is_refused_in_one_line(serv
     # "\ud800" is valid JSON syntax but no Unicode text: OneSpan's event identity used to fail to encode it
     # (UnicodeEncodeError, a 500); elsewhere it would reach the store or the logs.
     refused_in_one_line(server, server.kit.make(KNOWN_REQUEST, **{field: "x\ud800y"}), caplog)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_trailing_slash_is_no_route_and_no_redirect_to_the_callers_host(server, method):
+    """Starlette used to answer 307 with a Location built from the request's Host header."""
+    callback = server.kit.make(KNOWN_REQUEST)
+    before = snapshot(server.store)
+    response = server.client.request(method, callback.path + "/", content=callback.body,
+                                     headers={**callback.headers, "Host": "attacker.example"}, follow_redirects=False)
+    assert response.status_code in (404, 405) and "location" not in response.headers
+    assert snapshot(server.store) == before and server.woken == []
+    healthz = server.client.get("/healthz/", headers={"Host": "attacker.example"}, follow_redirects=False)
+    assert healthz.status_code == 404 and "location" not in healthz.headers
