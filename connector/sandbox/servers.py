@@ -22,6 +22,11 @@ class RunningServer:
     server: uvicorn.Server
     thread: threading.Thread
 
+    @property
+    def authority(self) -> str:
+        """`host:port`, as a download-host pattern names a server on a port of its own."""
+        return self.url.split("://", 1)[1]
+
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
         self.server.force_exit = True  # don't wait for idle keep-alive connections to close
