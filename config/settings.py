@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1_000_000
     webhook_replay_window_seconds: int = 900
     webhook_orphan_grace_seconds: int = 600
+    # Slow and idle connections (connector/server_guard.py)
+    webhook_max_connections: int = Field(default=256, ge=1)
+    webhook_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    webhook_keep_alive_seconds: float = Field(default=5.0, gt=0)
 
     # --- scheduling
     poll_interval_seconds: float = 30.0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -85,6 +85,9 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         except _TooLarge:
             log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
             return PlainTextResponse("body too large", status_code=413)
+        except ClientDisconnect:  # the sender went, or was closed for being too slow (connector/server_guard.py)
+            log.debug("webhook %s: the connection closed before the body was read", name)
+            return PlainTextResponse("incomplete body", status_code=400)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             event = provider.parse_webhook(headers, body)
