@@ -127,9 +127,52 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
         return None
 
 
-def host_allowed(host: str, patterns: Sequence[str]) -> bool:
-    """`patterns` are host names or shell-style wildcards such as `*.signrequest.com`."""
-    return any(fnmatch.fnmatchcase(host.lower(), pattern.lower()) for pattern in patterns)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def split_host_pattern(pattern: str) -> tuple[str, int | None]:
+    """(host pattern, port or None) from `host`, `host:port`, `[v6]` or `[v6]:port`; ValueError if malformed."""
+    text = pattern.strip().lower()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"download host pattern {pattern!r} is malformed")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, None  # a bare IPv6 address names no port
+    if not host or any(not label for label in host.rstrip(".").split(".")):
+        raise ValueError(f"download host pattern {pattern!r} has an empty name or label")
+    if port_text is None:
+        return host.rstrip("."), None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"download host pattern {pattern!r} names no valid port")
+    return host.rstrip("."), int(port_text)
+
+
+def host_allowed(host: str, patterns: Sequence[str], *, port: int | None = None, scheme: str = "https") -> bool:
+    """Whether `host` on `port` (None: the default port of `scheme`) matches one of `patterns`.
+
+    A pattern is a host name whose labels may be shell-style wildcards, where `*` stands within one
+    DNS label: `*.signrequest.com` admits `eu.signrequest.com`, not `a.b.signrequest.com`. A pattern
+    admits only the scheme's default port (443, or 80 for http) unless it names one: `files.example.com:8443`.
+    A malformed pattern admits nothing (settings refuse them at start-up)."""
+    default = _DEFAULT_PORTS.get(scheme)
+    port = default if port is None else port
+    labels = host.lower().rstrip(".").split(".")
+    if not all(labels):
+        return False
+    for pattern in patterns:
+        try:
+            name, named_port = split_host_pattern(pattern)
+        except ValueError:
+            continue
+        wanted = name.split(".")
+        if (default if named_port is None else named_port) == port and len(wanted) == len(labels) \
+                and all(fnmatch.fnmatchcase(label, want) for label, want in zip(labels, wanted, strict=True)):
+            return True
+    return False
 
 
 class ProviderHttp:
@@ -272,8 +315,14 @@ class ProviderHttp:
         if parsed.scheme not in ("https", "http") or (require_https and parsed.scheme != "https"):
             raise ProviderValidationError(self.provider,
                                           f"refused to download from a non-HTTPS URL on {parsed.hostname}")
-        if not parsed.hostname or not host_allowed(parsed.hostname, allowed_hosts):
-            raise ProviderValidationError(self.provider, f"refused to download from {parsed.hostname}, "
+        try:
+            port = parsed.port
+        except ValueError:
+            raise ProviderValidationError(self.provider, "refused to download from a URL with an invalid port") \
+                from None
+        if not parsed.hostname or not host_allowed(parsed.hostname, allowed_hosts, port=port, scheme=parsed.scheme):
+            where = parsed.hostname if port is None else f"{parsed.hostname}:{port}"
+            raise ProviderValidationError(self.provider, f"refused to download from {where}, "
                                           "which is not one of the provider's configured download hosts")
 
     def _check_download_answer(self, response: requests.Response, max_bytes: int) -> None:

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 _NAME = "Legalsign"
 
 DEFAULT_BASE_URL = "https://eu-api.legalesign.com/api/v1"
-DEFAULT_DOWNLOAD_HOSTS = ["*.legalesign.com", "*.amazonaws.com"]
+# The API host serves the PDF; where its redirect points is not documented (config/example.env).
+DEFAULT_DOWNLOAD_HOSTS = ["*.legalesign.com"]
 DOC_FIELDS_DONE, DOC_SIGNED, DOC_REMOVED, DOC_REJECTED = 20, 30, 40, 50
 SIGNER_NOT_SENT, SIGNER_SCHEDULED, SIGNER_VISITED, SIGNER_SIGNED, SIGNER_DOWNLOADED, SIGNER_REJECTED = (
     4, 5, 20, 40, 50, 60)

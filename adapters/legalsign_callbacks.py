@@ -17,12 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from adapters.base import SigningState, WebhookEvent, WebhookRejected
+from adapters.callback_json import callback_json
 
 _PATH_LABEL = b"legalsign realtime callback path v1"
 _RESOURCE_ID = re.compile(r"[-\w]{1,64}")
@@ -75,10 +75,7 @@ def parse_realtime_callback(headers: Mapping[str, str], body: bytes, *, provider
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise WebhookRejected(415, "Legalsign realtime callbacks must be application/json")
-    try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _refuse("callback body is not JSON") from None
+    event = callback_json(body)
     if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
         raise _refuse("callback body is not an event object with data")
     obj, name = _event_name(event)

@@ -39,6 +39,7 @@ from adapters.base import (
     WebhookEvent,
     WebhookRejected,
 )
+from adapters.callback_json import callback_json
 from adapters.http import ProviderHttp
 from adapters.onespan_package import package_payload, reminder_body, reminders_wanted
 from adapters.onespan_status import CONSENT, request_status, role_of, signers_due
@@ -267,10 +268,7 @@ class OneSpanProvider(SigningProvider):
             raise WebhookRejected(401, "callback key missing or wrong")
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise WebhookRejected(415, "OneSpan callbacks must be application/json")
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "callback body is not JSON") from None
+        event = callback_json(body)
         if not isinstance(event, dict) or not all(isinstance(event.get(k), str) and event[k]
                                                   for k in ("name", "packageId", "createdDate")):
             raise WebhookRejected(400, "callback lacks name, packageId or createdDate")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from adapters.base import SigningState, WebhookEvent, WebhookRejected
+from adapters.callback_json import callback_json
 
 PROVIDER = "signrequest"
 # Event types not listed here (SignRequest may add some) are accepted without a hint.
@@ -66,10 +66,7 @@ def parse_callback(headers: Mapping[str, str], body: bytes, *, api_token: str, n
 def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
     if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise WebhookRejected(415, "SignRequest callbacks must be application/json")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "callback body is not JSON") from None
+    payload = callback_json(body)
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "callback body is not a JSON object")
     return payload

@@ -99,7 +99,7 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
         salesforce_client_id=SF_CLIENT_ID, salesforce_client_secret=SF_CLIENT_SECRET,
         salesforce_ca_bundle=cert.ca_file,
         signrequest_api_token=SIGNREQUEST_TOKEN, signrequest_base_url=f"{sr_server.url}/api/v1",
-        signrequest_download_hosts=["127.0.0.1"], provider_downloads_https_only=False,
+        signrequest_download_hosts=[sr_server.authority], provider_downloads_https_only=False,
         webhook_port=webhook_port, public_base_url=f"http://127.0.0.1:{webhook_port}",
         poll_interval_seconds=1, poll_overlap_seconds=5, work_interval_seconds=0.2, status_check_minutes=0.5,
         retry_base_seconds=0.5, mappings_reload_seconds=600, log_level="WARNING",

@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     legalsign_group: str | None = None
     legalsign_base_url: str = "https://eu-api.legalesign.com/api/v1"
     legalsign_callback_secret: SecretStr | None = None
-    legalsign_download_hosts: list[str] = Field(default_factory=lambda: ["*.legalesign.com", "*.amazonaws.com"])
+    # Legalesign serves the PDF from its API host (GET /pdf/{id}/); the host of the short-lived link it may
+    # redirect to is not documented, so none is trusted by default (the refusal names it; add it then).
+    legalsign_download_hosts: list[str] = Field(default_factory=lambda: ["*.legalesign.com"])
 
     # --- webhook server
     webhook_host: str = "127.0.0.1"
@@ -88,6 +90,11 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1_000_000
     webhook_replay_window_seconds: int = 900
     webhook_orphan_grace_seconds: int = 600
+    # Slow and idle connections (connector/server_guard.py)
+    webhook_max_connections: int = Field(default=256, ge=1)
+    webhook_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    webhook_keep_alive_seconds: float = Field(default=5.0, gt=0)
 
     # --- scheduling
     poll_interval_seconds: float = 30.0
@@ -140,3 +147,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("signrequest_download_hosts", "legalsign_download_hosts")
+    @classmethod
+    def _host_patterns(cls, patterns: list[str]) -> list[str]:
+        from adapters.http import split_host_pattern
+
+        for pattern in patterns:
+            split_host_pattern(pattern)  # ValueError names the malformed pattern
+        return patterns

@@ -27,6 +27,7 @@ from connector.http import make_session, size_pools
 from connector.poller import Poller
 from connector.providers import build_providers, check_rules_have_providers
 from connector.sandbox.servers import RunningServer, serve_in_thread
+from connector.server_guard import ServerLimits
 from connector.store import Store
 from connector.webhooks import build_webhook_app
 from connector.worker_pool import WorkerPool
@@ -141,7 +142,8 @@ class Daemon:
 
     def serve_webhooks(self) -> str:
         s = self.settings
-        self._server = serve_in_thread(self.webhook_app(), host=s.webhook_host, port=s.webhook_port)
+        self._server = serve_in_thread(self.webhook_app(), host=s.webhook_host, port=s.webhook_port,
+                                       limits=ServerLimits.from_settings(s))
         return self._server.url
 
     def start(self) -> str:

@@ -6,8 +6,10 @@ each request on stdin is a 13-byte header (kind, payload size, max pages; big-en
 and the payload: the file itself (kind 0, small files), or the path of a file to read (kind 1: a
 large document stays on disk, and pypdf reads from it only the parts it needs). Each answer on stdout
 is a 4-byte length and one JSON object: {"pages": N} or {"problem": "encrypted" | "too_many_pages" |
-"expands" | "damaged" | "memory", "detail": ...}. The parent (`connector.pdf_probe_pool`) kills it
-at its deadline and starts another.
+"expands" | "damaged" | "memory", "detail": ...}. Before the first request it sends {"ready": true},
+once pypdf is imported, so that its start-up is not counted against the first file's deadline. After a
+"memory" answer it exits. The parent (`connector.pdf_probe_pool`) kills it at its deadline and starts
+another.
 
 It is a separate process because pypdf runs in pure Python and cannot be interrupted from another
 thread: a file built to hang or exhaust a reader (deep nesting, reference loops, a page tree that
@@ -28,6 +30,7 @@ from typing import BinaryIO
 
 HEADER = struct.Struct(">BQI")
 INLINE, PATH = 0, 1
+READY = {"ready": True}
 
 
 def _limit_memory_from_now(memory_bytes: int) -> None:
@@ -103,10 +106,17 @@ def _read_exactly(stream, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _answer(stream, result: dict) -> None:
+    answer = json.dumps(result).encode()
+    stream.write(struct.pack(">I", len(answer)) + answer)
+    stream.flush()
+
+
 def serve(memory_bytes: int, cpu_seconds: int) -> None:
     import pypdf  # noqa: F401 - imported before any limit, so the limits are left for the files
 
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    _answer(answers, READY)
     while (header := _read_exactly(requests, HEADER.size)) is not None:
         kind, size, max_pages = HEADER.unpack(header)
         payload = _read_exactly(requests, size)
@@ -117,9 +127,7 @@ def serve(memory_bytes: int, cpu_seconds: int) -> None:
         _set_soft_limit(resource.RLIMIT_AS, None)
         result = _probe_payload(kind, payload, max_pages, memory_bytes)
         del payload
-        answer = json.dumps(result).encode()
-        answers.write(struct.pack(">I", len(answer)) + answer)
-        answers.flush()
+        _answer(answers, result)
         if result.get("problem") == "memory":
             return  # what a failed allocation left behind is not worth keeping: the parent starts afresh
 

@@ -3,7 +3,14 @@
 Starting a Python child per document costs about 0.13 s of CPU, which would cap a bulk load at a
 dozen documents a second on two cores; a probe process that stays up answers in milliseconds.
 A probe that misses its deadline is killed and replaced, and one that ran out of memory exits by
-itself, so a hostile file never leaves a damaged worker behind for the next one.
+itself (and is never handed another file), so a hostile file never leaves a damaged worker behind for
+the next one.
+
+Each document's verdict depends on that document alone: its deadline starts once a probe is ready
+for it, not while it waits for a free probe behind slow files or for a new probe to start, and a probe
+that ends without answering for a reason that is not the document's (it was on its way out) gets the
+document sent again to a fresh one. When no probe can be started at all, `ProbeUnavailable` is raised:
+a fault of the machine, retried later, never blamed on the file.
 """
 
 from __future__ import annotations
@@ -23,10 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.base import Blob
-from connector.pdf_probe import HEADER, INLINE, PATH
+from connector.pdf_probe import HEADER, INLINE, PATH, READY
 
 log = logging.getLogger(__name__)
 _ROOT = str(Path(__file__).resolve().parent.parent)
+# A new probe imports pypdf before it is ready: a fraction of a second, much more on a machine that is busy.
+STARTUP_SECONDS = 60.0
+
+
+class ProbeUnavailable(RuntimeError):
+    """No PDF probe process could be started or kept: nothing to do with the document being checked."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,22 @@ class _Worker:
             [sys.executable, "-m", "connector.pdf_probe", str(limits.memory_bytes), str(cpu_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the probe said it is ready (pypdf imported) within `timeout` seconds."""
+        if not self.ready:
+            deadline = time.monotonic() + timeout
+            header = self._read(4, deadline)
+            answer = self._read(struct.unpack(">I", header)[0], deadline) if header else None
+            self.ready = answer is not None and json.loads(answer) == READY
+        return self.ready
+
+    @property
+    def idle_and_sound(self) -> bool:
+        """Alive, and with nothing to say: an idle probe whose output is readable has ended (its end of
+        file) or is ending, and must not be handed a document."""
+        return self.alive and not select.select([self.process.stdout.fileno()], [], [], 0)[0]
 
     def probe(self, content: Blob, max_pages: int, deadline: float) -> dict | None:
         """The probe's answer, or None when it died or missed the deadline (it is then killed).
@@ -107,35 +136,60 @@ class ProbePool:
 
     def probe(self, content: bytes | Blob) -> dict:
         content = Blob.of(content)
-        deadline = time.monotonic() + self.limits.parse_seconds
-        worker = self._acquire()
-        answer = worker.probe(content, self.limits.max_pages, deadline)
-        self._release(worker)
-        if answer is not None:
-            return answer
-        code = worker.process.returncode
-        if time.monotonic() >= deadline or code == -signal.SIGXCPU:
-            return {"problem": "timeout"}
-        log.info("PDF probe ended with code %s before answering", code)
-        return {"problem": "memory" if code in (-signal.SIGKILL, 1) else "damaged"}
+        for attempt in (1, 2):
+            worker = self._acquire()
+            # The document's own time starts now, with a ready probe: not while it waited for one.
+            deadline = time.monotonic() + self.limits.parse_seconds
+            answer = worker.probe(content, self.limits.max_pages, deadline)
+            if answer is not None and answer.get("problem") == "memory":
+                worker.kill()  # it exits after such an answer: never hand it the next document
+            self._release(worker)
+            if answer is not None:
+                return answer
+            code = worker.process.returncode
+            if time.monotonic() >= deadline or code == -signal.SIGXCPU:
+                return {"problem": "timeout"}
+            if code == 0 and attempt == 1:
+                # A probe exits 0 only when it is told to or after a "memory" answer: whatever ended it,
+                # it was not this document, which goes to a fresh probe.
+                log.info("PDF probe ended before answering; the document goes to a fresh one")
+                continue
+            log.info("PDF probe ended with code %s before answering", code)
+            return {"problem": "memory" if code in (-signal.SIGKILL, 1) else "damaged"}
+        raise AssertionError("unreachable: the second attempt returns")  # pragma: no cover
 
     def _acquire(self) -> _Worker:
         while True:
+            start = False
             with self._lock:
                 try:
                     worker = self._idle.get_nowait()
                 except queue.Empty:
+                    worker = None
                     if self._started < self.size:
                         self._started += 1
-                        return _Worker(self.limits)
-                    worker = None
+                        start = True
+            if start:
+                return self._start()  # outside the lock: a start takes a while, and idle probes may free up
             if worker is None:
                 worker = self._idle.get()
             if worker is _DEAD:
                 continue  # a worker died: loop to start its replacement
-            if worker.alive:
+            if worker.idle_and_sound:
                 return worker
             self._forget(worker)
+
+    def _start(self) -> _Worker:
+        """A new probe, once ready (its slot is taken already; it is given back if the probe fails to start)."""
+        try:
+            worker = _Worker(self.limits)
+        except OSError as exc:
+            self._forget(_DEAD)
+            raise ProbeUnavailable(f"the PDF reader process could not be started ({type(exc).__name__})") from None
+        if not worker.wait_ready(STARTUP_SECONDS):
+            self._forget(worker)
+            raise ProbeUnavailable(f"the PDF reader process did not start within {STARTUP_SECONDS:g} seconds")
+        return worker
 
     def _release(self, worker: _Worker) -> None:
         if worker.alive:

@@ -20,6 +20,7 @@ from connector.reminders import schedule_for_provider
 from connector.signers import build_signers
 from connector.templates import render
 from mappings.checks import template_file
+from mappings.control_chars import strip_controls
 from mappings.models import DocumentSelector, Rule, TemplateFill
 
 
@@ -54,14 +55,24 @@ def _chosen(rule: Rule, opportunity: Opportunity) -> list[Pending]:
     return chosen
 
 
+def _text(template: str, opportunity: Opportunity, signers: tuple[SignerSpec, ...], *,
+          multiline: bool = False) -> str:
+    """A mapping's text with its merge fields filled, without control characters (mappings/control_chars.py).
+
+    Free text is cleaned rather than refused: a right-to-left override or a NUL in an account name or a file
+    title is never what someone meant to show a signer, what is left still reads as intended, and the request
+    can go out. Signer identity is refused instead (connector/signers.py)."""
+    return strip_controls(render(template, opportunity, signers), multiline=multiline)
+
+
 def _generate(spec: TemplateFill, opportunity: Opportunity, signers: tuple[SignerSpec, ...],
               templates_dir: Path | None) -> tuple[str, bytes]:
-    title = render(spec.title, opportunity, signers)
+    title = _text(spec.title, opportunity, signers)
     path = template_file(templates_dir, spec.path) if templates_dir else None
     if path is None or not path.is_file():
         raise PreparationError(f"The template {spec.path} for {title!r} is missing from the connector's mapping "
                                "folder. Restore the file, or change the rule's documents.")
-    values = {name: render(text, opportunity, signers) for name, text in spec.fields.items()}
+    values = {name: _text(text, opportunity, signers, multiline=True) for name, text in spec.fields.items()}
     try:
         return title, fill(path.read_bytes(), values)
     except TemplateError as exc:
@@ -93,7 +104,8 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
         if isinstance(item, FileRef):
             if item.size is not None:  # the listed size: an oversized file is refused without downloading it
                 check_size(item, item.size, limits, opportunity)
-            title, source, content = item.title, item.version_id, Blob.of(download(item.version_id))
+            title, source = strip_controls(item.title) or item.version_id, item.version_id
+            content = Blob.of(download(item.version_id))
             checked = item
         else:
             title, generated = _generate(item, opportunity, signers, templates_dir)
@@ -108,8 +120,8 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
         external_id=external_id,
         documents=tuple(documents),
         signers=signers,
-        subject=render(rule.subject, opportunity, signers),
-        message=render(rule.message, opportunity, signers),
+        subject=_text(rule.subject, opportunity, signers),
+        message=_text(rule.message, opportunity, signers, multiline=True),
         callback_url=callback_url,
         expires_in_days=rule.expires_in_days,
         send_reminders=send_reminders,

@@ -8,6 +8,7 @@ from dataclasses import replace
 from adapters.base import SignerAuth, SignerDelivery, SignerSpec
 from connector.crm import ContactRole, Opportunity
 from connector.errors import PreparationError
+from mappings.control_chars import describe, first_control, strip_controls
 from mappings.models import InternalSigner, SignerRule
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -16,7 +17,21 @@ _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 def _contact_label(role: ContactRole) -> str:
     name = " ".join(p for p in (role.contact.first_name, role.contact.last_name) if p) or "(no name)"
-    return f"{name} ({role.contact.contact_id})"
+    return f"{strip_controls(name)} ({role.contact.contact_id})"
+
+
+def _shown(opportunity: Opportunity) -> str:
+    return f"{strip_controls(opportunity.name)} ({opportunity.id})"
+
+
+def _refuse_controls(fields: dict[str, str | None], record: str, fix: str) -> None:
+    """Signer identity (names, email, phone) is refused, never cleaned, when it holds a control character:
+    the signature and the audit trail would carry a name that reads differently from the record's, or a
+    silently altered one. The error names the record and the field so that it can be corrected there."""
+    for field, value in fields.items():
+        char = first_control(value)
+        if char is not None:
+            raise PreparationError(f"{record}: {field} contains a control character ({describe(char)}). {fix}")
 
 
 def _pick(opportunity: Opportunity, rule: SignerRule) -> ContactRole:
@@ -33,6 +48,9 @@ def _pick(opportunity: Opportunity, rule: SignerRule) -> ContactRole:
 
 def _internal(opportunity: Opportunity, rule: InternalSigner) -> SignerSpec:
     if rule.owner:
+        _refuse_controls({"Name": opportunity.owner_name, "Email": opportunity.owner_email},
+                         f"User {opportunity.owner_id or '(unknown)'}, the owner of opportunity {_shown(opportunity)} "
+                         "who countersigns", "Remove it from the user record.")
         name = (opportunity.owner_name or "").strip()
         if not opportunity.owner_email:
             raise PreparationError(
@@ -68,6 +86,13 @@ def _customers(opportunity: Opportunity, rules: list[SignerRule]) -> tuple[Signe
     seen: set[str] = set()
     for order, rule in enumerate(rules, start=1):
         role = _pick(opportunity, rule)
+        contact = role.contact
+        identity = {"FirstName": contact.first_name, "LastName": contact.last_name, "Email": contact.email}
+        if rule.auth == "sms":  # the phone is sent only for SMS authentication
+            identity["MobilePhone"] = contact.mobile_phone
+        _refuse_controls(identity,
+                         f"Contact {_contact_label(role)}, the {rule.role!r} on opportunity {_shown(opportunity)}",
+                         "Remove it on the contact, then move the opportunity to the stage again.")
         email = (role.contact.email or "").strip()
         if not email:
             raise PreparationError(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -85,13 +85,22 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         except _TooLarge:
             log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
             return PlainTextResponse("body too large", status_code=413)
+        except ClientDisconnect:  # the sender went, or was closed for being too slow (connector/server_guard.py)
+            log.debug("webhook %s: the connection closed before the body was read", name)
+            return PlainTextResponse("incomplete body", status_code=400)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             event = provider.parse_webhook(headers, body)
+            problem = _unstorable(event)
         except WebhookRejected as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status_code, exc.reason)
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
-        if (problem := _unstorable(event)) is not None:
+        except Exception as exc:  # noqa: BLE001 - a last resort: whatever the body, the sender caused it
+            # One line and no traceback: the body is the sender's and a traceback would only repeat it.
+            # The exception's message is left out too, since it may quote the body.
+            log.warning("webhook %s refused (400): the callback could not be read (%s)", name, type(exc).__name__)
+            return PlainTextResponse("malformed callback", status_code=400)
+        if problem is not None:
             log.warning("webhook %s refused (400): %s", name, problem)
             return PlainTextResponse(problem, status_code=400)
         try:
@@ -111,5 +120,7 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
     ])
+    # No 307 from /path/ to /path: Starlette builds that Location from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.ingest = ingest
     return app

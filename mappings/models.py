@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from mappings.control_chars import describe, first_control
 from mappings.merge_fields import check_text
 from mappings.writeback import RuleWriteback, StageMoves, move_cycles
 
@@ -164,6 +165,14 @@ class InternalSigner(_Strict):
     auth: Literal["email", "sms"] = "email"
     mobile_phone: str | None = Field(None, description="Needed with auth: sms.")
     delivery: Literal["email", "embedded"] = Field("email", description="As for signers: email or embedded.")
+
+    @field_validator("email", "first_name", "last_name", "mobile_phone")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        char = first_control(value)
+        if char is not None:  # signer identity: refused, as for contacts (connector/signers.py)
+            raise ValueError(f"contains a control character ({describe(char)}); remove it")
+        return value
 
     @model_validator(mode="after")
     def _owner_or_named(self) -> InternalSigner:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from connector.server_guard import ServerLimits, guarded_protocol
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -21,6 +23,11 @@ class RunningServer:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+
+    @property
+    def authority(self) -> str:
+        """`host:port`, as a download-host pattern names a server on a port of its own."""
+        return self.url.split("://", 1)[1]
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
@@ -37,16 +44,24 @@ def serve_in_thread(
     ssl_keyfile: str | None = None,
     log_level: str = "warning",
     startup_timeout: float = 10.0,
+    limits: ServerLimits | None = None,
 ) -> RunningServer:
     """Start `app` and return once it accepts connections. Port 0 picks a free port.
 
     uvicorn runs on uvloop with the httptools parser (both dependencies; uvicorn falls back to asyncio
     and h11 without them): the webhook server spends most of its time in the event loop and the HTTP
-    parser, and these are several times cheaper there. Access logs stay off."""
+    parser, and these are several times cheaper there. Access logs stay off.
+
+    With `limits` (the daemon's webhook server), slow, idle and surplus connections are closed
+    (`connector.server_guard`)."""
     port = port or free_port(host)
+    http: object = "auto"
+    keep_alive: float = 5
+    if limits is not None:
+        http, keep_alive = guarded_protocol(limits), limits.keep_alive_seconds
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, loop="auto", http="auto",
-        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, lifespan="off",
+        app, host=host, port=port, log_level=log_level, access_log=False, loop="auto", http=http,
+        timeout_keep_alive=keep_alive, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, lifespan="off",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)

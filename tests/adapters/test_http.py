@@ -15,7 +15,7 @@ from adapters.base import (
     ProviderTransientError,
     ProviderValidationError,
 )
-from adapters.http import ProviderHttp, RetryPolicy, host_allowed, retry_after_seconds
+from adapters.http import ProviderHttp, RetryPolicy, host_allowed, retry_after_seconds, split_host_pattern
 
 API = "https://api.example.com/v1"
 FILES = ["files.example.com", "*.cdn.example.com"]
@@ -37,11 +37,49 @@ def test_retry_after_takes_seconds_or_an_http_date(header, seconds):
 
 @pytest.mark.parametrize(("host", "allowed"), [
     ("files.example.com", True), ("FILES.example.com", True), ("eu.cdn.example.com", True),
-    ("a.b.cdn.example.com", True), ("cdn.example.com", False), ("evilcdn.example.com", False),
-    ("files.example.com.evil.io", False),
+    ("files.example.com.", True), ("cdn.example.com", False), ("evilcdn.example.com", False),
+    ("files.example.com.evil.io", False), ("files..example.com", False), (".cdn.example.com", False),
+    # `*` is one label, as config/example.env says: it used to match across dots.
+    ("a.b.cdn.example.com", False), ("evil.io.cdn.example.com", False),
 ])
 def test_host_patterns(host, allowed):
     assert host_allowed(host, FILES) is allowed
+
+
+@pytest.mark.parametrize(("host", "port", "scheme", "allowed"), [
+    ("files.example.com", None, "https", True), ("files.example.com", 443, "https", True),
+    ("files.example.com", 80, "http", True), ("files.example.com", None, "http", True),
+    # Ports the patterns do not name: refused (they used to pass unchecked).
+    ("files.example.com", 8443, "https", False), ("files.example.com", 22, "https", False),
+    ("files.example.com", 443, "http", False), ("eu.cdn.example.com", 6379, "https", False),
+    # A pattern that names a port admits that port, and only it.
+    ("sim.example.com", 8443, "https", True), ("sim.example.com", 8443, "http", True),
+    ("sim.example.com", None, "https", False), ("sim.example.com", 8444, "https", False),
+    ("::1", 9000, "http", True), ("::1", None, "http", False),
+])
+def test_host_patterns_check_the_port(host, port, scheme, allowed):
+    patterns = [*FILES, "sim.example.com:8443", "[::1]:9000"]
+    assert host_allowed(host, patterns, port=port, scheme=scheme) is allowed
+
+
+@pytest.mark.parametrize("pattern", ["files.example.com:", "files.example.com:0", "files.example.com:99999",
+                                     "files.example.com:https", "*..example.com", "", "[::1", "[::1]x"])
+def test_malformed_host_patterns_admit_nothing_and_are_named(pattern):
+    with pytest.raises(ValueError, match="download host pattern"):
+        split_host_pattern(pattern)
+    assert not host_allowed("files.example.com", [pattern])
+
+
+@responses.activate
+def test_downloads_refuse_a_port_no_pattern_names():
+    responses.get("https://files.example.com/a.pdf", status=302,
+                  headers={"Location": "https://eu.cdn.example.com:6379/a.pdf"})
+    with pytest.raises(ProviderValidationError, match=r"refused to download from eu.cdn.example.com:6379"):
+        client().download("https://files.example.com/a.pdf", allowed_hosts=FILES, max_bytes=100, require_https=True)
+    with pytest.raises(ProviderValidationError, match="invalid port"):
+        client().download("https://files.example.com:99999/a.pdf", allowed_hosts=FILES, max_bytes=100,
+                          require_https=True)
+    assert len(responses.calls) == 1
 
 
 @responses.activate

@@ -245,6 +245,24 @@ def test_a_redirected_pdf_is_fetched_from_an_allowed_host_without_our_credential
         provider().download_signed(REF)
 
 
+@pytest.mark.parametrize("location", [
+    "https://ec2-203-0-113-25.compute-1.amazonaws.com/x.pdf",  # anyone's EC2 instance
+    "https://internal-lb-1.eu-west-2.elb.amazonaws.com/x.pdf",  # an internal load balancer
+    "https://s3.amazonaws.com/someones-bucket/x.pdf",
+    "https://a.b.legalesign.com/x.pdf", "https://files.legalesign.com:8443/x.pdf",
+])
+@responses.activate
+def test_by_default_a_redirect_goes_only_to_legalesigns_own_hosts(location):
+    """The old default, ["*.legalesign.com", "*.amazonaws.com"], admitted any AWS host name."""
+    responses.get(f"{API}/document/{DOC}/", json=document(30, (40, 40)))
+    responses.get(f"{API}/pdf/{DOC}/", status=302, headers={"Location": location})
+    default = LegalsignProvider(username="user123", api_key="secret456", group="acme-prod", base_url=API,
+                                callback_secret="cb-secret", retry_wait_initial=0, clock=lambda: NOW)
+    with pytest.raises(ProviderValidationError, match="not one of the provider's configured download hosts"):
+        default.download_signed(REF)
+    assert len(responses.calls) == 2  # nothing was fetched from the redirect target
+
+
 @pytest.mark.parametrize(("answer", "pdf_status", "error", "message"), [
     (document(10), 200, ProviderValidationError, "not ready"),
     (document(30, (40, 40)), 201, ProviderTransientError, "restored from the archive"),

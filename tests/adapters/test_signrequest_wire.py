@@ -579,8 +579,10 @@ def test_a_numeric_event_time_is_tolerated():
     (JSON_HEADERS, callback(event_type="signed"), 401, "event_hash does not match"),
     (JSON_HEADERS, callback(event_time=str(VECTOR_TIME + 1)), 401, "event_hash does not match"),
     (JSON_HEADERS, callback(event_hash="\u0080"), 401, "event_hash does not match"),
-    (JSON_HEADERS, callback(event_hash="\ud800"), 401, "event_hash does not match"),
-    (JSON_HEADERS, callback(event_type="\ud800"), 401, "event_hash does not match"),
+    # A lone surrogate is JSON syntax but not text: refused before anything reads it.
+    (JSON_HEADERS, callback(event_hash="\ud800"), 400, "not valid Unicode"),
+    (JSON_HEADERS, callback(event_type="\ud800"), 400, "not valid Unicode"),
+    (JSON_HEADERS, b"[" * 5000, 400, "nested too deeply"),
     (JSON_HEADERS, b"not json", 400, "not JSON"),
     (JSON_HEADERS, b"\xff\xfe", 400, "not JSON"),
     (JSON_HEADERS, b"[1, 2]", 400, "not a JSON object"),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -84,8 +85,10 @@ class Harness:
 
 class SignRequestHarness(Harness):
     def build_provider(self, base_url):
+        # The simulator serves its file links itself: host and port of its base URL.
         return SignRequestProvider(api_token=self.sim.api_token, base_url=f"{base_url}/api/v1",
-                                   download_hosts=["127.0.0.1"], require_https_downloads=False, retry_wait_initial=0)
+                                   download_hosts=[urlsplit(base_url).netloc], require_https_downloads=False,
+                                   retry_wait_initial=0)
 
     def reminders_sent(self, ref):
         return self.sim.store.documents[ref.request_id].reminders
@@ -116,7 +119,8 @@ class LegalsignHarness(Harness):
         self.now = time.time()
         return LegalsignProvider(username=self.sim.username, api_key=self.sim.api_key, group=self.sim.group,
                                  base_url=f"{base_url}/api/v1", callback_secret="contract-secret",
-                                 download_hosts=["127.0.0.1"], require_https_downloads=False, retry_wait_initial=0,
+                                 download_hosts=[urlsplit(base_url).netloc], require_https_downloads=False,
+                                 retry_wait_initial=0,
                                  clock=lambda: self.now)
 
     def expire(self, ref):

@@ -3,6 +3,8 @@ each is read in a child process under a deadline and a memory limit (connector.p
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,5 +106,52 @@ def test_one_probe_process_serves_file_after_file_and_a_killed_one_is_replaced()
         assert first.process.returncode is not None  # killed at the deadline
         assert pool.probe(text_pdf([["after"]])) == {"pages": 1}
         assert [w.process.pid for w in pool._idle.queue if w.alive] != [first.process.pid]
+    finally:
+        pool.close()
+
+
+def test_after_a_memory_bomb_the_next_documents_get_a_sound_reader():
+    """The probe that ran out of memory exits once it has answered; it used to be handed the next document
+    before it was gone, which then came back "damaged or unreadable" (5 valid files of 5)."""
+    pool = ProbePool(ProbeLimits(max_pages=100, parse_seconds=10, memory_bytes=64 << 20), 1)
+    bomb = hostile.decompression_bomb()
+    try:
+        for _ in range(2):
+            assert pool.probe(bomb) == {"problem": "memory"}
+            assert [pool.probe(text_pdf([["valid"]] * n)) for n in (1, 2, 3)] == [
+                {"pages": 1}, {"pages": 2}, {"pages": 3}]
+    finally:
+        pool.close()
+
+
+def test_a_valid_document_waiting_behind_slow_ones_gets_its_whole_deadline():
+    """Four files that each take the whole deadline keep both probes busy for two rounds; a valid file sent
+    meanwhile waits its turn, then is read in its own time. The wait used to count against its deadline:
+    it failed as "built to exhaust PDF readers"."""
+    pool = ProbePool(ProbeLimits(max_pages=1_000_000, parse_seconds=1, memory_bytes=1 << 30), 2)
+    slow, valid = hostile.many_pages(60_000), text_pdf([["valid"]])
+    try:
+        with ThreadPoolExecutor(2) as warm:  # both probes started and idle: the first slow files take them at once
+            assert list(warm.map(pool.probe, [valid, valid])) == [{"pages": 1}] * 2
+        with ThreadPoolExecutor(4) as busy:
+            slow_answers = [busy.submit(pool.probe, slow) for _ in range(4)]
+            time.sleep(0.3)  # the first two are being read, the other two wait ahead of the valid file
+            started = time.monotonic()
+            assert pool.probe(valid) == {"pages": 1}
+            waited = time.monotonic() - started
+            assert [a.result() for a in slow_answers] == [{"problem": "timeout"}] * 4
+        assert waited > 1.2  # it waited longer than its own deadline for a probe to come free
+    finally:
+        pool.close()
+
+
+def test_a_new_probes_start_up_is_not_counted_against_the_first_document(tmp_path, monkeypatch):
+    """A probe imports pypdf before it is ready; on a busy machine that can take longer than the deadline.
+    Here a sitecustomize makes every new probe take 1.5 s to start, against a 1 s deadline."""
+    (tmp_path / "sitecustomize.py").write_text("import time\ntime.sleep(1.5)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    pool = ProbePool(ProbeLimits(max_pages=10, parse_seconds=1, memory_bytes=256 << 20), 1)
+    try:
+        assert pool.probe(text_pdf([["first"]])) == {"pages": 1}
     finally:
         pool.close()

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from pydantic import ValidationError
+
 from config.settings import REPO_ROOT, Settings, WritebackFields
 
 EXAMPLE = REPO_ROOT / "config" / "example.env"
@@ -22,7 +25,14 @@ def test_example_env_loads_to_the_defaults(monkeypatch):
     assert loaded.poll_interval_seconds == Settings.model_fields["poll_interval_seconds"].default == 30
     assert loaded.signrequest_download_hosts == ["signrequest.com", "*.signrequest.com",
                                                  "signrequest-pro.s3.amazonaws.com"]
+    assert loaded.legalsign_download_hosts == ["*.legalesign.com"]
     assert loaded.writeback.status == "Signing_Status__c"
+
+
+@pytest.mark.parametrize("pattern", ["files.example.com:99999", "files.example.com:https", "*..example.com", ""])
+def test_a_malformed_download_host_pattern_is_refused_at_start_up(pattern):
+    with pytest.raises(ValidationError, match="download host pattern"):
+        Settings(_env_file=None, legalsign_download_hosts=[pattern])
 
 
 def test_secrets_are_masked_in_repr():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,3 +92,23 @@ def test_only_events_that_may_end_a_request_wake_its_job(tmp_path, hint, wakes):
     woken = store.get_job(job.id).next_run_at < later
     assert woken is wakes
     assert store.count_events() == ({"matched": 1} if wakes else {"informational": 1})
+
+
+class CrashingProvider(FakeProvider):
+    """An adapter with a bug the body can reach: the last-resort guard must still answer a 4xx."""
+
+    def parse_webhook(self, headers, body):
+        raise {b"key": KeyError, b"type": TypeError, b"recursion": RecursionError}[body]("secret-ish body detail")
+
+
+@pytest.mark.parametrize("body", [b"key", b"type", b"recursion"])
+def test_whatever_a_body_makes_an_adapter_raise_is_a_400_in_one_line(tmp_path, caplog, body):
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.migrate()
+    app = build_webhook_app(store=store, providers={"fake": CrashingProvider()}, max_body_bytes=1000)
+    with caplog.at_level(logging.DEBUG):
+        response = TestClient(app, raise_server_exceptions=False).post("/webhooks/fake", content=body)
+    assert (response.status_code, response.text) == (400, "malformed callback")
+    [line] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert line.exc_info is None and "secret-ish" not in line.getMessage()
+    assert store.unprocessed_events() == []

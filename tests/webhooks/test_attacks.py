@@ -7,14 +7,17 @@ an event already recorded, and an authentic event for a request no job knows.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from connector.dispatcher import EventDispatcher
 from connector.store import JobState, Store
 from connector.store.models import EventRow
+from connector.webhooks import build_webhook_app
 from tests.webhooks.kits import KITS, MAX_BODY, NOW, Callback, webhook_server
 
 KNOWN_REQUEST = "KnownRequest0001"
@@ -184,3 +187,71 @@ def test_ids_the_store_cannot_keep_as_given_are_refused(server, request_id):
     """PostgreSQL refuses NUL and over-long values; such a callback is a 400, never a 500 (or a cut id).
     (Legalsign's parser refuses these ids itself; the other two rely on the webhook server's check.)"""
     assert_refused(server, server.kit.make(request_id), 400)
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def refused_in_one_line(server, callback: Callback, caplog) -> None:
+    """A 400 that changes nothing, logged as one WARNING line without a traceback."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert_refused(server, callback, 400)
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and lines[0].exc_info is None, [r.getMessage() for r in lines]
+
+
+@pytest.mark.parametrize("body", [b"[" * MAX_BODY, b"[" * (MAX_BODY // 2) + b"]" * (MAX_BODY // 2),
+                                  b"{\"a\":" * (MAX_BODY // 5)],
+                         ids=["open-brackets", "balanced-brackets", "nested-objects"])
+def test_a_body_nested_past_the_parsers_recursion_is_refused_in_one_line(server, caplog, body):
+    """The credential is right (OneSpan's key, Legalsign's path): the body alone is hostile. It used to
+    raise RecursionError out of the JSON parser: a 500 and a 55-line traceback."""
+    callback = server.kit.make(KNOWN_REQUEST)
+    callback.body = body
+    refused_in_one_line(server, callback, caplog)
+
+
+def test_a_megabyte_of_brackets_from_anyone_is_refused_in_one_line(store_url, caplog):
+    """The report's case: no credential, 100,000 `[` to SignRequest under the daemon's default 1 MB cap."""
+    store = Store(store_url)
+    store.migrate()
+    kit = KITS["signrequest"]()
+    client = TestClient(build_webhook_app(store=store, providers={kit.name: kit.provider}, max_body_bytes=1_000_000),
+                        raise_server_exceptions=False)
+    with caplog.at_level(logging.INFO):
+        response = client.post("/webhooks/signrequest", content=b"[" * 100_000,
+                               headers={"Content-Type": "application/json"})
+    store.close()
+    assert (response.status_code, response.text) == (400, "callback body is nested too deeply")
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and lines[0].exc_info is None
+
+
+def test_an_authentic_callback_with_a_field_nested_hundreds_deep_is_refused_in_one_line(server, caplog):
+    """Deep enough to hurt whatever walks or prints the value next, shallow enough for the parser."""
+    refused_in_one_line(server, server.kit.make(KNOWN_REQUEST, extra=_nested(900)), caplog)
+
+
+@pytest.mark.parametrize("field", ["sessionUser", "extra"])
+def test_an_authentic_callback_with_a_lone_surrogate_is_refused_in_one_line(server, caplog, field):
+    # "\ud800" is valid JSON syntax but no Unicode text: OneSpan's event identity used to fail to encode it
+    # (UnicodeEncodeError, a 500); elsewhere it would reach the store or the logs.
+    refused_in_one_line(server, server.kit.make(KNOWN_REQUEST, **{field: "x\ud800y"}), caplog)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_trailing_slash_is_no_route_and_no_redirect_to_the_callers_host(server, method):
+    """Starlette used to answer 307 with a Location built from the request's Host header."""
+    callback = server.kit.make(KNOWN_REQUEST)
+    before = snapshot(server.store)
+    response = server.client.request(method, callback.path + "/", content=callback.body,
+                                     headers={**callback.headers, "Host": "attacker.example"}, follow_redirects=False)
+    assert response.status_code in (404, 405) and "location" not in response.headers
+    assert snapshot(server.store) == before and server.woken == []
+    healthz = server.client.get("/healthz/", headers={"Host": "attacker.example"}, follow_redirects=False)
+    assert healthz.status_code == 404 and "location" not in healthz.headers
