@@ -15,6 +15,7 @@ from connector.crm import FileRef, Opportunity
 from connector.delivery import embedded_delivery_problem
 from connector.documents import PdfLimits, check_pdf, check_size, pdf_filename, select_files
 from connector.errors import PreparationError
+from connector.formatting import ValueFormat
 from connector.pdf_forms import TemplateError, fill
 from connector.reminders import schedule_for_provider
 from connector.signers import build_signers
@@ -55,13 +56,13 @@ def _chosen(rule: Rule, opportunity: Opportunity) -> list[Pending]:
 
 
 def _generate(spec: TemplateFill, opportunity: Opportunity, signers: tuple[SignerSpec, ...],
-              templates_dir: Path | None) -> tuple[str, bytes]:
-    title = render(spec.title, opportunity, signers)
+              templates_dir: Path | None, formats: ValueFormat) -> tuple[str, bytes]:
+    title = render(spec.title, opportunity, signers, formats)
     path = template_file(templates_dir, spec.path) if templates_dir else None
     if path is None or not path.is_file():
         raise PreparationError(f"The template {spec.path} for {title!r} is missing from the connector's mapping "
                                "folder. Restore the file, or change the rule's documents.")
-    values = {name: render(text, opportunity, signers) for name, text in spec.fields.items()}
+    values = {name: render(text, opportunity, signers, formats) for name, text in spec.fields.items()}
     try:
         return title, fill(path.read_bytes(), values)
     except TemplateError as exc:
@@ -82,6 +83,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
     if problem:
         raise PreparationError(f"Rule {rule.id}: {problem}")
     chosen = _chosen(rule, opportunity)
+    formats = ValueFormat(rule.language, rule.currency)
     if len(chosen) > 1 and not capabilities.multiple_documents:
         raise PreparationError(
             f"Rule {rule.id} selects {len(chosen)} documents but {provider_label} sends one document per "
@@ -96,7 +98,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
             title, source, content = item.title, item.version_id, Blob.of(download(item.version_id))
             checked = item
         else:
-            title, generated = _generate(item, opportunity, signers, templates_dir)
+            title, generated = _generate(item, opportunity, signers, templates_dir, formats)
             content = Blob.of(generated)
             source = f"template {item.path}"
             checked = FileRef(document_id="", version_id=source, title=title, extension="pdf")
@@ -108,8 +110,8 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
         external_id=external_id,
         documents=tuple(documents),
         signers=signers,
-        subject=render(rule.subject, opportunity, signers),
-        message=render(rule.message, opportunity, signers),
+        subject=render(rule.subject, opportunity, signers, formats),
+        message=render(rule.message, opportunity, signers, formats),
         callback_url=callback_url,
         expires_in_days=rule.expires_in_days,
         send_reminders=send_reminders,

@@ -7,6 +7,11 @@ them. When the README's "Two commands" section changes, this test changes with i
 
 from __future__ import annotations
 
+import io
+from datetime import date
+
+from pypdf import PdfReader
+
 from connector.store import JobState
 from tests.e2e.deals import sign
 
@@ -85,6 +90,11 @@ def test_verbal_commitment_sends_the_order_form_only_for_new_business_of_10000_o
         assert _record(e2e, opportunity_id)["Signing_Status__c"] == "Completed", name
         assert {"Terms and Conditions - signed", "Terms and Conditions - evidence"} <= _titles(e2e, opportunity_id)
     assert {f"Order Form - {LAB} - signed", f"Order Form - {LAB} - evidence"} <= _titles(e2e, ids[LAB])
+    order_form = next(f["content"] for f in e2e.salesforce.files_on(ids[SCANNERS])
+                      if f["title"] == f"Order Form - {SCANNERS} - signed")
+    text = PdfReader(io.BytesIO(order_form)).pages[0].extract_text()
+    close_date = date.fromisoformat(_record(e2e, ids[SCANNERS])["CloseDate"])
+    assert "$22,500.00" in text and f"{close_date:%B} {close_date.day}, {close_date.year}" in text
     assert not [t for t in _titles(e2e, ids[FLEET]) if t.startswith("Order Form")]
 
 
