@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
+import requests
 from pypdf import PdfReader
 
 from connector.store import JobState
@@ -96,6 +97,12 @@ def test_verbal_commitment_sends_the_order_form_only_for_new_business_of_10000_o
     close_date = date.fromisoformat(_record(e2e, ids[SCANNERS])["CloseDate"])
     assert "$22,500.00" in text and f"{close_date:%B} {close_date.day}, {close_date.year}" in text
     assert not [t for t in _titles(e2e, ids[FLEET]) if t.startswith("Order Form")]
+    # The console lists both of the deal's requests, not only the last one written to its status fields.
+    page = requests.get(f"{e2e.sandbox.salesforce_console.url}/sandbox/", timeout=5).text
+    row = page[page.index(f"<b>{LAB}</b>"):]
+    row = row[:row.index("</tr>")]
+    assert f"<li>Order Form - {LAB}: <b>Completed, everyone signed</b>" in row
+    assert "<li>Terms and Conditions: <b>Completed, everyone signed</b>" in row
 
 
 def test_contract_sent_signs_with_signrequest_and_closed_lost_cancels(e2e):
