@@ -59,18 +59,26 @@ def _signers(e2e, name: str) -> tuple[str, ...]:
                  for role in ("Decision Maker", "Economic Buyer") if role in roles)
 
 
-def test_the_documented_errors_each_show_on_their_deal(e2e):
-    """Not a PDF, no email, a missing contact role: each refused before sending, with the reason written back."""
-    ids = _move(e2e, {TRAINING: "Contract Sent", FABRIKAM: "Contract Sent", SCANNERS: "Contract Sent"})
+ERRORS = {TRAINING: "is not a PDF (extension docx)", SCANNERS: "has no contact with the role 'Economic Buyer'",
+          FABRIKAM: "has no email address"}
 
-    assert e2e.signrequest.create_calls == 0
-    errors = {name: _record(e2e, ids[name]) for name in ids}
-    assert {r["Signing_Status__c"] for r in errors.values()} == {"Error"}
-    assert "Quote Q-1004" in errors[TRAINING]["Signing_Last_Error__c"]
-    assert "is not a PDF (extension docx)" in errors[TRAINING]["Signing_Last_Error__c"]
-    assert "Marta Kowalski" in errors[FABRIKAM]["Signing_Last_Error__c"]
-    assert "has no email address" in errors[FABRIKAM]["Signing_Last_Error__c"]
-    assert "has no contact with the role 'Economic Buyer'" in errors[SCANNERS]["Signing_Last_Error__c"]
+
+def test_the_documented_errors_each_show_on_their_deal(e2e):
+    """Not a PDF, a missing contact role, no email: each refused before sending at every stage the README says,
+    with the reason written back."""
+    ids = {name: e2e.opportunity_id(name) for name in ERRORS}
+    for stage in ("Contract Sent", "Proposal", "Negotiation"):
+        _move(e2e, dict.fromkeys(ERRORS, stage))
+        for name, error in ERRORS.items():
+            record = _record(e2e, ids[name])
+            assert (record["Signing_Status__c"], stage) == ("Error", stage), name
+            assert error in record["Signing_Last_Error__c"], (name, stage)
+    assert "Quote Q-1004" in _record(e2e, ids[TRAINING])["Signing_Last_Error__c"]
+    _move(e2e, {FABRIKAM: "Verbal Commitment"})
+    assert _record(e2e, ids[FABRIKAM])["Signing_Status__c"] == "Error"
+    assert "Marta Kowalski" in _record(e2e, ids[FABRIKAM])["Signing_Last_Error__c"]
+    assert e2e.signrequest.create_calls == 0 and not e2e.sandbox.onespan.packages
+    assert not e2e.sandbox.legalsign.documents
 
 
 def test_verbal_commitment_sends_the_order_form_only_for_new_business_of_10000_or_more(e2e):
