@@ -13,6 +13,9 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PdfReadError
 from pypdf.generic import NameObject
 
+# Invisible direction marks (CLDR puts them in Hebrew and Arabic amounts) that the templates' WinAnsi
+# Helvetica cannot encode, and the narrow no-break space, which it draws as an ordinary one.
+_UNDRAWABLE = str.maketrans({"\u200e": None, "\u200f": None, "\u061c": None, "\u202f": "\u00a0"})
 # pypdf's /FT names, for messages.
 _FIELD_KINDS = {"/Tx": "text", "/Btn": "button or checkbox", "/Ch": "choice list", "/Sig": "signature"}
 READ_ERRORS = (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError)
@@ -47,7 +50,8 @@ def fill(content: bytes, values: Mapping[str, str]) -> bytes:
         writer.set_need_appearances_writer(True)
         for page in writer.pages:
             if page.get("/Annots"):
-                writer.update_page_form_field_values(page, dict(values), auto_regenerate=False, flatten=True)
+                drawable = {name: text.translate(_UNDRAWABLE) for name, text in values.items()}
+                writer.update_page_form_field_values(page, drawable, auto_regenerate=False, flatten=True)
         writer.remove_annotations(subtypes="/Widget")
         writer.root_object.pop(NameObject("/AcroForm"), None)
         out = io.BytesIO()

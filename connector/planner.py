@@ -15,6 +15,7 @@ from connector.crm import FileRef, Opportunity
 from connector.delivery import embedded_delivery_problem
 from connector.documents import PdfLimits, check_pdf, check_size, pdf_filename, select_files
 from connector.errors import PreparationError
+from connector.formatting import ValueFormat
 from connector.pdf_forms import TemplateError, fill
 from connector.reminders import schedule_for_provider
 from connector.signers import build_signers
@@ -55,24 +56,24 @@ def _chosen(rule: Rule, opportunity: Opportunity) -> list[Pending]:
     return chosen
 
 
-def _text(template: str, opportunity: Opportunity, signers: tuple[SignerSpec, ...], *,
+def _text(template: str, opportunity: Opportunity, signers: tuple[SignerSpec, ...], formats: ValueFormat, *,
           multiline: bool = False) -> str:
     """A mapping's text with its merge fields filled, without control characters (mappings/control_chars.py).
 
     Free text is cleaned rather than refused: a right-to-left override or a NUL in an account name or a file
     title is never what someone meant to show a signer, what is left still reads as intended, and the request
     can go out. Signer identity is refused instead (connector/signers.py)."""
-    return strip_controls(render(template, opportunity, signers), multiline=multiline)
+    return strip_controls(render(template, opportunity, signers, formats), multiline=multiline)
 
 
 def _generate(spec: TemplateFill, opportunity: Opportunity, signers: tuple[SignerSpec, ...],
-              templates_dir: Path | None) -> tuple[str, bytes]:
-    title = _text(spec.title, opportunity, signers)
+              templates_dir: Path | None, formats: ValueFormat) -> tuple[str, bytes]:
+    title = _text(spec.title, opportunity, signers, formats)
     path = template_file(templates_dir, spec.path) if templates_dir else None
     if path is None or not path.is_file():
         raise PreparationError(f"The template {spec.path} for {title!r} is missing from the connector's mapping "
                                "folder. Restore the file, or change the rule's documents.")
-    values = {name: _text(text, opportunity, signers, multiline=True) for name, text in spec.fields.items()}
+    values = {name: _text(text, opportunity, signers, formats, multiline=True) for name, text in spec.fields.items()}
     try:
         return title, fill(path.read_bytes(), values)
     except TemplateError as exc:
@@ -93,6 +94,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
     if problem:
         raise PreparationError(f"Rule {rule.id}: {problem}")
     chosen = _chosen(rule, opportunity)
+    formats = ValueFormat(rule.language, rule.currency)
     if len(chosen) > 1 and not capabilities.multiple_documents:
         raise PreparationError(
             f"Rule {rule.id} selects {len(chosen)} documents but {provider_label} sends one document per "
@@ -108,7 +110,7 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
             content = Blob.of(download(item.version_id))
             checked = item
         else:
-            title, generated = _generate(item, opportunity, signers, templates_dir)
+            title, generated = _generate(item, opportunity, signers, templates_dir, formats)
             content = Blob.of(generated)
             source = f"template {item.path}"
             checked = FileRef(document_id="", version_id=source, title=title, extension="pdf")
@@ -120,8 +122,8 @@ def plan_request(rule: Rule, opportunity: Opportunity, *, download: Callable[[st
         external_id=external_id,
         documents=tuple(documents),
         signers=signers,
-        subject=_text(rule.subject, opportunity, signers),
-        message=_text(rule.message, opportunity, signers, multiline=True),
+        subject=_text(rule.subject, opportunity, signers, formats),
+        message=_text(rule.message, opportunity, signers, formats, multiline=True),
         callback_url=callback_url,
         expires_in_days=rule.expires_in_days,
         send_reminders=send_reminders,

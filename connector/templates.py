@@ -1,4 +1,8 @@
-"""Merge fields in subjects, messages and template documents: {{Opportunity.Amount}}, {{Signer1.Name}}..."""
+"""Merge fields in subjects, messages and template documents: {{Opportunity.Amount}}, {{Signer1.Name}}...
+
+Values print as the rule's language writes them (connector/formatting.py): amounts with two decimals or
+the rule's currency, dates as long dates, numbers with the language's separators.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,8 @@ from collections.abc import Sequence
 
 from adapters.base import SignerSpec
 from connector.crm import Opportunity
+from connector.formatting import ValueFormat
 from mappings.merge_fields import MERGE_FIELD, soql_path
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def merge_values(opportunity: Opportunity, signers: Sequence[SignerSpec] = ()) -> dict[str, str]:
@@ -37,13 +32,17 @@ def merge_values(opportunity: Opportunity, signers: Sequence[SignerSpec] = ()) -
     return values
 
 
-def render(template: str, opportunity: Opportunity, signers: Sequence[SignerSpec] = ()) -> str:
+def render(template: str, opportunity: Opportunity, signers: Sequence[SignerSpec] = (),
+           formats: ValueFormat | None = None) -> str:
+    """`template` with its merge fields filled in, values printed as `formats` (the rule's language and
+    currency; default en, no currency) says."""
     values = merge_values(opportunity, signers)
+    formats = formats or ValueFormat()
 
     def value(name: str) -> str:
         if name in values:
             return values[name]
         path = soql_path(name)
-        return _text(opportunity.values.get(path)) if path else ""
+        return formats.text(name, opportunity.values.get(path)) if path else ""
 
     return MERGE_FIELD.sub(lambda m: value(m.group(1)), template)

@@ -10,6 +10,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
+from babel.numbers import is_currency
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -258,6 +259,19 @@ class Rule(_Strict):
             raise ValueError(f"{language!r} is not a language code; use a lower-case ISO 639-1 code such as en, nl, "
                              "fr or de, optionally with a region (en-gb)")
         return language
+
+    currency: str | None = Field(
+        None, description="ISO 4217 code (USD, EUR...) amounts print with: {{Opportunity.Amount}} becomes $22,500.00 "
+                          "in en, 22.500,00 $ in de. Left out: the number alone, 22,500.00. Dates and numbers print "
+                          "as the rule's language writes them either way.")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, currency: str | None) -> str | None:
+        if currency is not None and not (re.fullmatch(r"[A-Z]{3}", currency) and is_currency(currency)):
+            raise ValueError(f"{currency!r} is not an ISO 4217 currency code; use an upper-case code such as USD, EUR "
+                             "or GBP")
+        return currency
 
     @field_validator("documents", mode="before")
     @classmethod

@@ -1,17 +1,83 @@
 """Tiny PDF writer for the sandbox: demo contracts, signed copies and evidence reports.
 
 It writes real, parseable PDFs (checked with pypdf in the tests) with lines of Helvetica text,
-so the sandbox needs no PDF toolkit beyond the project's own dependencies.
+so the sandbox needs no PDF toolkit beyond the project's own dependencies. A line wider than the
+page between its margins is wrapped at spaces (a word wider than that alone, such as a long id, is cut
+where it must be), and lines beyond the bottom margin go on to a further page.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterator, Sequence
 
 from pypdf import PdfReader, PdfWriter
 
 _PAGE_WIDTH, _PAGE_HEIGHT = 612, 792
+_MARGIN, _FONT_SIZE, _LEADING = 72, 12, 14
+_TEXT_WIDTH = _PAGE_WIDTH - 2 * _MARGIN
+_LINES_PER_PAGE = (_PAGE_HEIGHT - 2 * _MARGIN) // _LEADING + 1
+# Helvetica's advance widths (Adobe's core-font metrics, 1/1000 of the font size) for ' ' to '~'; other
+# characters are measured as their unaccented letter (é as e), else as 556 (a digit).
+_ASCII_WIDTHS = dict(zip(map(chr, range(32, 127)), (
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
+    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
+    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
+    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
+    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
+    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584), strict=True))
+
+
+def _char_width(char: str) -> float:
+    width = _ASCII_WIDTHS.get(char) or _ASCII_WIDTHS.get(unicodedata.normalize("NFD", char)[:1], 556)
+    return width * _FONT_SIZE / 1000
+
+
+def text_width(text: str) -> float:
+    """How wide `text` is in points, in the pages' 12 pt Helvetica."""
+    return sum(_char_width(char) for char in text)
+
+
+def _cut(word: str, width: float) -> Iterator[str]:
+    """A word wider than `width`, in pieces that fit."""
+    piece = ""
+    for char in word:
+        if piece and text_width(piece + char) > width:
+            yield piece
+            piece = ""
+        piece += char
+    yield piece
+
+
+def wrap(line: str, width: float = _TEXT_WIDTH) -> list[str]:
+    """`line` as lines no wider than `width` points, broken at spaces where it can be."""
+    if text_width(line) <= width:
+        return [line]
+    lines: list[str] = []
+    current = ""
+    for word in line.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if text_width(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        *whole, current = _cut(word, width)
+        lines.extend(whole)
+    lines.append(current)
+    return lines
+
+
+def _laid_out(pages: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each page's lines wrapped to the text width; a page too long for one sheet goes on to the next."""
+    sheets = []
+    for lines in pages:
+        wrapped = [part for line in lines for part in wrap(line)]
+        sheets.extend(wrapped[i:i + _LINES_PER_PAGE] for i in range(0, len(wrapped), _LINES_PER_PAGE))
+        if not wrapped:
+            sheets.append([])
+    return sheets
 
 
 def _escape(text: str) -> str:
@@ -20,7 +86,7 @@ def _escape(text: str) -> str:
 
 
 def _content_stream(lines: Sequence[str]) -> bytes:
-    parts = ["BT", "/F1 12 Tf", "14 TL", f"72 {_PAGE_HEIGHT - 72} Td"]
+    parts = ["BT", f"/F1 {_FONT_SIZE} Tf", f"{_LEADING} TL", f"{_MARGIN} {_PAGE_HEIGHT - _MARGIN} Td"]
     for line in lines:
         parts.append(f"({_escape(line)}) Tj T*")
     parts.append("ET")
@@ -28,14 +94,15 @@ def _content_stream(lines: Sequence[str]) -> bytes:
 
 
 def text_pdf(pages: Sequence[Sequence[str]], *, title: str = "") -> bytes:
-    """A PDF with one page per entry of `pages`, each a list of text lines."""
+    """A PDF with a page per entry of `pages`, each a list of text lines (wrapped to the page width; an entry
+    with more lines than a page holds takes as many pages as it needs)."""
     objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"",  # pages tree, filled below
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     kids = []
-    for lines in pages:
+    for lines in _laid_out(pages):
         stream = _content_stream(lines)
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         content_ref = len(objects)

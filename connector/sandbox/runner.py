@@ -166,9 +166,10 @@ def run_sandbox(*, state_dir: Path, webhook_port: int, faults: str | None = None
 Sandbox running. Open in a browser:
   Salesforce console (move a deal to "Contract Sent", "Proposal", "Negotiation" or "Verbal Commitment"):
                                                                 {sandbox.salesforce_console.url}/sandbox/
-  SignRequest signing pages (sign or decline as each signer):   {sandbox.signrequest_server.url}/
-  OneSpan Sign signing pages (with the SMS code step):          {sandbox.onespan_server.url}/sandbox/
-  Legalsign signing pages:                                      {sandbox.legalsign_server.url}/sandbox/
+  Signing pages (sign or decline as each signer; an SMS code step shows the code it would text):
+    SignRequest:                                                {sandbox.signrequest_server.url}/
+    OneSpan Sign:                                               {sandbox.onespan_server.url}/sandbox/
+    Legalsign:                                                  {sandbox.legalsign_server.url}/sandbox/
   Daemon health:                                                {daemon_url}/healthz
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 State database: {db}

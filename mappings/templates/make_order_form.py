@@ -32,7 +32,7 @@ TOP, LEADING, FIELD_X, FIELD_WIDTH = 792 - 72, 14, 230, 310
 LINES = [
     ("ORDER FORM", None), ("", None),
     ("Customer:", "customer_name"), ("Billing city:", "billing_city"), ("Opportunity:", "opportunity_name"),
-    ("Order total (USD):", "amount"), ("Close date:", "close_date"), ("", None),
+    ("Order total:", "amount"), ("Close date:", "close_date"), ("", None),
     ("Account executive:", "owner_name"), ("Account executive e-mail:", "owner_email"), ("", None),
     ("Signed for the customer by:", "signer_name"), ("Signer e-mail:", "signer_email"), ("", None),
     ("The customer orders the products and services above on the agreed terms.", None), ("", None),

@@ -44,13 +44,14 @@ def test_the_order_form_is_generated_from_the_template_and_signed_end_to_end(e2e
     assert sent["name"] == "Order Form - Umbrella Fleet.pdf"
     assert sent["signrequest"]["subject"] == "Order form for Umbrella Fleet Inc: Umbrella Fleet"
     # The deal was made through the API, so the integration user owns it.
-    assert sent["signrequest"]["message"] == "Hello Dana, here is the order form for 50000 USD. Integration User"
+    assert sent["signrequest"]["message"] == "Hello Dana, here is the order form for $50,000.00. Integration User"
     assert [s["language"] for s in sent["signrequest"]["signers"] if s["needs_to_sign"]] == ["en"]
     generated = e2e.signrequest.store.documents[job.request_id].content
     reader = PdfReader(io.BytesIO(generated))
     assert reader.get_fields() is None  # flattened: the values are page content, not editable fields
     text = _text(generated)
-    for value in ("Umbrella Fleet Inc", "Leeds", "Umbrella Fleet", "50000", "2026-12-31", "Dana Signer", SIGNER,
+    for value in ("Umbrella Fleet Inc", "Leeds", "Umbrella Fleet", "$50,000.00", "December 31, 2026", "Dana Signer",
+                  SIGNER,
                   "Integration User"):
         assert value in text
     assert not [f for f in e2e.salesforce.files_on(opportunity_id) if f["title"].startswith("Order Form")]
@@ -120,7 +121,7 @@ def test_plan_shows_the_generated_order_form_for_a_demo_deal_without_sending(e2e
     assert "rule order-form: would send with SignRequest" in text
     assert "  document 'Order Form - Contoso - Lab Data Platform' (template templates/order_form.pdf): " in text
     assert "  subject: Order form for Contoso Pharmaceuticals: Contoso - Lab Data Platform" in text
-    assert "  message: Hello Grace, here is the order form for 136000 USD. Sam Okafor" in text
+    assert "  message: Hello Grace, here is the order form for $136,000.00. Sam Okafor" in text
     assert "(would fire on entering Verbal Commitment)" in text
     assert e2e.signrequest.create_calls == 0 and e2e.daemon.store.list_jobs() == []
 

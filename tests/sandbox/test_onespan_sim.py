@@ -186,7 +186,9 @@ def test_the_signing_page_with_sms_step_escaping_sign_and_decline(world):
     status = world.provider.get_status(ref)
     assert (status.state, status.declined_by, status.decline_reason) == (SigningState.DECLINED, ELI,
                                                                          "Price <too> high")
-    assert "This transaction is DECLINED" in requests.get(url, timeout=5).text
+    finished = requests.get(url, timeout=5).text
+    assert "Transaction: Declined by a signer <small class='code'>(DECLINED)</small>" in finished
+    assert "There is nothing to sign." in finished
 
 
 def test_decline_with_a_reason(world):

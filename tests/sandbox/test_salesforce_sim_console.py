@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from datetime import date
 
 import pytest
 from pypdf import PdfReader
@@ -73,3 +75,47 @@ def test_console_moves_a_stage_and_serves_files(sf_org):
     download = session.get(f"{sf_org.url}/sandbox/files/{quote['version_id']}", timeout=5)
     assert download.content == quote["content"] and download.headers["Content-Type"] == "application/pdf"
     assert session.get(f"{sf_org.url}/sandbox/files/068000000000000AAA", timeout=5).status_code == 404
+
+
+def _row_of(page: str, name: str) -> str:
+    start = page.index(f"<b>{name}</b>")
+    return page[start:page.find("</tr>", start)]
+
+
+def test_the_refresh_keeps_a_stage_picked_but_not_yet_moved(sf_org):
+    page = sf_org.session().get(f"{sf_org.url}/sandbox/", timeout=5).text
+    head = page[:page.index("</head>")]
+    # No unconditional reload: the page's script reloads only while no select differs from the deal's stage.
+    assert re.sub(r"<noscript>.*?</noscript>", "", head, flags=re.S).count("http-equiv") == 0
+    assert "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>" in head
+    assert "select.value !== select.getAttribute(\"data-stage\")" in page and "window.location.reload()" in page
+    for opportunity in (sf_org.sim.get_record("Opportunity", o) for o in sf_org.demo["opportunities"].values()):
+        row = _row_of(page, opportunity["Name"])
+        assert f'data-stage="{opportunity["StageName"]}"' in row and 'autocomplete="off"' in row
+        assert f"<option selected>{opportunity['StageName']}</option>" in row
+
+
+def test_the_row_shows_what_the_filters_read_and_readable_times(sf_org):
+    opportunity = sf_org.demo["opportunities"]["Northwind - Warehouse Scanners"]
+    sf_org.sim.update_record("Opportunity", opportunity, {"Signing_Status__c": "Sent",
+                                                          "Signing_Sent_At__c": "2026-12-04T16:25:07.000+0000"})
+    row = _row_of(sf_org.session().get(f"{sf_org.url}/sandbox/", timeout=5).text, "Northwind - Warehouse Scanners")
+    assert "Record type: New Business <small>(New_Business)</small>" in row and "Amount: 22,500.00" in row
+    close = date.fromisoformat(sf_org.sim.get_record("Opportunity", opportunity)["CloseDate"])
+    assert f"Close date: {close.day} {close:%b %Y}" in row
+    assert "sent 4 Dec 2026, 16:25:07 UTC" in row
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}", row)  # no raw ISO times anywhere in the row
+
+
+def test_two_requests_on_one_stage_are_both_listed_with_their_latest_state(sf_org):
+    opportunity = sf_org.demo["opportunities"]["Contoso - Lab Data Platform"]
+    for subject in ("Sent for signature: Order Form - Lab (SignRequest 11aa)",
+                    "Sent for signature: Terms and Conditions (SignRequest 22bb)",
+                    "Signed: Terms and Conditions (SignRequest 22bb)",
+                    "Sent for signature: Quote Q-1003, Terms and Conditions (OneSpan Sign pk-33)",
+                    "Signature cancelled: Quote Q-1003, Terms and Conditions (OneSpan Sign pk-33)"):
+        sf_org.sim.create_record("Task", {"WhatId": opportunity, "Subject": subject, "Status": "Completed"})
+    row = _row_of(sf_org.session().get(f"{sf_org.url}/sandbox/", timeout=5).text, "Contoso - Lab Data Platform")
+    assert ("<li>Order Form - Lab: <b>Sent, waiting for the signers</b><br><small>SignRequest 11aa</small></li>"
+            "<li>Terms and Conditions: <b>Completed, everyone signed</b><br><small>SignRequest 22bb</small></li>"
+            "<li>Quote Q-1003, Terms and Conditions: <b>Cancelled</b><br><small>OneSpan Sign pk-33</small></li>") in row

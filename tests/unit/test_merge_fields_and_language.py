@@ -34,7 +34,7 @@ def test_values_come_from_the_poll_and_signers_count_in_signing_order():
             "[{{Owner.Title}}] {{Owner.Email}} {{Opportunity.Region__c}} {{Opportunity.IsPrivate}} | "
             "{{Signer1.Name}} <{{Signer1.Email}}>, {{Signer2.FirstName}} {{Signer2.LastName}}")
     assert render(text, OPPORTUNITY, SIGNERS) == (
-        "48000 12.5 2026-12-31 Leeds [] rita@acme.example EMEA true | Dana Lee <dana@x.io>, Eli Buyer")
+        "48,000.00 12.5 December 31, 2026 Leeds [] rita@acme.example EMEA true | Dana Lee <dana@x.io>, Eli Buyer")
 
 
 def test_the_poll_selects_exactly_the_merge_fields_the_rules_read():

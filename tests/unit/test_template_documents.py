@@ -53,7 +53,7 @@ def test_the_engine_sends_the_generated_document_with_the_rule_language(world):
     [document] = request.spec.documents
     assert (document.title, document.filename) == ("Order Form Deal 1AAA", "Order Form Deal 1AAA.pdf")
     text = _text(document.content)
-    assert all(value in text for value in ("Acme", "48000", "Dana Signer", "Rita Rep"))
+    assert all(value in text for value in ("Acme", "48.000,00", "Dana Signer", "Rita Rep"))  # the rule says nl
     assert request.spec.language == "nl"
     assert world.crm.polled_fields == [("Amount",)]
 
@@ -107,10 +107,10 @@ def test_plan_shows_the_generated_document_and_the_rendered_texts(world):
                     opportunity_id=opportunity.id, limits=PdfLimits(), callback_base_url="https://c.example",
                     templates_dir=REPO_ROOT / "mappings", out=lines.append)
     text = "\n".join(lines)
-    generated = fill(TEMPLATE, {"customer_name": "Acme", "amount": "1250.5", "signer_name": "Dana Signer",
+    generated = fill(TEMPLATE, {"customer_name": "Acme", "amount": "1.250,50", "signer_name": "Dana Signer",
                                 "owner_name": "Rita Rep"})
     assert code == 0
     assert (f"  document 'Order Form Deal 1AAA' (template templates/order_form.pdf): {len(generated):,} bytes, "
             f"1 page(s), sha256 {hashlib.sha256(generated).hexdigest()}") in text
-    assert "\n  subject: Order for Acme: 1250.5\n" in text and "\n  language: nl\n" in text
+    assert "\n  subject: Order for Acme: 1.250,50\n" in text and "\n  language: nl\n" in text
     assert world.provider.create_calls == 0 and "would be refused" not in text

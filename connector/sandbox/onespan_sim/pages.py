@@ -9,10 +9,21 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from connector.sandbox.onespan_sim.documents import current_pdf
-from connector.sandbox.pages import html_page, perform_action, read_form
+from connector.sandbox.pages import error_note, html_page, perform_action, read_form, status_words
 
 _STYLE = ".note{background:#fff6d5;padding:.5rem}form{margin:1rem 0}"
 _NOT_FOUND = "<p>This signing link is not valid.</p>"
+# OneSpan's package statuses, as a person reads them.
+_STATUS_WORDS = {"DRAFT": "Draft, not sent yet", "SENT": "Waiting for signers", "COMPLETED": "Signed by everyone",
+                 "ARCHIVED": "Archived", "DECLINED": "Declined by a signer", "OPTED_OUT": "A signer opted out",
+                 "EXPIRED": "Expired"}
+
+
+def _status(package) -> str:
+    if package.trashed:
+        return status_words("In the trash", "trashed")
+    return status_words(_STATUS_WORDS.get(package.status, package.status.replace("_", " ").capitalize()),
+                        package.status)
 
 
 def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -47,13 +58,16 @@ def page_routes(sim) -> list[Route]:
                 emails = {r["id"]: r["signers"][0]["email"] for r in package.signer_roles()}
                 links = "".join(f"<li><a href='/sandbox/sign/{escape(key)}'>{escape(emails[role])}</a></li>"
                                 for key, role in package.signing_keys.items())
-                state = "trashed" if package.trashed else package.status
-                items.append(f"<li><b>{escape(package.payload['name'])}</b> {state}<ul>{links}</ul></li>")
+                items.append(f"<li><b>{escape(package.payload['name'])}</b>: {_status(package)}<ul>{links}</ul></li>")
         listing = "".join(items) or "<li>None yet</li>"
         return _html("OneSpan sandbox", f"<h1>OneSpan Sign sandbox</h1><ul>{listing}</ul>")
 
     def page(request: Request) -> Response:
-        key = request.path_params["key"]
+        return signer_page(request.path_params["key"])
+
+    def signer_page(key: str, error: str | None = None) -> Response:
+        """The signer's page; with `error`, again after a form sent wrong (status 400), the error above the form."""
+        status = 400 if error else 200
         with sim.lock:
             found = sim.page_target(key)
             if found is None:
@@ -64,22 +78,25 @@ def page_routes(sim) -> list[Route]:
             body = (f"<h1>{escape(package.payload['name'])}</h1>"
                     f"<p>{escape(package.payload.get('emailMessage') or '')}</p>"
                     f"<p>Signing as {escape(signer['firstName'])} {escape(signer['lastName'])} "
-                    f"&lt;{escape(signer['email'])}&gt;</p>")
+                    f"&lt;{escape(signer['email'])}&gt;</p><p>Transaction: {_status(package)}</p>")
+            if package.status == "COMPLETED" and package.role_signed(role["id"]):
+                return _html("Signed", body + "<p>You have signed. Signed by everyone: the sender has the signed "
+                             "documents.</p>")
             if not package.open_for_signing:
-                state = "in the trash" if package.trashed else escape(package.status)
-                return _html("Finished", body + f"<p>This transaction is {state}.</p>")
+                return _html("Finished", body + "<p>There is nothing to sign.</p>")
             if package.role_signed(role["id"]):
-                return _html("Signed", body + "<p>You have signed. Thank you.</p>")
+                return _html("Signed", body + "<p>You have signed; waiting for the others to sign.</p>")
             earlier = package.waiting_for(role)
             if earlier:
                 return _html("Not yet", body + f"<p>Waiting for {escape(earlier['signers'][0]['email'])} "
                              "to sign first.</p>")
             if sim.needs_sms(package, role):
-                return _html("Verify", body + _sms_step(role, package.sms_codes[role["id"]]))
+                return _html("Verify", body + error_note(error) + _sms_step(role, package.sms_codes[role["id"]]),
+                             status)
             consent = package.consent_approval(role["id"])
             if consent is not None and not consent.get("accepted"):
                 sim.view(package.id, signer["email"])  # opening the ceremony accepts the consent
-            return _html(package.payload["name"], body + _ceremony(key, package, role))
+            return _html(package.payload["name"], body + error_note(error) + _ceremony(key, package, role), status)
 
     def document(request: Request) -> Response:
         with sim.lock:
@@ -98,8 +115,10 @@ def page_routes(sim) -> list[Route]:
         if found is None:
             return _html("Not found", _NOT_FOUND, 404)
         package, role = found
-        failure = perform_action(sim, package.id, role["signers"][0]["email"], await read_form(request))
-        return failure or RedirectResponse(f"/sandbox/sign/{key}", status_code=303)
+        page_url = f"/sandbox/sign/{key}"
+        failure = perform_action(sim, package.id, role["signers"][0]["email"], await read_form(request),
+                                 lambda error: signer_page(key, error), page_url)
+        return failure or RedirectResponse(page_url, status_code=303)
 
     return [Route("/sandbox/", index, methods=["GET"]), Route("/sandbox/sign/{key}", page, methods=["GET"]),
             Route("/sandbox/sign/{key}", act, methods=["POST"]),

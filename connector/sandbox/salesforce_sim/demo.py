@@ -1,9 +1,19 @@
 """Demo data for the sandbox: two sales reps, three customer accounts with their contacts, two
-opportunity record types (New_Business, Renewal), and five open opportunities with contact roles and
-quotes attached.
+opportunity record types (New_Business, Renewal), and five open opportunities with contact roles, a
+quote and the terms and conditions attached.
 
 The deals start in Prospecting or Qualification, stages no signing rule watches, so nothing is sent
-until someone moves a deal on the console.
+until someone moves a deal on the console. What each deal shows (README, "Two commands"; each outcome
+is pinned by tests/e2e/test_demo_walkthrough.py):
+- Northwind - Fleet Telematics Renewal and Contoso - Lab Data Platform: every stage signs through;
+  at Verbal Commitment the renewal gets only the terms (the order-form rule wants New_Business).
+- Northwind - Warehouse Scanners: only a decision maker, so the rules that also want an economic buyer
+  (Contract Sent, Proposal, Negotiation) write back an Error naming the missing role; Verbal
+  Commitment (decision maker only) sends the order form and the terms.
+- Contoso - Compliance Training Seats: its quote is a Word file, so the quote rules write back an Error
+  saying it is not a PDF; at Verbal Commitment (9,600, under the order form's 10,000) only the terms go.
+- Fabrikam - Route Optimisation Pilot: the decision maker has no email: every rule writes back an
+  Error saying so.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ DEALS = [
     ("Northwind - Fleet Telematics Renewal", 0, "Prospecting", 48000, "Q-1001", "pdf", 0, 1, 0, "Renewal"),
     ("Northwind - Warehouse Scanners", 0, "Qualification", 22500, "Q-1002", "pdf", 1, None, 1, "New_Business"),
     ("Contoso - Lab Data Platform", 1, "Prospecting", 136000, "Q-1003", "pdf", 2, 3, 1, "New_Business"),
-    ("Contoso - Compliance Training Seats", 1, "Qualification", 9600, "Q-1004", "docx", 3, None, 0, "New_Business"),
+    ("Contoso - Compliance Training Seats", 1, "Qualification", 9600, "Q-1004", "docx", 3, 2, 0, "New_Business"),
     ("Fabrikam - Route Optimisation Pilot", 2, "Prospecting", 31000, "Q-1005", "pdf", 4, 5, 0, "New_Business"),
 ]
 TERMS = text_pdf([
@@ -92,9 +102,9 @@ def seed(sim: SalesforceSimulator) -> dict:
         if kind == "pdf":
             quote_pdf = _quote(quote, account_name, name, amount)
             sim.attach_file(opportunity, f"Quote {quote}", f"Quote {quote}.pdf", quote_pdf)
-            sim.attach_file(opportunity, "Terms and Conditions", "Terms and Conditions.pdf", TERMS)
         else:
             sim.attach_file(opportunity, f"Quote {quote}", f"Quote {quote}.docx", _word_document(quote))
+        sim.attach_file(opportunity, "Terms and Conditions", "Terms and Conditions.pdf", TERMS)
         opportunities[name] = opportunity
     return {"integration_user": sim.integration_user_id, "users": reps, "accounts": accounts,
             "record_types": record_types,
