@@ -78,7 +78,7 @@ def _role(n, email, first, last, auth=None):
 
 
 def _box(n, left):
-    field = {"type": "SIGNATURE", "subtype": "FULLNAME", "page": 1, "top": 682, "left": left, "width": 200,
+    field = {"type": "SIGNATURE", "subtype": "FULLNAME", "page": 1, "top": 919, "left": left, "width": 200,
              "height": 50}
     return {"role": f"signer{n}", "fields": [field]}
 

@@ -27,13 +27,16 @@ class OneSpanError(Exception):
     Keys marked unconfirmed in the reference are invented in OneSpan's `error.<category>.<detail>` style.
     """
 
-    def __init__(self, code: int, key: str, message: str, name: str = "Validation Error"):
+    def __init__(self, code: int, key: str, message: str, name: str = "Validation Error", *,
+                 parameters: dict | None = None):
         super().__init__(message)
         self.code, self.key, self.message, self.name = code, key, message, name
+        self.parameters = parameters
 
     def body(self) -> dict:
-        return {"code": self.code, "messageKey": self.key, "message": self.message, "technical": self.message,
+        body = {"code": self.code, "messageKey": self.key, "message": self.message, "technical": self.message,
                 "name": self.name}
+        return body if self.parameters is None else {**body, "parameters": self.parameters}
 
 
 def invalid(message: str, key: str = "error.validation.packageValidation") -> OneSpanError:
