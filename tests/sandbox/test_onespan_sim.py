@@ -34,8 +34,9 @@ from adapters.base import (
     SigningState,
     WebhookRejected,
 )
-from adapters.onespan import OneSpanProvider
+from adapters.onespan import CALLBACK_EVENTS, OneSpanProvider
 from connector.sandbox.onespan_sim import ActionRefused, OneSpanSimulator
+from connector.sandbox.onespan_sim.model import NEWER_EVENTS
 from connector.sandbox.pdfgen import text_pdf
 from connector.sandbox.servers import serve_in_thread
 
@@ -154,7 +155,7 @@ def test_sign_in_order_with_an_sms_step_then_signed_pdfs_and_evidence(world):
     assert {e.request_id for e in events} == {ref.request_id}
     kinds = [e.kind for e in events]
     assert kinds[0] == "PACKAGE_ACTIVATE" and kinds[-1] == "PACKAGE_COMPLETE"
-    assert kinds.count("SIGNER_COMPLETE") == 2 and "DOCUMENT_VIEWED" in kinds
+    assert kinds.count("SIGNER_COMPLETE") == 2 and "DOCUMENT_SIGNED" in kinds
     assert events[-1].state_hint == SigningState.COMPLETED
     headers, body = world.receiver.received[-1]
     assert headers["authorization"] == f"Basic {HOOK_KEY}"
@@ -271,6 +272,39 @@ def test_callbacks_are_retried_and_a_lost_one_is_kept_for_replay(world):
     world.sim.expire(world.provider.create(world.spec(external_id="job-2")).request_id)
     world.sim.wait_for_deliveries(5)
     assert [b["name"] for b in world.sim.failed_callbacks()] == ["PACKAGE_ACTIVATE"]
+
+
+def test_the_registration_names_only_events_the_server_accepts(world):
+    refused = world.api("POST", "/callback", json={"url": world.hook, "events": ["PACKAGE_COMPLETE",
+                                                                                "DOCUMENT_VIEWED"]})
+    assert "DOCUMENT_VIEWED" in _is_error(refused, 400, "error.validation.callback.events")["message"]
+    world.provider.create(world.spec())
+    assert world.sim.callback["url"] == world.hook and "DOCUMENT_VIEWED" not in world.sim.callback["events"]
+    assert world.api("GET", "/callback").json()["events"] == list(CALLBACK_EVENTS)
+
+
+def test_an_account_refusing_the_registration_still_gets_its_requests_sent(caplog):
+    sim = OneSpanSimulator(api_key=API_KEY, callback_events=frozenset({"PACKAGE_CREATE"}))
+    server = serve_in_thread(sim.app)
+    try:
+        provider = OneSpanProvider(api_key=API_KEY, base_url=server.url, callback_key=HOOK_KEY,
+                                   retry_wait_initial=0)
+        spec = SigningRequestSpec(external_id="job-1", documents=(DocumentSpec("Q", "q.pdf", QUOTE),),
+                                  signers=(SignerSpec(DANA, "Dana", "Lee", 1),), subject="S", message="M",
+                                  callback_url="https://hooks.example/onespan")
+        with caplog.at_level("WARNING", logger="adapters.onespan"):
+            refs = [provider.create(spec), provider.create(spec)]
+        assert [sim.package(r.request_id)["status"] for r in refs] == ["SENT", "SENT"]
+        assert sim.callback["url"] is None  # nothing registered: status checks follow these requests
+        assert sum("refused the callback configuration" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        sim.close()
+        server.stop()
+
+
+def test_a_newer_server_takes_document_viewed(world):
+    newer = OneSpanSimulator(api_key=API_KEY, callback_events=NEWER_EVENTS)
+    assert "DOCUMENT_VIEWED" in newer.register_callback({"url": world.hook, "events": ["DOCUMENT_VIEWED"]})["events"]
 
 
 def test_a_forged_or_unauthenticated_callback_is_refused(world):

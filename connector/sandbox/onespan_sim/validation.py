@@ -220,7 +220,7 @@ def validate_create(payload: object, files: list[tuple[str, bytes]], now: dateti
     return uploads
 
 
-def validate_callback(data: dict) -> dict:
+def validate_callback(data: dict, accepted: frozenset[str] = EVENTS) -> dict:
     url = data.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise invalid("The callback url is invalid.", "error.validation.callback.url")
@@ -228,8 +228,10 @@ def validate_callback(data: dict) -> dict:
     if key is not None and not isinstance(key, str):
         raise invalid("The callback key must be a string.", "error.validation.callback.key")
     events = data.get("events", [])
-    if not isinstance(events, list) or any(e not in EVENTS for e in events):
-        raise invalid("events must list known event names.", "error.validation.callback.events")
+    unknown = [e for e in events if e not in accepted] if isinstance(events, list) else None
+    if unknown is None or unknown:
+        raise invalid(f"events must list known event names{f' ({unknown[0]!r} is not one)' if unknown else ''}.",
+                      "error.validation.callback.events")
     return {"url": url, "key": key or None, "events": list(dict.fromkeys(events))}
 
 
