@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from adapters.base import SigningProvider, WebhookEvent, WebhookRejected
 from connector.event_ingest import EventIngest, IngestFailed
-from connector.store import NewEvent, Store
+from connector.store import EventCaps, NewEvent, Store
 from connector.store.models import EventRow
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,10 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
                       on_event: Callable[[], None] = lambda: None,
-                      health: Callable[[], dict] = lambda: {}) -> Starlette:
-    """`on_event` is called (from the ingest thread) after a commit that recorded new events."""
-    ingest = EventIngest(store, on_recorded=on_event)
+                      health: Callable[[], dict] = lambda: {}, caps: EventCaps | None = None) -> Starlette:
+    """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
+    what a flood of callbacks can store."""
+    ingest = EventIngest(store, on_recorded=on_event, caps=caps)
 
     async def healthz(_request: Request) -> Response:
         details = await run_in_threadpool(health)
@@ -102,6 +103,8 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
             return PlainTextResponse("could not record the event; retry later", status_code=503)
         if fresh:
             log.debug("webhook %s: %s for request %s recorded", name, event.kind, event.request_id)
+        elif fresh is None:
+            log.debug("webhook %s: %s for request %s not kept (over a cap)", name, event.kind, event.request_id)
         else:
             log.debug("webhook %s: duplicate event %s ignored", name, event.event_id)
         return PlainTextResponse("OK")

@@ -20,3 +20,12 @@ class NewEvent:
     def key(self) -> tuple[str, str]:
         """What makes a delivery a redelivery: the provider's own event id."""
         return self.provider, self.event_id
+
+
+@dataclass(frozen=True)
+class EventCaps:
+    """What one flood of authentic-looking callbacks may store (replayed captures with fresh ids, say). Events that
+    would wake a job or be set aside as orphans are counted; further ones are acknowledged and not kept."""
+
+    per_request: int = 500  # events kept per job, or per provider request id no job has
+    unmatched: int = 10_000  # events kept, in all, about requests no job has (waiting for their job, or orphans)

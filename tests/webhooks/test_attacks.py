@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from connector.dispatcher import EventDispatcher
-from connector.store import JobState, Store
+from connector.store import EventCaps, JobState, Store
 from connector.store.models import EventRow
 from tests.webhooks.kits import KITS, MAX_BODY, NOW, Callback, webhook_server
 
@@ -85,6 +85,22 @@ def test_no_credential_at_all_is_refused(server):
 def test_a_replayed_capture_outside_the_window_is_refused(server, age):
     """An authentic callback, captured and sent again later (or dated ahead): the credential is valid."""
     assert_refused(server, server.kit.make(KNOWN_REQUEST, at=NOW - age), 400)
+
+
+def test_a_flood_of_replays_with_fresh_ids_stores_no_more_than_the_caps(server):
+    """A captured callback sent again and again with new event ids (SignRequest signs only the event time and
+    type, so a capture can be given any event and document id while its time is fresh): each answered 200, as
+    an authentic callback is, but a job, a request and all unknown requests together keep only so many."""
+    flooded = webhook_server(server.kit, server.store, EventCaps(per_request=5, unmatched=12))
+    for n in range(20):
+        # OneSpan has no event id: its id is derived from the body, so the replays vary the session user.
+        fresh = {"sessionUser": f"user{n}"} if server.kit.name == "onespan" else {}
+        for request_id in (KNOWN_REQUEST, "SomeoneElsesRequest", f"RandomRequest{n:04d}"):
+            assert flooded.post(server.kit.make(request_id, **fresh)).status_code == 200
+    _, events = snapshot(server.store)
+    per_request = {request_id: sum(e[2] == request_id for e in events) for request_id in {e[2] for e in events}}
+    assert per_request[KNOWN_REQUEST] == 5 and per_request["SomeoneElsesRequest"] == 5
+    assert sum(n for request_id, n in per_request.items() if request_id != KNOWN_REQUEST) == 12
 
 
 def test_a_redelivered_event_is_acknowledged_but_changes_nothing(server):
