@@ -306,14 +306,14 @@ class OneSpanProvider(SigningProvider):
             raise WebhookRejected(400, "createdDate is not an ISO-8601 date") from None
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
-        if abs(self.clock() - created.timestamp()) > self.replay_window:
-            raise WebhookRejected(400, "stale event: createdDate is outside the replay window")
         # No event id on the wire; these fields together identify one event (reference §5.4).
         identity = "|".join(str(event.get(k) or "")
                             for k in ("name", "packageId", "sessionUser", "documentId", "createdDate"))
         hint = _HINTS.get(event["name"])
         if event["name"] == "DOCUMENT_SIGNED" and event.get("documentId") == CONSENT:
             hint = SigningState.VIEWED  # accepting the consent document opens the ceremony; nothing is signed
+        # Outside the replay window: kept as a stale hint, not refused. OneSpan does not retry a failed
+        # callback; its sender replays the one from the failure e-mail by hand, possibly days later.
         return WebhookEvent(provider=self.name, event_id=hashlib.sha256(identity.encode()).hexdigest()[:40],
                             request_id=event["packageId"], kind=event["name"], occurred_at=created,
-                            state_hint=hint)
+                            state_hint=hint, stale=abs(self.clock() - created.timestamp()) > self.replay_window)

@@ -55,7 +55,7 @@ class EventIngest:
         self._writer: threading.Thread | None = None
         self._wake_owed = False
         self._next_wake = 0.0
-        self._counts = {"recorded": 0, "duplicate": 0, "over_cap": 0, "failed": 0, "transactions": 0}
+        self._counts = {"recorded": 0, "stale": 0, "duplicate": 0, "over_cap": 0, "failed": 0, "transactions": 0}
         self._summary_due = time.monotonic() + summary_seconds
 
     @property
@@ -65,8 +65,8 @@ class EventIngest:
             return len(self._queue)
 
     async def record(self, event: NewEvent) -> bool | None:
-        """Wait until `event` is committed; True when new, False for a redelivery, None when left out by the
-        caps (Store.record_events). Raises IngestFailed."""
+        """Wait until `event` is committed; True when new, False when there was nothing new to keep (a redelivery,
+        a stale informational event), None when left out by the caps (Store.record_events). Raises IngestFailed."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(event, loop, loop.create_future())
         gathered = self._gathering.get(loop)
@@ -105,6 +105,7 @@ class EventIngest:
         new = fresh.count(True)
         self._counts["recorded"] += new
         self._counts["over_cap"] += fresh.count(None)
+        self._counts["stale"] += sum(1 for w, kept in zip(batch, fresh, strict=True) if kept and w.event.stale)
         self._counts["duplicate"] += len(batch) - new - fresh.count(None)
         if new:
             self._wake_owed = True
@@ -139,8 +140,9 @@ class EventIngest:
     def _summarise(self, *, force: bool = False) -> None:
         if not any(self._counts.values()) or (not force and time.monotonic() < self._summary_due):
             return
-        log.info("webhooks: %(recorded)d events recorded, %(duplicate)d redeliveries ignored, "
-                 "%(failed)d not recorded (answered 503), in %(transactions)d transactions", self._counts)
+        log.info("webhooks: %(recorded)d events recorded (%(stale)d of them stale: dated outside the replay window, "
+                 "kept as hints), %(duplicate)d redeliveries or stale informational events ignored, %(failed)d "
+                 "not recorded (answered 503), in %(transactions)d transactions", self._counts)
         if self._counts["over_cap"]:
             log.warning("webhooks: %d events acknowledged but not kept: their job or request, or requests no job has "
                         "in all, already had as many stored as allowed (CONNECTOR_WEBHOOK_MAX_EVENTS_PER_REQUEST, "

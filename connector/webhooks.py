@@ -98,15 +98,17 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         try:
             fresh = await ingest.record(NewEvent(provider=name, event_id=event.event_id, request_id=event.request_id,
                                                  external_id=event.external_id, kind=event.kind,
-                                                 informational=_informational(event)))
+                                                 informational=_informational(event), stale=event.stale))
         except IngestFailed:
             return PlainTextResponse("could not record the event; retry later", status_code=503)
         if fresh:
-            log.debug("webhook %s: %s for request %s recorded", name, event.kind, event.request_id)
+            log.debug("webhook %s: %s for request %s recorded%s", name, event.kind, event.request_id,
+                      " (stale: dated outside the replay window; a hint only)" if event.stale else "")
         elif fresh is None:
             log.debug("webhook %s: %s for request %s not kept (over a cap)", name, event.kind, event.request_id)
         else:
-            log.debug("webhook %s: duplicate event %s ignored", name, event.event_id)
+            log.debug("webhook %s: event %s ignored (a redelivery, or stale and informational)", name,
+                      event.event_id)
         return PlainTextResponse("OK")
 
     app = Starlette(routes=[

@@ -15,6 +15,9 @@ class NewEvent:
     # Says only that the request moved on without ending (sent, viewed, one signer of several signed):
     # the engine acts on ending states alone, so the event is kept but wakes no job (no status call spent).
     informational: bool = False
+    # Dated outside the adapter's replay window: authentic but late, or replayed. It may wake its job like any
+    # event (at most once per wake interval); an informational one is not kept at all (it asks nothing).
+    stale: bool = False
 
     @property
     def key(self) -> tuple[str, str]:

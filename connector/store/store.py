@@ -295,8 +295,9 @@ class Store:
 
     def record_events(self, events: Sequence[NewEvent], caps: EventCaps | None = None) -> list[bool | None]:
         """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in order,
-        True when recorded, False when it was recorded before or earlier in `events`, None when not kept because
-        of `caps`. Committed to disk on return.
+        True when recorded, False when there was nothing new to keep (it was recorded before or earlier in
+        `events`, or it is stale and informational), None when not kept because of `caps`. Committed to disk
+        on return.
 
         Events that may wake a job are first matched to their job as the dispatcher will match them (the job
         id recorded with them), so that `caps` can count them: per job, or per request and in all when no
@@ -314,7 +315,7 @@ class Store:
                           external_id=e.external_id, kind=e.kind, received_at=now, job_id=None,
                           processed_at=now if e.informational else None,
                           disposition="informational" if e.informational else None)
-                for key, e in first.items()}
+                for key, e in first.items() if not (e.informational and e.stale)}
         over_cap: set[tuple[str, str]] = set()
         # On SQLite this writer queues on the same in-process lock as every other writer.
         with self._writing(), self._events_engine.begin() as connection:

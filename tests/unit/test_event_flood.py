@@ -76,3 +76,29 @@ def test_the_daemon_deletes_events_handled_longer_ago_than_the_retention(world: 
     assert daemon.prune_events() == 1 and daemon.store.count_events() == {}
     world.settings = world.settings.model_copy(update={"events_retention_days": 0})
     assert world.daemon().prune_events() == 0  # 0: kept forever
+
+
+class LateProvider(ReplayedProvider):
+    """Every callback says "completed", dated long ago (the adapter marks it stale)."""
+
+    def parse_webhook(self, headers, body):
+        return WebhookEvent(provider=self.name, event_id=f"late-{next(self.ids)}", request_id=body.decode(),
+                            kind="signed", state_hint=SigningState.COMPLETED, stale=True)
+
+
+def test_a_stale_callback_wakes_a_status_check_and_is_never_taken_for_the_outcome(world: World):
+    world.provider = LateProvider()
+    world.add_opportunity()
+    daemon = world.daemon()
+    daemon.run_once()
+    [job] = daemon.store.list_jobs()
+    client = TestClient(daemon.webhook_app())
+    assert client.post("/webhooks/signrequest", content=job.request_id.encode()).status_code == 200
+    daemon.work()
+    assert world.provider.status_calls == 1  # woken at once, like a fresh event
+    assert daemon.store.get_job(job.id).state == JobState.AWAITING  # the provider says it is still out
+    world.provider.set_state(job.request_id, SigningState.COMPLETED)
+    world.clock.advance(seconds=61)
+    assert client.post("/webhooks/signrequest", content=job.request_id.encode()).status_code == 200
+    daemon.work()
+    assert (world.provider.status_calls, daemon.store.get_job(job.id).state) == (2, JobState.DONE)

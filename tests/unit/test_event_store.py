@@ -227,3 +227,11 @@ def test_handled_events_older_than_the_retention_are_deleted_in_batches(store_ur
     assert left == {"pending-old", "recent"}
     assert store.prune_events(clock[0] - timedelta(days=30), batch=10) == 0
     store.close()
+
+
+def test_a_stale_event_is_kept_as_a_hint_unless_it_could_not_end_anything(store):
+    late_end = NewEvent("signrequest", "late-signed", "req", None, "signed", stale=True)
+    late_view = NewEvent("signrequest", "late-viewed", "req", None, "signer_viewed", informational=True, stale=True)
+    assert store.record_events([late_end, late_view]) == [True, False]
+    assert [e.event_id for e in store.unprocessed_events()] == ["late-signed"] and store.count_events() == {
+        "pending": 1}

@@ -1,8 +1,9 @@
 """Attacks on each provider's callback endpoint, through the real app, adapter and store.
 
 Each attack is answered with a 4xx and leaves the store as it was: no event recorded, no job woken,
-no job changed. Two cases answer 200 on purpose, and say why where they are tested: a redelivery of
-an event already recorded, and an authentic event for a request no job knows.
+no job changed. Some cases answer 200 on purpose, and say why where they are tested: a redelivery of
+an event already recorded, an authentic event for a request no job knows, an authentic event dated
+outside the replay window (late or replayed: a hint only), and a flood past the caps on stored events.
 """
 
 from __future__ import annotations
@@ -81,10 +82,41 @@ def test_no_credential_at_all_is_refused(server):
     assert_refused(server, callback, status)
 
 
+INFORMATIONAL = {"signrequest": {"event_type": "signer_viewed"}, "onespan": {"name": "SIGNER_COMPLETE"},
+                 "legalsign": {"event": "document.created"}}
+
+
 @pytest.mark.parametrize("age", [-3600, 901, 86_400 * 30])
-def test_a_replayed_capture_outside_the_window_is_refused(server, age):
-    """An authentic callback, captured and sent again later (or dated ahead): the credential is valid."""
-    assert_refused(server, server.kit.make(KNOWN_REQUEST, at=NOW - age), 400)
+def test_a_late_or_replayed_callback_only_wakes_a_status_check_at_most_once_an_interval(server, age):
+    """An authentic callback dated outside the replay window: a provider's retry after an outage, or a capture
+    sent again later (or dated ahead). Refusing it would lose a late delivery for good; it is kept as a hint
+    that wakes its job's status check like any event (the check, not the event, tells what happened), and
+    sent again with fresh ids it wakes the job no more than once per interval."""
+    store, interval = server.store, timedelta(seconds=60)
+    dispatcher = EventDispatcher(store=store, clock=store.now, orphan_grace=timedelta(minutes=10),
+                                 wake_interval=interval)
+    [job] = store.list_jobs()
+    for n in range(3):
+        fresh = {"sessionUser": f"user{n}"} if server.kit.name == "onespan" else {}
+        assert server.post(server.kit.make(KNOWN_REQUEST, at=NOW - age, **fresh)).status_code == 200
+        dispatcher.dispatch()
+        woken = store.get_job(job.id)
+        if n == 0:
+            assert woken.next_run_at <= store.now()  # woken at once: its status is checked
+            [claimed] = store.claim_due_jobs("worker")  # ...and planned again half an hour on
+            claimed.next_run_at = store.now() + timedelta(minutes=30)
+            store.save_job(claimed, release=True)
+            checked_at = store.now()
+        else:
+            assert checked_at + interval - timedelta(seconds=1) <= woken.next_run_at <= checked_at + interval
+    assert store.count_events() == {"matched": 3}
+
+
+def test_a_late_callback_that_could_not_end_a_request_is_not_kept(server):
+    late = server.kit.make(KNOWN_REQUEST, at=NOW - 901, **INFORMATIONAL[server.kit.name])
+    before = snapshot(server.store)
+    assert server.post(late).status_code == 200
+    assert snapshot(server.store) == before
 
 
 def test_a_flood_of_replays_with_fresh_ids_stores_no_more_than_the_caps(server):
