@@ -43,7 +43,7 @@ class EventIngest:
                  wake_interval: float = 0.05, idle_seconds: float = 5.0, summary_seconds: float = 60.0,
                  caps: EventCaps | None = None):
         self.store = store
-        self.caps = caps or EventCaps()
+        self.caps = caps  # None: the store's defaults
         self.on_recorded = on_recorded  # called after commits that recorded new events, at most every wake_interval
         self.max_batch = max_batch
         self.wake_interval = wake_interval

@@ -495,7 +495,7 @@ def _wake(connection: Connection, job_ids: set[str], now: datetime, interval: ti
     for job_id, woken_at in connection.execute(
             select(jobs.id, jobs.woken_at).where(jobs.id.in_(job_ids), jobs.state.not_in(_TERMINAL))):
         woken_at = _utc(woken_at)
-        if woken_at is None or now - woken_at >= interval:
+        if not interval or woken_at is None or now - woken_at >= interval:
             at = now
         else:  # a wake still to come covers this event; one just past is followed by the next a full interval on
             at = woken_at if woken_at >= now else woken_at + interval
