@@ -182,7 +182,9 @@ class SignedFile:
 class WebhookEvent:
     """An authenticated callback, reduced to what identifies the request it concerns.
 
-    The engine never acts on `state_hint` alone: it confirms the state through `get_status`.
+    The engine never acts on `state_hint` alone: it confirms the state through `get_status`. A `stale` event
+    is dated outside the adapter's replay window: authentic, but late (a provider's retry after an outage) or
+    replayed, so it may only wake a status check, at most once per wake interval like any event.
     """
 
     provider: str
@@ -192,6 +194,7 @@ class WebhookEvent:
     external_id: str | None = None
     occurred_at: datetime | None = None
     state_hint: SigningState | None = None
+    stale: bool = False
 
 
 @dataclass(frozen=True)

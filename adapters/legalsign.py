@@ -167,7 +167,7 @@ class LegalsignProvider(SigningProvider):
         return token_matches(self._callback_secret, token)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        return parse_realtime_callback(headers, body, provider=self.name, group=self.group, now=self.clock(),
+        return parse_realtime_callback(headers, body, provider=self.name, now=self.clock(),
                                        replay_window=self.replay_window)
 
     def _ensure_subscribed(self, url: str) -> None:

@@ -48,9 +48,14 @@ log = logging.getLogger(__name__)
 _VERSION = "esl-api-version=11.68.0"
 _JSON = f"application/json; {_VERSION}"
 _BINARY = f"application/octet-stream; {_VERSION}"
+# Every name is in the `Callback.events` enum of API spec 11.51, which a server of that version checks.
+# DOCUMENT_VIEWED is not (the Java SDK has it since 11.39): a view never ends a request, so the engine would
+# not act on it anyway, and it is not worth a registration some servers refuse. Parsed if an account sends it.
 CALLBACK_EVENTS = ("PACKAGE_ACTIVATE", "PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT",
-                   "PACKAGE_EXPIRE", "PACKAGE_TRASH", "PACKAGE_DELETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED",
-                   "DOCUMENT_VIEWED")
+                   "PACKAGE_EXPIRE", "PACKAGE_TRASH", "PACKAGE_DELETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED")
+# After a refused registration, creates go ahead without it (status checks follow the requests) and it is
+# tried again this much later, so that an account put right is picked up without a restart.
+CALLBACK_RETRY_SECONDS = 3600.0
 _HINTS = {"PACKAGE_ACTIVATE": SigningState.SENT, "PACKAGE_COMPLETE": SigningState.COMPLETED,
           "PACKAGE_DECLINE": SigningState.DECLINED, "PACKAGE_OPT_OUT": SigningState.DECLINED,
           "PACKAGE_EXPIRE": SigningState.EXPIRED, "PACKAGE_TRASH": SigningState.CANCELLED,
@@ -117,6 +122,8 @@ class OneSpanProvider(SigningProvider):
         self.search_depth = min(max(1, search_depth), 100)
         self._callback_url: str | None = None
         self._callback_lock = threading.Lock()  # many workers create at once: one of them sets the callback up
+        self._callback_retry_at = 0.0  # after a refused registration: when to try it again
+        self._callback_refusal_logged = False
         self.http = _OneSpanHttp(provider=self.display_name, base_url=f"{base_url.rstrip('/')}/api",
                                  auth_header=f"Basic {api_key}", session=session, timeout=timeout,
                                  describe_error=_describe_error, wait_initial=retry_wait_initial)
@@ -140,13 +147,33 @@ class OneSpanProvider(SigningProvider):
     # --- creating ----------------------------------------------------------------------------
 
     def _ensure_callback(self, url: str) -> None:
-        """OneSpan keeps one callback configuration per account: make it point at us, with our key."""
+        """OneSpan keeps one callback configuration per account: make it point at us, with our key.
+
+        A refusal (the account or its API version will not take our configuration, the key may not change
+        it) must not stop the create: without callbacks the engine's status checks still follow every
+        request, only later. It is logged once and tried again after CALLBACK_RETRY_SECONDS. A transient
+        failure is raised as before: the create is retried, and the registration with it."""
         if self._callback_url == url:
             return
         with self._callback_lock:
-            if self._callback_url != url:
+            if self._callback_url == url or self.clock() < self._callback_retry_at:
+                return
+            try:
                 self._configure_callback(url)
-                self._callback_url = url
+            except ProviderError as exc:
+                if exc.retriable:
+                    raise
+                self._callback_retry_at = self.clock() + CALLBACK_RETRY_SECONDS
+                if not self._callback_refusal_logged:
+                    self._callback_refusal_logged = True
+                    log.warning("OneSpan refused the callback configuration, so no callbacks will arrive; "
+                                "requests are followed by status checks instead, and the configuration is "
+                                "tried again every %d minutes (%s)", CALLBACK_RETRY_SECONDS // 60, exc.message)
+                return
+            if self._callback_refusal_logged:
+                log.info("OneSpan callback configuration accepted; callbacks will arrive again")
+                self._callback_refusal_logged = False
+            self._callback_url = url
 
     def _configure_callback(self, url: str) -> None:
         try:
@@ -280,14 +307,14 @@ class OneSpanProvider(SigningProvider):
             raise WebhookRejected(400, "createdDate is not an ISO-8601 date") from None
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
-        if abs(self.clock() - created.timestamp()) > self.replay_window:
-            raise WebhookRejected(400, "stale event: createdDate is outside the replay window")
         # No event id on the wire; these fields together identify one event (reference §5.4).
         identity = "|".join(str(event.get(k) or "")
                             for k in ("name", "packageId", "sessionUser", "documentId", "createdDate"))
         hint = _HINTS.get(event["name"])
         if event["name"] == "DOCUMENT_SIGNED" and event.get("documentId") == CONSENT:
             hint = SigningState.VIEWED  # accepting the consent document opens the ceremony; nothing is signed
+        # Outside the replay window: kept as a stale hint, not refused. OneSpan does not retry a failed
+        # callback; its sender replays the one from the failure e-mail by hand, possibly days later.
         return WebhookEvent(provider=self.name, event_id=hashlib.sha256(identity.encode()).hexdigest()[:40],
                             request_id=event["packageId"], kind=event["name"], occurred_at=created,
-                            state_hint=hint)
+                            state_hint=hint, stale=abs(self.clock() - created.timestamp()) > self.replay_window)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pypdf.errors import PdfReadError
 
 from adapters.base import ProviderValidationError, SignerAuth, SigningRequestSpec
-from adapters.onespan_layout import signature_boxes
+from adapters.onespan_layout import PageTooSmall, signature_boxes
 
 PROVIDER = "OneSpan Sign"
 REMINDERS = {"startInDaysDelay": 2, "intervalInDays": 3, "repetitionsCount": 4}  # when the rule names none
@@ -82,6 +82,8 @@ def _documents(spec: SigningRequestSpec, names: list[str]) -> list[dict]:
     for index, (document, name) in enumerate(zip(spec.documents, names, strict=True), start=1):
         try:
             boxes = signature_boxes(document.content, len(spec.signers))
+        except PageTooSmall as exc:
+            raise ProviderValidationError(PROVIDER, f"document {document.filename!r}: {exc}") from None
         except (PdfReadError, ValueError, KeyError, IndexError):
             raise ProviderValidationError(PROVIDER, f"document {document.filename!r} is not a readable PDF") \
                 from None

@@ -3,8 +3,10 @@
 SignRequest signs each callback with `event_hash` = hex HMAC-SHA256(key = API token,
 message = event_time + event_type). The hash covers neither the body nor the document, so:
 
-* `event_time` must fall inside our replay window (a captured callback cannot be replayed later);
-* the event is only a hint: the engine confirms the state with `get_status` before acting.
+* the event is only a hint: the engine confirms the state with `get_status` before acting;
+* an `event_time` outside our replay window marks the event `stale` rather than refusing it: SignRequest
+  retries a failed callback with its original time, and a delivery late after an outage should still
+  shorten the wait. A stale event, like any, wakes its job at most once per wake interval.
 """
 
 from __future__ import annotations
@@ -43,14 +45,14 @@ def event_hash(api_token: str, event_time: str, event_type: str) -> str:
 
 def parse_callback(headers: Mapping[str, str], body: bytes, *, api_token: str, now: float,
                    replay_window: float) -> WebhookEvent:
-    """Raise `WebhookRejected` for anything that is not an authentic, fresh, well-formed callback."""
+    """Raise `WebhookRejected` for anything that is not an authentic, well-formed callback."""
     payload = _json_object(headers, body)
     event_time, event_type, given_hash = _signed_fields(payload)
     # As bytes: compare_digest refuses str holding non-ASCII characters, and the hash is the sender's.
     expected = event_hash(api_token, event_time, event_type).encode()
     if not hmac.compare_digest(expected, given_hash.lower().encode("utf-8", "surrogatepass")):
         raise WebhookRejected(401, "event_hash does not match")
-    occurred_at = _fresh_time(event_time, now, replay_window)
+    occurred_at = _event_time(event_time)
     document, event_uuid = payload.get("document"), payload.get("uuid")
     document_uuid = document.get("uuid") if isinstance(document, dict) else None
     if not _text(document_uuid):
@@ -60,7 +62,8 @@ def parse_callback(headers: Mapping[str, str], body: bytes, *, api_token: str, n
     external_id = document.get("external_id")
     return WebhookEvent(provider=PROVIDER, event_id=event_uuid, request_id=document_uuid, kind=event_type,
                         external_id=external_id if _text(external_id) else None, occurred_at=occurred_at,
-                        state_hint=EVENT_HINTS.get(event_type))
+                        state_hint=EVENT_HINTS.get(event_type),
+                        stale=abs(now - occurred_at.timestamp()) > replay_window)
 
 
 def _json_object(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -82,14 +85,11 @@ def _signed_fields(payload: Mapping[str, Any]) -> tuple[str, str, str]:
     return event_time, event_type, given_hash
 
 
-def _fresh_time(event_time: str, now: float, replay_window: float) -> datetime:
+def _event_time(event_time: str) -> datetime:
     try:
-        occurred = datetime.fromtimestamp(float(event_time), UTC)
+        return datetime.fromtimestamp(float(event_time), UTC)
     except (ValueError, OverflowError, OSError):
         raise WebhookRejected(400, "event_time is not a Unix time") from None
-    if abs(now - occurred.timestamp()) > replay_window:
-        raise WebhookRejected(400, "stale event: event_time is outside the replay window")
-    return occurred
 
 
 def _text(value: Any) -> TypeGuard[str]:

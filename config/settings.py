@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     webhook_header_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)
     webhook_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    # Events wake a job at most once this often; one that comes sooner wakes it when the interval ends.
+    webhook_wake_interval_seconds: float = Field(default=60.0, ge=0)
+    # Events kept per job (or per request no job has), and in all about requests no job has; further ones
+    # are acknowledged and not kept.
+    webhook_max_events_per_request: int = Field(default=500, ge=1)
+    webhook_max_unmatched_events: int = Field(default=10_000, ge=1)
+    # Handled events are deleted after this many days (0: kept forever).
+    events_retention_days: float = Field(default=30, ge=0)
 
     # --- scheduling
     poll_interval_seconds: float = 30.0

@@ -28,7 +28,7 @@ from connector.poller import Poller
 from connector.providers import build_providers, check_rules_have_providers
 from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.server_guard import ServerLimits
-from connector.store import Store
+from connector.store import EventCaps, Store
 from connector.webhooks import build_webhook_app
 from connector.worker_pool import WorkerPool
 from connector.writeback_batcher import WritebackBatcher
@@ -90,7 +90,8 @@ class Daemon:
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
-                                          orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds))
+                                          orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
+                                          wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -125,15 +126,31 @@ class Daemon:
         except Exception:  # noqa: BLE001 - the next check tries again
             log.exception("Salesforce API usage check failed")
 
+    def prune_events(self) -> int:
+        """Delete the events handled more than the retention period ago; how many."""
+        days = self.settings.events_retention_days
+        if not days:
+            return 0
+        try:
+            deleted = self.store.prune_events(self.clock() - timedelta(days=days))
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not delete old webhook events")
+            return 0
+        if deleted:
+            log.info("deleted %d webhook events handled more than %g days ago", deleted, days)
+        return deleted
+
     def health(self) -> dict:
         return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report()}
 
     # --- running as a service --------------------------------------------------------------
 
     def webhook_app(self):
+        s = self.settings
         return build_webhook_app(
-            store=self.store, providers=self.providers, max_body_bytes=self.settings.webhook_max_body_bytes,
+            store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
             on_event=self.wake_worker, health=self.health,
+            caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
         )
 
     def wake_worker(self) -> None:
@@ -156,6 +173,8 @@ class Daemon:
                           id="api-budget", next_run_time=self.clock(), max_instances=1, coalesce=True)
         scheduler.add_job(self.mappings.reload_if_changed, "interval", seconds=s.mappings_reload_seconds,
                           id="reload-mappings", max_instances=1, coalesce=True)
+        scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
+                          next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,

@@ -1,6 +1,7 @@
 """Match recorded webhook events to jobs and wake those jobs.
 
-The event itself is only a hint: the woken job asks the provider for the request's state.
+The event itself is only a hint: the woken job asks the provider for the request's state. However many events
+come for a job, they wake it at most once per `wake_interval`; one held back wakes it when the interval ends.
 An event for a request we do not know may have raced ahead of the job's commit, so it is kept
 for a grace period before it is set aside as an orphan.
 
@@ -27,10 +28,12 @@ _ORPHANS_LOGGED = 20  # one line each, per sweep; beyond that a count, so a floo
 
 class EventDispatcher:
     def __init__(self, *, store: Store, clock: Callable[[], datetime], orphan_grace: timedelta,
-                 recheck_every: timedelta = timedelta(seconds=2), page: int = 2000, max_waiting: int = 200):
+                 recheck_every: timedelta = timedelta(seconds=2), page: int = 2000, max_waiting: int = 200,
+                 wake_interval: timedelta = timedelta(0)):
         self.store = store
         self.clock = clock
         self.orphan_grace = orphan_grace
+        self.wake_interval = wake_interval  # events wake a job at most once per interval (Store.settle_events)
         self.recheck_every = recheck_every
         self.page = page  # event row ids per sweep
         self.max_waiting = max_waiting
@@ -76,7 +79,7 @@ class EventDispatcher:
             stale = self.store.unprocessed_events(self.page, after_id=after_id, up_to_id=up_to_id,
                                                   received_before=cutoff + timedelta(microseconds=1))
         orphans = [event for event in stale if event.id not in matched]
-        self.store.settle_events(matched, [event.id for event in orphans])
+        self.store.settle_events(matched, [event.id for event in orphans], wake_interval=self.wake_interval)
         _log_orphans(orphans)
         unmatched = found.keys() - matched.keys() - {event.id for event in orphans}
         if ids is not None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connector.store import NewEvent, Store
+from connector.store import EventCaps, NewEvent, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,10 @@ class _Waiting:
 
 class EventIngest:
     def __init__(self, store: Store, *, on_recorded: Callable[[], None] = lambda: None, max_batch: int = 2000,
-                 wake_interval: float = 0.05, idle_seconds: float = 5.0, summary_seconds: float = 60.0):
+                 wake_interval: float = 0.05, idle_seconds: float = 5.0, summary_seconds: float = 60.0,
+                 caps: EventCaps | None = None):
         self.store = store
+        self.caps = caps  # None: the store's defaults
         self.on_recorded = on_recorded  # called after commits that recorded new events, at most every wake_interval
         self.max_batch = max_batch
         self.wake_interval = wake_interval
@@ -53,7 +55,7 @@ class EventIngest:
         self._writer: threading.Thread | None = None
         self._wake_owed = False
         self._next_wake = 0.0
-        self._counts = {"recorded": 0, "duplicate": 0, "failed": 0, "transactions": 0}
+        self._counts = {"recorded": 0, "stale": 0, "duplicate": 0, "over_cap": 0, "failed": 0, "transactions": 0}
         self._summary_due = time.monotonic() + summary_seconds
 
     @property
@@ -62,8 +64,9 @@ class EventIngest:
         with self._ready:
             return len(self._queue)
 
-    async def record(self, event: NewEvent) -> bool:
-        """Wait until `event` is committed; True when new, False for a redelivery. Raises IngestFailed."""
+    async def record(self, event: NewEvent) -> bool | None:
+        """Wait until `event` is committed; True when new, False when there was nothing new to keep (a redelivery,
+        a stale informational event), None when left out by the caps (Store.record_events). Raises IngestFailed."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(event, loop, loop.create_future())
         gathered = self._gathering.get(loop)
@@ -93,15 +96,17 @@ class EventIngest:
     def _record(self, batch: list[_Waiting]) -> None:
         self._counts["transactions"] += 1
         try:
-            fresh = self.store.record_events([w.event for w in batch])
+            fresh = self.store.record_events([w.event for w in batch], self.caps)
         except Exception:  # noqa: BLE001 - any failure: these callbacks get a 5xx and are retried
             log.exception("could not record %d webhook callbacks; answered 503 so the providers retry", len(batch))
             self._counts["failed"] += len(batch)
             _answer(batch, [IngestFailed("the event could not be recorded")] * len(batch))
             return
-        new = sum(fresh)
+        new = fresh.count(True)
         self._counts["recorded"] += new
-        self._counts["duplicate"] += len(batch) - new
+        self._counts["over_cap"] += fresh.count(None)
+        self._counts["stale"] += sum(1 for w, kept in zip(batch, fresh, strict=True) if kept and w.event.stale)
+        self._counts["duplicate"] += len(batch) - new - fresh.count(None)
         if new:
             self._wake_owed = True
             if time.monotonic() >= self._next_wake:
@@ -135,8 +140,14 @@ class EventIngest:
     def _summarise(self, *, force: bool = False) -> None:
         if not any(self._counts.values()) or (not force and time.monotonic() < self._summary_due):
             return
-        log.info("webhooks: %(recorded)d events recorded, %(duplicate)d redeliveries ignored, "
-                 "%(failed)d not recorded (answered 503), in %(transactions)d transactions", self._counts)
+        log.info("webhooks: %(recorded)d events recorded (%(stale)d of them stale: dated outside the replay window, "
+                 "kept as hints), %(duplicate)d redeliveries or stale informational events ignored, %(failed)d "
+                 "not recorded (answered 503), in %(transactions)d transactions", self._counts)
+        if self._counts["over_cap"]:
+            log.warning("webhooks: %d events acknowledged but not kept: their job or request, or requests no job has "
+                        "in all, already had as many stored as allowed (CONNECTOR_WEBHOOK_MAX_EVENTS_PER_REQUEST, "
+                        "CONNECTOR_WEBHOOK_MAX_UNMATCHED_EVENTS). A flood of replayed callbacks, or another system "
+                        "sending to this URL", self._counts["over_cap"])
         self._counts = dict.fromkeys(self._counts, 0)
         self._summary_due = time.monotonic() + self.summary_seconds
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from adapters.base import SigningProvider, WebhookEvent, WebhookRejected
 from connector.event_ingest import EventIngest, IngestFailed
-from connector.store import NewEvent, Store
+from connector.store import EventCaps, NewEvent, Store
 from connector.store.models import EventRow
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,10 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
                       on_event: Callable[[], None] = lambda: None,
-                      health: Callable[[], dict] = lambda: {}) -> Starlette:
-    """`on_event` is called (from the ingest thread) after a commit that recorded new events."""
-    ingest = EventIngest(store, on_recorded=on_event)
+                      health: Callable[[], dict] = lambda: {}, caps: EventCaps | None = None) -> Starlette:
+    """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
+    what a flood of callbacks can store."""
+    ingest = EventIngest(store, on_recorded=on_event, caps=caps)
 
     async def healthz(_request: Request) -> Response:
         details = await run_in_threadpool(health)
@@ -106,13 +107,17 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         try:
             fresh = await ingest.record(NewEvent(provider=name, event_id=event.event_id, request_id=event.request_id,
                                                  external_id=event.external_id, kind=event.kind,
-                                                 informational=_informational(event)))
+                                                 informational=_informational(event), stale=event.stale))
         except IngestFailed:
             return PlainTextResponse("could not record the event; retry later", status_code=503)
         if fresh:
-            log.debug("webhook %s: %s for request %s recorded", name, event.kind, event.request_id)
+            log.debug("webhook %s: %s for request %s recorded%s", name, event.kind, event.request_id,
+                      " (stale: dated outside the replay window; a hint only)" if event.stale else "")
+        elif fresh is None:
+            log.debug("webhook %s: %s for request %s not kept (over a cap)", name, event.kind, event.request_id)
         else:
-            log.debug("webhook %s: duplicate event %s ignored", name, event.event_id)
+            log.debug("webhook %s: event %s ignored (a redelivery, or stale and informational)", name,
+                      event.event_id)
         return PlainTextResponse("OK")
 
     app = Starlette(routes=[

@@ -42,6 +42,8 @@ class JobRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When an event last made the job due (or will: a wake held back to one per interval). The store's alone.
+    woken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_jobs_due", "state", "next_run_at"),)
 
@@ -62,7 +64,10 @@ class EventRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(32))
     disposition: Mapped[str | None] = mapped_column(String(20))
 
-    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_events_provider_event"),)
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_events_provider_event"),
+                      # what the caps on stored events count: per job, per unknown request, unmatched in all
+                      Index("ix_events_job", "job_id", "disposition"),
+                      Index("ix_events_request", "request_id", "provider"))
 
 
 class SettingRow(Base):

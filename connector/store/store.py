@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.store.events import NewEvent
+from connector.store.events import EventCaps, NewEvent
 from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
 
@@ -48,8 +48,9 @@ _TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 # never what a job is created with and keeps.
 _JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in (
     "cancel_reason", "lease_owner", "lease_until", "id", "entry_key", "rule_id", "rule", "provider",
-    "opportunity_id", "opportunity", "created_at")]
+    "opportunity_id", "opportunity", "created_at", "woken_at")]
 _JOBS = JobRow.__table__
+_CAPS = EventCaps()
 
 
 class LeaseLost(Exception):
@@ -330,9 +331,15 @@ class Store:
 
     # --- events ----------------------------------------------------------------------------
 
-    def record_events(self, events: Sequence[NewEvent]) -> list[bool]:
-        """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in
-        order, False when it was recorded before or earlier in `events`. Committed to disk on return."""
+    def record_events(self, events: Sequence[NewEvent], caps: EventCaps | None = None) -> list[bool | None]:
+        """Persist callbacks in one transaction, one INSERT that skips redeliveries; for each event, in order,
+        True when recorded, False when there was nothing new to keep (it was recorded before or earlier in
+        `events`, or it is stale and informational), None when not kept because of `caps`. Committed to disk
+        on return.
+
+        Events that may wake a job are first matched to their job as the dispatcher will match them (the job
+        id recorded with them), so that `caps` can count them: per job, or per request and in all when no
+        job has their request. Informational events are neither matched nor counted."""
         first: dict[tuple[str, str], NewEvent] = {}
         for item in events:
             first.setdefault(item.key, item)
@@ -342,16 +349,24 @@ class Store:
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         statement = (insert(EventRow).on_conflict_do_nothing(index_elements=["provider", "event_id"])
                      .returning(EventRow.provider, EventRow.event_id))
-        rows = [dict(provider=e.provider, event_id=e.event_id, request_id=e.request_id, external_id=e.external_id,
-                     kind=e.kind, received_at=now, processed_at=now if e.informational else None,
-                     disposition="informational" if e.informational else None) for e in first.values()]
+        rows = {key: dict(provider=e.provider, event_id=e.event_id, request_id=e.request_id,
+                          external_id=e.external_id, kind=e.kind, received_at=now, job_id=None,
+                          processed_at=now if e.informational else None,
+                          disposition="informational" if e.informational else None)
+                for key, e in first.items() if not (e.informational and e.stale)}
+        over_cap: set[tuple[str, str]] = set()
         # On SQLite this writer queues on the same in-process lock as every other writer.
         with self._writing(), self._events_engine.begin() as connection:
-            fresh = {tuple(row) for row in connection.execute(statement, rows)}
-        answers = []
+            waking = [row for row in rows.values() if row["disposition"] is None]
+            if waking:
+                over_cap = _over_caps(connection, waking, caps or _CAPS)
+            kept = [row for key, row in rows.items() if key not in over_cap]
+            fresh = {tuple(row) for row in connection.execute(statement, kept)} if kept else set()
+        answers: list[bool | None] = []
         for item in events:
-            answers.append(item.key in fresh)
+            answers.append(None if item.key in over_cap else item.key in fresh)
             fresh.discard(item.key)  # a second copy in the same batch is a redelivery too
+            over_cap.discard(item.key)
         return answers
 
     def last_event_id(self) -> int:
@@ -391,9 +406,14 @@ class Store:
                 matches[event_row_id] = job_id
         return matches
 
-    def settle_events(self, matched: Mapping[int, str], orphans: Sequence[int]) -> None:
-        """In one transaction: wake the jobs events matched (one UPDATE) and mark every event handled
-        (one statement run per event), so a crash leaves either both or neither."""
+    def settle_events(self, matched: Mapping[int, str], orphans: Sequence[int], *,
+                      wake_interval: timedelta = timedelta(0)) -> None:
+        """In one transaction: wake the jobs events matched and mark every event handled (one statement run per
+        event), so a crash leaves either both or neither.
+
+        Events wake a job at most once per `wake_interval`, whatever they are and however many: a job an event
+        woke less than that long ago is made due when the interval ends instead (never later than it already
+        was), so no event is lost and a flood of them costs one status check per interval."""
         now = self.now()
         marks = [{"row_id": row_id, "job": job_id, "disposition": "matched"} for row_id, job_id in matched.items()]
         marks += [{"row_id": row_id, "job": None, "disposition": "orphan"} for row_id in orphans]
@@ -402,13 +422,28 @@ class Store:
         events = EventRow.__table__
         with self._core_tx() as connection:
             if matched:
-                connection.execute(update(JobRow).where(JobRow.id.in_(set(matched.values())),
-                                                        JobRow.state.not_in(_TERMINAL)).values(next_run_at=now))
+                _wake(connection, set(matched.values()), now, wake_interval)
             connection.execute(
                 update(events).where(events.c.id == bindparam("row_id"), events.c.processed_at.is_(None))
                 .values(processed_at=now, job_id=bindparam("job"), disposition=bindparam("disposition")),
                 marks,
             )
+
+    def prune_events(self, older_than: datetime, *, batch: int = 1000, max_batches: int = 1000) -> int:
+        """Delete events handled before `older_than`, `batch` rows a transaction (writers wait for one batch at
+        most), at most `max_batches` of them a call; returns how many. Unhandled events are never deleted."""
+        events = EventRow.__table__
+        cutoff = older_than.astimezone(UTC) if older_than.tzinfo else older_than  # SQLite compares the UTC digits
+        oldest = (select(events.c.id).where(events.c.processed_at.is_not(None), events.c.processed_at < cutoff)
+                  .order_by(events.c.id).limit(batch))
+        deleted = 0
+        for _ in range(max_batches):
+            with self._core_tx() as connection:
+                count = connection.execute(events.delete().where(events.c.id.in_(oldest.scalar_subquery()))).rowcount
+            deleted += count
+            if count < batch:
+                break
+        return deleted
 
     def count_events(self) -> dict[str, int]:
         with self._read() as session:
@@ -448,6 +483,65 @@ def _save_statement(*, leased: bool, release: bool):
         values["lease_owner"] = None
         values["lease_until"] = None
     return statement.values(**values)
+
+
+def _over_caps(connection: Connection, rows: list[dict], caps: EventCaps) -> set[tuple[str, str]]:
+    """Match these new event rows to their jobs (setting `job_id`, as `pending_event_matches` will match them)
+    and return the keys of those `caps` leave out, in the order given."""
+    jobs, events = _JOBS.c, EventRow.__table__.c
+    named = {row["external_id"] for row in rows if row["external_id"]}
+    by_id = {(provider, job_id) for job_id, provider in connection.execute(
+        select(jobs.id, jobs.provider).where(jobs.id.in_(named)))} if named else set()
+    requests = {row["request_id"] for row in rows}
+    by_request = {(provider, request_id): job_id for provider, request_id, job_id in connection.execute(
+        select(jobs.provider, jobs.request_id, jobs.id).where(jobs.request_id.in_(requests)))}
+    for row in rows:
+        carried = (row["provider"], row["external_id"])
+        row["job_id"] = row["external_id"] if carried in by_id else by_request.get((row["provider"], row["request_id"]))
+    known = {row["job_id"] for row in rows if row["job_id"]}
+    stored: dict[object, int] = dict(connection.execute(  # per job, and per (provider, request) with no job
+        select(events.job_id, func.count()).where(events.job_id.in_(known)).group_by(events.job_id)).all()) \
+        if known else {}
+    unknown = {row["request_id"] for row in rows if not row["job_id"]}
+    unmatched = 0
+    if unknown:
+        no_job = and_(events.job_id.is_(None), or_(events.disposition.is_(None), events.disposition == "orphan"))
+        stored |= {(provider, request_id): count for provider, request_id, count in connection.execute(
+            select(events.provider, events.request_id, func.count()).where(events.request_id.in_(unknown), no_job)
+            .group_by(events.provider, events.request_id))}
+        unmatched = connection.scalar(select(func.count()).select_from(EventRow.__table__).where(no_job)) or 0
+    left_out = set()
+    for row in rows:
+        counted = row["job_id"] or (row["provider"], row["request_id"])
+        if stored.get(counted, 0) >= caps.per_request or (not row["job_id"] and unmatched >= caps.unmatched):
+            left_out.add((row["provider"], row["event_id"]))
+            continue
+        stored[counted] = stored.get(counted, 0) + 1
+        unmatched += not row["job_id"]
+    if left_out:  # a redelivery of an event kept before is not left out: it is a redelivery
+        kept_before = connection.execute(select(events.provider, events.event_id).where(
+            events.event_id.in_([event_id for _, event_id in left_out]))).all()
+        left_out -= {tuple(row) for row in kept_before}
+    return left_out
+
+
+def _wake(connection: Connection, job_ids: set[str], now: datetime, interval: timedelta) -> None:
+    """Make these unfinished jobs due now; one an event woke less than `interval` ago, when that interval ends;
+    one with such a wake still to come, then. Each keeps an earlier due time it already has."""
+    jobs = _JOBS.c
+    wakes = []
+    for job_id, woken_at in connection.execute(
+            select(jobs.id, jobs.woken_at).where(jobs.id.in_(job_ids), jobs.state.not_in(_TERMINAL))):
+        woken_at = _utc(woken_at)
+        if not interval or woken_at is None or now - woken_at >= interval:
+            at = now
+        else:  # a wake still to come covers this event; one just past is followed by the next a full interval on
+            at = woken_at if woken_at >= now else woken_at + interval
+        wakes.append({"job": job_id, "at": at.astimezone(UTC)})  # SQLite compares the UTC digits
+    if wakes:
+        at = bindparam("at", type_=jobs.next_run_at.type)
+        connection.execute(update(_JOBS).where(jobs.id == bindparam("job")).values(
+            next_run_at=case((jobs.next_run_at > at, at), else_=jobs.next_run_at), woken_at=at), wakes)
 
 
 def _pending(after_id: int, up_to_id: int | None) -> list:

@@ -78,7 +78,7 @@ def _role(n, email, first, last, auth=None):
 
 
 def _box(n, left):
-    field = {"type": "SIGNATURE", "subtype": "FULLNAME", "page": 1, "top": 682, "left": left, "width": 200,
+    field = {"type": "SIGNATURE", "subtype": "FULLNAME", "page": 1, "top": 919, "left": left, "width": 200,
              "height": 50}
     return {"role": f"signer{n}", "fields": [field]}
 
@@ -155,6 +155,55 @@ def test_create_without_reminders_and_with_the_callback_already_in_place():
     assert len(responses.calls) == 3
     adapter.create(spec)  # the callback is checked once per process
     assert [c.request.url for c in responses.calls[3:]] == [f"{API}/packages", f"{API}/packages/{PKG}"]
+
+
+def test_only_event_names_of_the_11_51_enum_are_registered():
+    # DOCUMENT_VIEWED is not in spec 11.51's Callback.events; a server that checks the enum refuses it.
+    enum_11_51 = {"DOCUMENT_SIGNED", "EMAIL_BOUNCE", "KBA_FAILURE", "PACKAGE_ACTIVATE", "PACKAGE_ARCHIVE",
+                  "PACKAGE_ATTACHMENT", "PACKAGE_COMPLETE", "PACKAGE_CREATE", "PACKAGE_DEACTIVATE",
+                  "PACKAGE_DECLINE", "PACKAGE_DELETE", "PACKAGE_EXPIRE", "PACKAGE_OPT_OUT",
+                  "PACKAGE_READY_FOR_COMPLETE", "PACKAGE_RESTORE", "PACKAGE_TRASH", "ROLE_REASSIGN",
+                  "SIGNER_COMPLETE", "SIGNER_LOCKED", "TEMPLATE_CREATE"}
+    assert set(CALLBACK_EVENTS) <= enum_11_51
+
+
+@responses.activate
+@pytest.mark.parametrize(("status", "body"), [
+    (400, {"code": 400, "messageKey": "error.validation.invalidJson", "message": "Invalid JSON."}),
+    (403, {"code": 403, "messageKey": "error.forbidden.noPermission", "message": "Not allowed."}),
+])
+def test_a_refused_callback_registration_does_not_stop_the_create(caplog, status, body):
+    now = [NOW]
+    adapter = OneSpanProvider(api_key=KEY, base_url=BASE, callback_key="cb-key-123", retry_wait_initial=0,
+                              clock=lambda: now[0])
+    responses.get(f"{API}/callback", json={})
+    responses.post(f"{API}/callback", status=status, json=body)
+    responses.post(f"{API}/packages", json={"id": PKG})
+    _expect_send()
+    spec = _spec((DocumentSpec("Quote", "Quote.pdf", PDF),), (SignerSpec("dana@x.io", "Dana", "Lee", 1),))
+    with caplog.at_level("WARNING", logger="adapters.onespan"):
+        assert adapter.create(spec) == REF
+        assert adapter.create(spec) == REF  # not asked again within the hour, not logged again
+    paths = [(c.request.method, c.request.url.removeprefix(API)) for c in responses.calls]
+    assert paths.count(("POST", "/callback")) == 1 and paths.count(("POST", "/packages")) == 2
+    refusals = [r for r in caplog.records if "refused the callback configuration" in r.getMessage()]
+    assert len(refusals) == 1 and "status checks" in refusals[0].getMessage()
+
+    now[0] += 3601  # an hour on, the account was put right: registered again, callbacks back
+    responses.replace(responses.POST, f"{API}/callback", json={})
+    adapter.create(spec)
+    adapter.create(spec)
+    paths = [(c.request.method, c.request.url.removeprefix(API)) for c in responses.calls]
+    assert paths.count(("POST", "/callback")) == 2 and paths.count(("POST", "/packages")) == 4
+
+
+@responses.activate
+def test_a_transient_failure_of_the_registration_fails_the_create_for_a_retry():
+    responses.get(f"{API}/callback", status=503, json={"code": 503, "messageKey": "error.internal"})
+    with pytest.raises(ProviderTransientError):
+        provider().create(_spec((DocumentSpec("Quote", "Quote.pdf", PDF),),
+                                (SignerSpec("dana@x.io", "Dana", "Lee", 1),)))
+    assert not any(c.request.url.endswith("/packages") for c in responses.calls)
 
 
 @pytest.mark.parametrize(("document", "signer", "message"), [

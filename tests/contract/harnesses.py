@@ -136,10 +136,9 @@ class LegalsignHarness(Harness):
         return self.sim.documents[ref.request_id].do_email
 
     def forge(self, headers, body):
-        # No verifiable signature (the webhook server also requires the secret path); what the adapter itself
-        # refuses is a replay of an old event.
-        event = json.loads(body)
-        return headers, json.dumps({**event, "created": event["created"] - 3600}).encode()
+        # No verifiable signature: the webhook server requires the secret path before the adapter reads the
+        # body. The adapter itself refuses what a realtime callback is not, such as a legacy form post.
+        return {**headers, "content-type": "application/x-www-form-urlencoded"}, body
 
 
 def _harness(make_sim: Callable[[], object], harness: type[Harness]) -> Callable[[], Iterator[Harness]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 import urllib3
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -34,8 +34,9 @@ from adapters.base import (
     SigningState,
     WebhookRejected,
 )
-from adapters.onespan import OneSpanProvider
+from adapters.onespan import CALLBACK_EVENTS, OneSpanProvider
 from connector.sandbox.onespan_sim import ActionRefused, OneSpanSimulator
+from connector.sandbox.onespan_sim.model import NEWER_EVENTS
 from connector.sandbox.pdfgen import text_pdf
 from connector.sandbox.servers import serve_in_thread
 
@@ -154,7 +155,7 @@ def test_sign_in_order_with_an_sms_step_then_signed_pdfs_and_evidence(world):
     assert {e.request_id for e in events} == {ref.request_id}
     kinds = [e.kind for e in events]
     assert kinds[0] == "PACKAGE_ACTIVATE" and kinds[-1] == "PACKAGE_COMPLETE"
-    assert kinds.count("SIGNER_COMPLETE") == 2 and "DOCUMENT_VIEWED" in kinds
+    assert kinds.count("SIGNER_COMPLETE") == 2 and "DOCUMENT_SIGNED" in kinds
     assert events[-1].state_hint == SigningState.COMPLETED
     headers, body = world.receiver.received[-1]
     assert headers["authorization"] == f"Basic {HOOK_KEY}"
@@ -275,6 +276,39 @@ def test_callbacks_are_retried_and_a_lost_one_is_kept_for_replay(world):
     assert [b["name"] for b in world.sim.failed_callbacks()] == ["PACKAGE_ACTIVATE"]
 
 
+def test_the_registration_names_only_events_the_server_accepts(world):
+    refused = world.api("POST", "/callback", json={"url": world.hook, "events": ["PACKAGE_COMPLETE",
+                                                                                "DOCUMENT_VIEWED"]})
+    assert "DOCUMENT_VIEWED" in _is_error(refused, 400, "error.validation.callback.events")["message"]
+    world.provider.create(world.spec())
+    assert world.sim.callback["url"] == world.hook and "DOCUMENT_VIEWED" not in world.sim.callback["events"]
+    assert world.api("GET", "/callback").json()["events"] == list(CALLBACK_EVENTS)
+
+
+def test_an_account_refusing_the_registration_still_gets_its_requests_sent(caplog):
+    sim = OneSpanSimulator(api_key=API_KEY, callback_events=frozenset({"PACKAGE_CREATE"}))
+    server = serve_in_thread(sim.app)
+    try:
+        provider = OneSpanProvider(api_key=API_KEY, base_url=server.url, callback_key=HOOK_KEY,
+                                   retry_wait_initial=0)
+        spec = SigningRequestSpec(external_id="job-1", documents=(DocumentSpec("Q", "q.pdf", QUOTE),),
+                                  signers=(SignerSpec(DANA, "Dana", "Lee", 1),), subject="S", message="M",
+                                  callback_url="https://hooks.example/onespan")
+        with caplog.at_level("WARNING", logger="adapters.onespan"):
+            refs = [provider.create(spec), provider.create(spec)]
+        assert [sim.package(r.request_id)["status"] for r in refs] == ["SENT", "SENT"]
+        assert sim.callback["url"] is None  # nothing registered: status checks follow these requests
+        assert sum("refused the callback configuration" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        sim.close()
+        server.stop()
+
+
+def test_a_newer_server_takes_document_viewed(world):
+    newer = OneSpanSimulator(api_key=API_KEY, callback_events=NEWER_EVENTS)
+    assert "DOCUMENT_VIEWED" in newer.register_callback({"url": world.hook, "events": ["DOCUMENT_VIEWED"]})["events"]
+
+
 def test_a_forged_or_unauthenticated_callback_is_refused(world):
     world.provider.create(world.spec())
     world.events()
@@ -337,8 +371,8 @@ def test_the_api_key_is_required_as_basic_raw_key(world):
         {"type": "SIGNATURE", "page": 2, "top": 0, "left": 0, "width": 200, "height": 50}]}]}])),
      "error.validation.field.page"),
     (_multipart(_payload(documents=[{"name": "Quote", "approvals": [{"role": "r1", "fields": [
-        {"type": "SIGNATURE", "page": 0, "top": 780, "left": 0, "width": 200, "height": 50}]}]}])),
-     "error.validation.field.outOfPage"),
+        {"type": "SIGNATURE", "page": 0, "top": 990, "left": 0, "width": 200, "height": 50}]}]}])),
+     "error.validation.invalidPageLocation"),
     (_multipart(_payload(documents=[{"name": "Quote", "approvals": [{"role": "zz", "fields": [
         {"type": "SIGNATURE", "page": 0, "top": 0, "left": 0, "width": 200, "height": 50}]}]}])),
      "error.validation.approval.role"),
@@ -353,6 +387,68 @@ def test_bad_create_requests_get_the_400_error_shape(shared_world, fields, key):
     response = shared_world.api("POST", "/packages", data=body, headers={"Content-Type": content_type})
     assert _is_error(response, 400, "error.validation")["messageKey"] == key
     assert shared_world.sim.packages() == []
+
+
+def _field_create(world, pdf: bytes, **field) -> requests.Response:
+    box = {"type": "SIGNATURE", "page": 0, "top": 0, "left": 0, "width": 200, "height": 50, **field}
+    payload = _payload(documents=[{"name": "Quote", "approvals": [{"role": "r1", "fields": [box]}]}])
+    body, content_type = urllib3.encode_multipart_formdata(_multipart(payload, files=(("Quote", pdf),)))
+    return world.api("POST", "/packages", data=body, headers={"Content-Type": content_type})
+
+
+def _page(width: float, height: float, rotate: int = 0) -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width, height)
+    if rotate:
+        writer.pages[0].rotate(rotate)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("pdf", "inside", "outside"), [
+    # A Letter page is 796 x 1030 in field units (93.6 dpi), not 612 x 792 points.
+    (_page(612, 792), {"top": 980, "left": 596}, {"top": 981, "left": 596}),
+    (_page(612, 792), {"top": 0, "left": 596}, {"top": 0, "left": 597}),
+    (_page(595.28, 841.89), {"top": 1044, "left": 574}, {"top": 1045, "left": 0}),  # A4: 774 x 1094
+    (_page(612, 792, rotate=90), {"top": 746, "left": 830}, {"top": 747, "left": 0}),  # rendered 1030 x 796
+])
+def test_fields_are_checked_against_the_page_as_onespan_renders_it(shared_world, pdf, inside, outside):
+    created = _field_create(shared_world, pdf, **inside)
+    assert created.status_code == 200, created.text
+    shared_world.sim.packages.clear()
+    refused = _field_create(shared_world, pdf, **outside)
+    assert _is_error(refused, 400, "error.validation") == {
+        "code": 400, "messageKey": "error.validation.invalidPageLocation", "name": "Validation Error",
+        "message": "Invalid position. Object placed outside of document page boundary.",
+        "technical": "Invalid position. Object placed outside of document page boundary.",
+        "parameters": {"approvalDataName": "", "documentName": "Quote"}}
+    assert _is_error(_field_create(shared_world, pdf, top=-1), 400, "error.validation")["messageKey"] == \
+        "error.validation.invalidPageLocation"
+    assert shared_world.sim.packages() == []
+
+
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_signatures_land_in_the_fields_the_adapter_placed(world, rotate):
+    spec = world.spec(SignerSpec(DANA, "Dana", "Lee", 1), SignerSpec(ELI, "Eli", "Buyer", 1),
+                      documents=(DocumentSpec("Quote", "q.pdf", _page(612, 792, rotate)),))
+    ref = world.provider.create(spec)
+    world.sim.sign(ref.request_id, DANA)
+    world.sim.sign(ref.request_id, ELI)
+    [signed] = world.provider.download_signed(ref)
+    page = PdfReader(io.BytesIO(signed.content)).pages[0]
+    stamps = [a.get_object() for a in page["/Annots"]]
+    assert [s["/Contents"] for s in stamps] == ["Signed: Dana Lee", "Signed: Eli Buyer"]
+    for stamp in stamps:
+        x0, y0, x1, y1 = (float(v) for v in stamp["/Rect"])
+        assert 0 <= x0 < x1 <= 612 and 0 <= y0 < y1 <= 792  # on the page, never off its edge
+        # 200 x 50 units is 153.8 x 38.5 points, across the page as it is shown
+        across, up = (x1 - x0, y1 - y0) if rotate in (0, 180) else (y1 - y0, x1 - x0)
+        assert (round(across, 1), round(up, 1)) == (153.8, 38.5)
+    # ...in the bottom margin of the page as shown: 60 units (46 points) above its lower edge
+    lowest = {0: min(float(s["/Rect"][1]) for s in stamps), 180: 792 - max(float(s["/Rect"][3]) for s in stamps),
+              90: 612 - max(float(s["/Rect"][2]) for s in stamps), 270: min(float(s["/Rect"][0]) for s in stamps)}
+    assert 46 <= lowest[rotate] <= 47
 
 
 def test_files_match_by_order_json_create_works_and_transitions_are_checked(world):

@@ -27,14 +27,14 @@ class GatedStore(Store):
         self.answers: list[list[bool]] = []
         self.fail: set[int] = set()
 
-    def record_events(self, events: list[NewEvent]) -> list[bool]:
+    def record_events(self, events: list[NewEvent], caps=None) -> list[bool | None]:
         self.batches.append([e.request_id for e in events])
         if len(self.batches) == 1:
             self.entered.set()
             self.gate.wait(10)
         if len(self.batches) in self.fail:
             raise OperationalError("INSERT INTO events", {}, Exception("disk I/O error"))
-        answers = super().record_events(events)
+        answers = super().record_events(events, caps)
         self.answers.append(answers)
         return answers
 

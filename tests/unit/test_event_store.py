@@ -3,13 +3,15 @@ in one query, settle them in one transaction."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from connector.store import NewEvent, Store
+from connector.store import EventCaps, NewEvent, Store
+from connector.store.models import JobRow
 
 
 @pytest.fixture
@@ -136,3 +138,100 @@ def test_unprocessed_events_filters_by_range_and_receipt_time(store):
     assert [e.id for e in store.unprocessed_events(after_id=ids[0], up_to_id=ids[1])] == [ids[1]]
     assert store.unprocessed_events(received_before=store.now() - timedelta(minutes=1)) == []
     assert len(store.unprocessed_events(received_before=store.now() + timedelta(minutes=1))) == 3
+
+
+# --- what a flood of callbacks can cost -------------------------------------------------------
+
+def _due(store: Store, job) -> timedelta:
+    return store.get_job(job.id).next_run_at - store.now()
+
+
+def _woken_at(store: Store, job) -> datetime:
+    with store.engine.connect() as connection:
+        value = connection.scalar(select(JobRow.woken_at).where(JobRow.id == job.id))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def test_events_wake_a_job_at_most_once_per_interval_and_none_is_lost(store_url):
+    clock = [datetime(2026, 11, 24, 9, 0, tzinfo=UTC)]
+    store = Store(store_url, clock=lambda: clock[0])
+    store.migrate()
+    job, other = _job(store, "k1", request_id="req"), _job(store, "k2", request_id="req-2")
+    minute = timedelta(seconds=60)
+    store.record_events([_event(f"e{n}") for n in range(4)] + [_event("o1", request_id="req-2")])
+    e0, e1, e2, e3, o1 = (e.id for e in store.unprocessed_events())
+    store.settle_events({e0: job.id}, [], wake_interval=minute)
+    assert _due(store, job) == timedelta(0)  # the first event wakes the job at once
+    store.claim_due_jobs("w")  # ...a worker checks its status and plans the next check in 30 minutes
+    job = store.get_job(job.id)
+    job.next_run_at = store.now() + timedelta(minutes=30)
+    store.save_job(job, release=True)
+    clock[0] += timedelta(seconds=10)
+    store.settle_events({e1: job.id, o1: other.id}, [], wake_interval=minute)
+    assert _due(store, job) == timedelta(seconds=50)  # held back to the end of the interval, not dropped
+    assert _due(store, other) == timedelta(0)  # another job's interval is its own
+    clock[0] += timedelta(seconds=20)
+    store.settle_events({e2: job.id}, [], wake_interval=minute)
+    assert _due(store, job) == timedelta(seconds=30)  # still one wake for the interval, whatever comes
+    clock[0] += timedelta(seconds=35)  # the held-back wake is due (no worker took it yet); the interval
+    store.settle_events({e3: job.id}, [], wake_interval=minute)  # after it begins there
+    assert _due(store, job) == timedelta(seconds=-5)  # already due: kept as it is
+    assert store.get_job(job.id).next_run_at + minute == _woken_at(store, job)
+    assert store.count_events() == {"matched": 5}  # every event kept and marked: none lost
+    store.close()
+
+
+def test_caps_leave_out_events_beyond_each_job_each_unknown_request_and_all_unknown(store):
+    known = _job(store, "k1", request_id="req-known")
+    caps = EventCaps(per_request=3, unmatched=5)
+    answers = store.record_events([_event(f"k{n}", request_id="req-known") for n in range(4)], caps)
+    assert answers == [True, True, True, None]  # a job keeps at most per_request events
+    named = store.record_events([_event("by-id", request_id="random-1", external_id=known.id)], caps)
+    assert named == [None]  # ...however they name it (the job id it carried counts as the job)
+    assert store.record_events([_event(f"u{n}", request_id="req-x") for n in range(4)], caps) == [True] * 3 + [None]
+    assert store.record_events([_event(f"v{n}", request_id=f"req-{n}") for n in range(3)], caps) == \
+        [True, True, None]  # five about requests no job has, in all
+    info = NewEvent("signrequest", "viewed", "req-y", None, "signer_viewed", informational=True)
+    assert store.record_events([info], caps) == [True]  # informational events wake nothing: not counted
+    assert store.record_events([_event("k0", request_id="req-known")], caps) == [False]  # a redelivery still
+    rows = {e.event_id: e.job_id for e in store.unprocessed_events(limit=100)}
+    assert rows["k0"] == known.id and rows["u0"] is None  # matched to its job when recorded
+
+
+def test_a_matched_event_no_longer_counts_as_unmatched(store, statements):
+    caps = EventCaps(per_request=10, unmatched=2)
+    store.record_events([_event("early-1", request_id="req-late"), _event("early-2", request_id="req-late")], caps)
+    assert store.record_events([_event("stray", request_id="other")], caps) == [None]
+    job = _job(store, "k1", request_id="req-late")  # the job's create reply is committed after its callbacks
+    rows = {e.event_id: e.id for e in store.unprocessed_events()}
+    store.settle_events({rows["early-1"]: job.id, rows["early-2"]: job.id}, [])
+    statements.start()
+    assert store.record_events([_event("stray", request_id="other")], caps) == [True]
+    assert [s.split()[0] for s in statements if s.split()[0] in ("INSERT", "UPDATE", "DELETE")] == ["INSERT"]
+
+
+def test_handled_events_older_than_the_retention_are_deleted_in_batches(store_url):
+    clock = [datetime(2026, 11, 24, 9, 0, tzinfo=UTC)]
+    store = Store(store_url, clock=lambda: clock[0])
+    store.migrate()
+    store.record_events([_event(f"old{n}", request_id=f"r{n}") for n in range(25)])
+    store.settle_events({}, [e.id for e in store.unprocessed_events(limit=100)])
+    clock[0] += timedelta(days=40)
+    store.record_events([_event("pending-old")])  # never handled: kept, whatever its age
+    clock[0] += timedelta(days=1)
+    store.record_events([_event("recent")])
+    store.settle_events({}, [e.id for e in store.unprocessed_events() if e.event_id == "recent"])
+    assert store.prune_events(clock[0] - timedelta(days=30), batch=10) == 25
+    with store.engine.connect() as connection:
+        left = {row[0] for row in connection.exec_driver_sql("SELECT event_id FROM events")}
+    assert left == {"pending-old", "recent"}
+    assert store.prune_events(clock[0] - timedelta(days=30), batch=10) == 0
+    store.close()
+
+
+def test_a_stale_event_is_kept_as_a_hint_unless_it_could_not_end_anything(store):
+    late_end = NewEvent("signrequest", "late-signed", "req", None, "signed", stale=True)
+    late_view = NewEvent("signrequest", "late-viewed", "req", None, "signer_viewed", informational=True, stale=True)
+    assert store.record_events([late_end, late_view]) == [True, False]
+    assert [e.event_id for e in store.unprocessed_events()] == ["late-signed"] and store.count_events() == {
+        "pending": 1}

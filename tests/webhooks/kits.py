@@ -16,7 +16,7 @@ from adapters.legalsign import LegalsignProvider
 from adapters.onespan import OneSpanProvider
 from adapters.signrequest import SignRequestProvider
 from adapters.signrequest_callbacks import event_hash
-from connector.store import Store
+from connector.store import EventCaps, Store
 from connector.webhooks import build_webhook_app
 
 NOW = 1_790_000_000.0  # the providers' clock: 2026-09-21T14:13:20Z
@@ -112,8 +112,8 @@ class Server:
         return self.client.post(callback.path, content=callback.body, headers=callback.headers)
 
 
-def webhook_server(kit: Kit, store: Store) -> Server:
+def webhook_server(kit: Kit, store: Store, caps: EventCaps | None = None) -> Server:
     woken: list[int] = []
     app = build_webhook_app(store=store, providers={kit.name: kit.provider}, max_body_bytes=MAX_BODY,
-                            on_event=lambda: woken.append(1))
+                            on_event=lambda: woken.append(1), caps=caps)
     return Server(TestClient(app, raise_server_exceptions=False), store, kit, woken)

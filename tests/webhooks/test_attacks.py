@@ -1,8 +1,9 @@
 """Attacks on each provider's callback endpoint, through the real app, adapter and store.
 
 Each attack is answered with a 4xx and leaves the store as it was: no event recorded, no job woken,
-no job changed. Two cases answer 200 on purpose, and say why where they are tested: a redelivery of
-an event already recorded, and an authentic event for a request no job knows.
+no job changed. Some cases answer 200 on purpose, and say why where they are tested: a redelivery of
+an event already recorded, an authentic event for a request no job knows, an authentic event dated
+outside the replay window (late or replayed: a hint only), and a flood past the caps on stored events.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from connector.dispatcher import EventDispatcher
-from connector.store import JobState, Store
+from connector.store import EventCaps, JobState, Store
 from connector.store.models import EventRow
 from connector.webhooks import build_webhook_app
 from tests.webhooks.kits import KITS, MAX_BODY, NOW, Callback, webhook_server
@@ -84,10 +85,57 @@ def test_no_credential_at_all_is_refused(server):
     assert_refused(server, callback, status)
 
 
+INFORMATIONAL = {"signrequest": {"event_type": "signer_viewed"}, "onespan": {"name": "SIGNER_COMPLETE"},
+                 "legalsign": {"event": "document.created"}}
+
+
 @pytest.mark.parametrize("age", [-3600, 901, 86_400 * 30])
-def test_a_replayed_capture_outside_the_window_is_refused(server, age):
-    """An authentic callback, captured and sent again later (or dated ahead): the credential is valid."""
-    assert_refused(server, server.kit.make(KNOWN_REQUEST, at=NOW - age), 400)
+def test_a_late_or_replayed_callback_only_wakes_a_status_check_at_most_once_an_interval(server, age):
+    """An authentic callback dated outside the replay window: a provider's retry after an outage, or a capture
+    sent again later (or dated ahead). Refusing it would lose a late delivery for good; it is kept as a hint
+    that wakes its job's status check like any event (the check, not the event, tells what happened), and
+    sent again with fresh ids it wakes the job no more than once per interval."""
+    store, interval = server.store, timedelta(seconds=60)
+    dispatcher = EventDispatcher(store=store, clock=store.now, orphan_grace=timedelta(minutes=10),
+                                 wake_interval=interval)
+    [job] = store.list_jobs()
+    for n in range(3):
+        fresh = {"sessionUser": f"user{n}"} if server.kit.name == "onespan" else {}
+        assert server.post(server.kit.make(KNOWN_REQUEST, at=NOW - age, **fresh)).status_code == 200
+        dispatcher.dispatch()
+        woken = store.get_job(job.id)
+        if n == 0:
+            assert woken.next_run_at <= store.now()  # woken at once: its status is checked
+            [claimed] = store.claim_due_jobs("worker")  # ...and planned again half an hour on
+            claimed.next_run_at = store.now() + timedelta(minutes=30)
+            store.save_job(claimed, release=True)
+            checked_at = store.now()
+        else:
+            assert checked_at + interval - timedelta(seconds=1) <= woken.next_run_at <= checked_at + interval
+    assert store.count_events() == {"matched": 3}
+
+
+def test_a_late_callback_that_could_not_end_a_request_is_not_kept(server):
+    late = server.kit.make(KNOWN_REQUEST, at=NOW - 901, **INFORMATIONAL[server.kit.name])
+    before = snapshot(server.store)
+    assert server.post(late).status_code == 200
+    assert snapshot(server.store) == before
+
+
+def test_a_flood_of_replays_with_fresh_ids_stores_no_more_than_the_caps(server):
+    """A captured callback sent again and again with new event ids (SignRequest signs only the event time and
+    type, so a capture can be given any event and document id while its time is fresh): each answered 200, as
+    an authentic callback is, but a job, a request and all unknown requests together keep only so many."""
+    flooded = webhook_server(server.kit, server.store, EventCaps(per_request=5, unmatched=12))
+    for n in range(20):
+        # OneSpan has no event id: its id is derived from the body, so the replays vary the session user.
+        fresh = {"sessionUser": f"user{n}"} if server.kit.name == "onespan" else {}
+        for request_id in (KNOWN_REQUEST, "SomeoneElsesRequest", f"RandomRequest{n:04d}"):
+            assert flooded.post(server.kit.make(request_id, **fresh)).status_code == 200
+    _, events = snapshot(server.store)
+    per_request = {request_id: sum(e[2] == request_id for e in events) for request_id in {e[2] for e in events}}
+    assert per_request[KNOWN_REQUEST] == 5 and per_request["SomeoneElsesRequest"] == 5
+    assert sum(n for request_id, n in per_request.items() if request_id != KNOWN_REQUEST) == 12
 
 
 def test_a_redelivered_event_is_acknowledged_but_changes_nothing(server):

@@ -6,7 +6,11 @@ import io
 import zipfile
 from functools import cache
 
+from pypdf import PdfReader, PdfWriter
+from pypdf.annotations import FreeText
+
 from connector.sandbox.onespan_sim.model import CONSENT_ID, Package
+from connector.sandbox.onespan_sim.render import field_rect
 from connector.sandbox.pdfgen import append_pages, text_pdf
 
 CONSENT_NAME = "Electronic Disclosures and Signatures Consent"
@@ -29,15 +33,35 @@ def _signature_lines(package: Package) -> list[str]:
     return lines
 
 
+def _stamped(package: Package, document: dict) -> bytes:
+    """The original with each signed approval's fields filled in where the field is (a text annotation
+    over the field's box, placed as OneSpan's engine measures the page)."""
+    original = package.files[document["id"]]
+    names = {r["id"]: f"{r['signers'][0]['firstName']} {r['signers'][0]['lastName']}" for r in package.signer_roles()}
+    fields = [(names.get(a["role"], a["role"]), f) for a in document.get("approvals", []) if a.get("signed")
+              for f in a.get("fields") or [] if f.get("type") == "SIGNATURE" and "page" in f]
+    if not fields:
+        return original
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(original)))
+    for name, field in fields:
+        rect = field_rect(writer.pages[field["page"]], field)
+        writer.add_annotation(field["page"], FreeText(text=f"Signed: {name}", rect=rect, font_size="10pt"))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def current_pdf(package: Package, document_id: str) -> bytes:
-    """What GET .../documents/{id}/pdf returns: the signatures made so far on a signature page."""
+    """What GET .../documents/{id}/pdf returns: the signatures made so far in their fields, and listed on a
+    signature page."""
     if document_id == CONSENT_ID:
         return consent_pdf()
     if document_id in package.signed_pdfs:
         return package.signed_pdfs[document_id]
     lines = _signature_lines(package)
-    original = package.files[document_id]
-    return append_pages(original, [["OneSpan Sign sandbox - signatures", *lines]]) if lines else original
+    document = next(d for d in package.documents() if d["id"] == document_id)
+    signed = _stamped(package, document)
+    return append_pages(signed, [["OneSpan Sign sandbox - signatures", *lines]]) if lines else signed
 
 
 def freeze_signed(package: Package) -> None:

@@ -21,6 +21,7 @@ from connector.sandbox.onespan_sim.documents import CONSENT_NAME, evidence_pdf, 
 from connector.sandbox.onespan_sim.model import (
     CONSENT_ID,
     EVENT_CLASS,
+    EVENTS,
     OWNER_ID,
     STATUSES,
     OneSpanError,
@@ -64,8 +65,9 @@ class OneSpanSimulator(SignerActions, SendsCallbacks):
                  callback_key: str | None = "sandbox-callback-key",
                  sender_email: str = "sender@sandbox.example",
                  callback_retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8), package_quota: int | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, callback_events: frozenset[str] = EVENTS):
         self.api_key = api_key
+        self.callback_events = callback_events  # the event names POST /api/callback accepts
         self.sender_email = sender_email
         self.package_quota = package_quota
         self.clock = clock
@@ -125,7 +127,7 @@ class OneSpanSimulator(SignerActions, SendsCallbacks):
     # --- account configuration -------------------------------------------------------------
 
     def register_callback(self, data: dict) -> dict:
-        config = validate_callback(data)
+        config = validate_callback(data, self.callback_events)
         with self.lock:
             self.callback = config
             return dict(config)

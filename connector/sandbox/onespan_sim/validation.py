@@ -16,7 +16,8 @@ from datetime import datetime
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from connector.sandbox.onespan_sim.model import EVENTS, invalid, parse_date
+from connector.sandbox.onespan_sim.model import EVENTS, OneSpanError, invalid, parse_date
+from connector.sandbox.onespan_sim.render import rendered_size
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -31,11 +32,11 @@ _FIELD_TYPES = {"SIGNATURE", "INPUT", "IMAGE"}
 
 @dataclass(frozen=True)
 class Upload:
-    """One document of a create request with its file and page sizes (width, height in points)."""
+    """One document of a create request with its file and page sizes (width, height in field units)."""
 
     document: dict
     content: bytes
-    pages: list[tuple[float, float]]
+    pages: list[tuple[int, int]]
 
 
 def _is_number(value: object) -> bool:
@@ -92,7 +93,8 @@ def _check_roles(roles: object) -> set[str]:
     return role_ids
 
 
-def _check_field(where: str, field: object, pages: list[tuple[float, float]], extract: bool) -> None:
+def _check_field(name: str, field: object, pages: list[tuple[int, int]], extract: bool) -> None:
+    where = f"Document {name!r}"
     if not isinstance(field, dict) or field.get("type") not in _FIELD_TYPES:
         raise invalid(f"{where}: field type must be one of SIGNATURE, INPUT, IMAGE.",
                       "error.validation.field.type")
@@ -105,14 +107,16 @@ def _check_field(where: str, field: object, pages: list[tuple[float, float]], ex
         raise invalid(f"{where}: page {page!r} is not a page of the document (0-based, {len(pages)} pages).",
                       "error.validation.field.page")
     box = [field.get(k) for k in ("top", "left", "width", "height")]
-    if not all(_is_number(v) and v >= 0 for v in box) or box[2] <= 0 or box[3] <= 0:
-        raise invalid(f"{where}: top, left, width and height must be numbers >= 0.",
+    if not all(_is_number(v) for v in box) or box[2] <= 0 or box[3] <= 0:
+        raise invalid(f"{where}: top and left must be numbers, width and height numbers > 0.",
                       "error.validation.field.position")
     width, height = pages[page]
     top, left, field_width, field_height = box
-    if left + field_width > width or top + field_height > height:
-        raise invalid(f"{where}: the field does not fit on page {page} ({width:.0f}x{height:.0f}).",
-                      "error.validation.field.outOfPage")
+    if top < 0 or left < 0 or left + field_width > width or top + field_height > height:
+        # OneSpan's own words and key (community forum, 2023); its body carries `parameters` too.
+        raise OneSpanError(400, "error.validation.invalidPageLocation",
+                           "Invalid position. Object placed outside of document page boundary.",
+                           parameters={"approvalDataName": "", "documentName": name})
 
 
 def _check_document(upload: Upload, role_ids: set[str]) -> None:
@@ -126,7 +130,7 @@ def _check_document(upload: Upload, role_ids: set[str]) -> None:
             raise invalid(f"Document {name!r}: an approval needs a SIGNATURE field.",
                           "error.validation.approval.fields")
         for field in fields:
-            _check_field(f"Document {name!r}", field, upload.pages, bool(document.get("extract")))
+            _check_field(name, field, upload.pages, bool(document.get("extract")))
 
 
 def _check_name(document: object) -> str:
@@ -138,14 +142,14 @@ def _check_name(document: object) -> str:
     return name
 
 
-def _pages(name: str, content: bytes) -> list[tuple[float, float]]:
+def _pages(name: str, content: bytes) -> list[tuple[int, int]]:
     if len(content) > MAX_DOCUMENT_BYTES:
         raise invalid(f"Document {name!r} is larger than 16 MB.", "error.validation.document.tooLarge")
     try:
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted:
             raise invalid(f"Document {name!r} is password protected.", "error.validation.document.encrypted")
-        return [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
+        return [rendered_size(page) for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError):
         # The real service converts Word and images to PDF; the sandbox takes PDFs only.
         raise invalid(f"Document {name!r} is not a readable PDF.",
@@ -216,7 +220,7 @@ def validate_create(payload: object, files: list[tuple[str, bytes]], now: dateti
     return uploads
 
 
-def validate_callback(data: dict) -> dict:
+def validate_callback(data: dict, accepted: frozenset[str] = EVENTS) -> dict:
     url = data.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise invalid("The callback url is invalid.", "error.validation.callback.url")
@@ -224,8 +228,10 @@ def validate_callback(data: dict) -> dict:
     if key is not None and not isinstance(key, str):
         raise invalid("The callback key must be a string.", "error.validation.callback.key")
     events = data.get("events", [])
-    if not isinstance(events, list) or any(e not in EVENTS for e in events):
-        raise invalid("events must list known event names.", "error.validation.callback.events")
+    unknown = [e for e in events if e not in accepted] if isinstance(events, list) else None
+    if unknown is None or unknown:
+        raise invalid(f"events must list known event names{f' ({unknown[0]!r} is not one)' if unknown else ''}.",
+                      "error.validation.callback.events")
     return {"url": url, "key": key or None, "events": list(dict.fromkeys(events))}
 
 
