@@ -99,7 +99,7 @@ def world() -> Iterator[World]:
     sim.public_url = server.url
     holder = {"now": time.time()}
     provider = LegalsignProvider(sim.username, sim.api_key, sim.group, f"{server.url}/api/v1", "test-callback-secret",
-                                 ["127.0.0.1"], require_https_downloads=False, clock=lambda: holder["now"],
+                                 [server.authority], require_https_downloads=False, clock=lambda: holder["now"],
                                  retry_wait_initial=0)
     receiver.provider = provider
     try:

@@ -24,20 +24,22 @@ def test_environment_is_read_once_per_host(monkeypatch):
     assert looked_up == ["https://a.example/x", "https://b.example/y"]
 
 
-@responses.activate
 def test_proxies_from_the_environment_apply_and_per_call_ones_win(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     seen = []
-    real_send = requests.adapters.HTTPAdapter.send
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
-                        lambda self, request, **kw: seen.append(kw["proxies"]) or real_send(self, request, **kw))
-    responses.get("https://a.example/x", body="a")
-    session = make_session()
-    session.get("https://a.example/x")
-    session.get("https://a.example/x")
-    session.get("https://a.example/x", proxies={"https": "http://other.example:8080"})
+    # The spy on send is undone before responses stops: undone after, it would put responses' mock back for
+    # every later test in the session.
+    with responses.RequestsMock() as mocked, monkeypatch.context() as patch:
+        mocked_send = requests.adapters.HTTPAdapter.send
+        patch.setattr(requests.adapters.HTTPAdapter, "send",
+                      lambda self, request, **kw: seen.append(kw["proxies"]) or mocked_send(self, request, **kw))
+        mocked.get("https://a.example/x", body="a")
+        session = make_session()
+        session.get("https://a.example/x")
+        session.get("https://a.example/x")
+        session.get("https://a.example/x", proxies={"https": "http://other.example:8080"})
     assert [p.get("https") for p in seen] == ["http://proxy.example:3128", "http://proxy.example:3128",
                                               "http://other.example:8080"]
 
