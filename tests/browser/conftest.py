@@ -20,8 +20,8 @@ def _chromium() -> str | None:
     return next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")  # not the session: Playwright's sync API keeps an event loop running in this
+def browser():                    # thread while it is open, and later tests call asyncio.run()
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install "
                                    "'.[test]')")
     executable = _chromium()
