@@ -22,6 +22,19 @@ def _short_leases(world, **extra) -> None:
         "job_lease_seconds": 2.0, "provider_timeout_seconds": 2.0, "salesforce_timeout_seconds": 2.0, **extra})
 
 
+def _lease_runs_out_and_is_taken_over(world, by, taken_over: list) -> None:
+    """While the first worker's call is on its way: its lease runs out, and `by` claims the job and steps it."""
+    world.clock.advance(seconds=3)
+    taken_over.extend(by.engine.claim(5))
+    for job in taken_over:
+        by.engine.advance(job, just_claimed=True)
+
+
+def _first_worker_steps(daemon) -> None:
+    [job] = daemon.engine.claim(5)
+    daemon.engine.advance(job, just_claimed=True)
+
+
 def test_a_create_that_outlives_its_lease_is_not_sent_again_by_the_worker_that_takes_over(world):
     _short_leases(world)
     world.add_opportunity()
@@ -31,14 +44,10 @@ def test_a_create_that_outlives_its_lease_is_not_sent_again_by_the_worker_that_t
 
     def slow_call() -> None:  # the create left in time, and is still on its way when the lease runs out
         world.provider.create_in_flight = None
-        world.clock.advance(seconds=3)
-        taken_over.extend(second.engine.claim(5))
-        for job in taken_over:
-            second.engine.advance(job, just_claimed=True)
+        _lease_runs_out_and_is_taken_over(world, second, taken_over)
 
     world.provider.create_in_flight = slow_call
-    [job] = first.engine.claim(5)
-    first.engine.advance(job, just_claimed=True)
+    _first_worker_steps(first)
     assert taken_over, "the second worker should have claimed the job whose lease ran out"
     assert world.provider.create_calls == 1  # the second worker waited instead of looking at once
     for _ in range(6):
@@ -125,14 +134,10 @@ def test_a_writeback_that_outlives_its_lease_is_not_attached_again_by_the_worker
 
     def slow_write(writeback):
         if writeback.files and not taken_over:  # the completion's upload left, and is on its way when the lease runs out
-            world.clock.advance(seconds=3)
-            taken_over.extend(second.engine.claim(5))
-            for job in taken_over:
-                second.engine.advance(job, just_claimed=True)
+            _lease_runs_out_and_is_taken_over(world, second, taken_over)
 
     world.crm.write_in_flight = slow_write
-    [job] = first.engine.claim(5)
-    first.engine.advance(job, just_claimed=True)
+    _first_worker_steps(first)
     assert taken_over
     for _ in range(6):
         world.clock.advance(seconds=10)

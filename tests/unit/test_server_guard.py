@@ -15,6 +15,7 @@ from connector.sandbox.servers import serve_in_thread
 from connector.server_guard import ServerLimits
 from connector.store import Store
 from connector.webhooks import build_webhook_app
+from tests.log_capture import TracebackCatcher
 
 LIMITS = ServerLimits(max_connections=20, header_seconds=0.6, body_seconds=0.8, keep_alive_seconds=0.6)
 MARGIN = 2.5  # the machine may be busy: a closure may come this much after its deadline
@@ -88,20 +89,10 @@ def test_a_head_dripped_a_byte_at_a_time_is_cut_at_the_header_deadline(served):
     assert elapsed < LIMITS.header_seconds + MARGIN
 
 
-class _Errors(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.records.append(record)
-
-
 def test_a_body_dripped_a_byte_at_a_time_is_cut_at_the_body_deadline_and_nothing_is_recorded(served):
     server, store = served
     head, body = CALLBACK.split(b"\r\n\r\n")
-    errors = _Errors()  # uvicorn's loggers do not propagate to the root, so caplog would not see them
+    errors = TracebackCatcher()  # uvicorn's loggers do not propagate to the root, so caplog would not see them
     for name in ("uvicorn.error", ""):
         logging.getLogger(name).addHandler(errors)
     with connect(server) as sock:

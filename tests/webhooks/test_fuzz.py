@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.store import Store
+from tests.log_capture import TracebackCatcher
 from tests.webhooks.kits import KITS, NOW, Callback, webhook_server
 
 EXAMPLES = int(os.environ.get("CONNECTOR_FUZZ_EXAMPLES", "150"))
@@ -71,23 +72,13 @@ def _path_segment(text: str) -> str:
     return quote(text, safe="")
 
 
-class _Tracebacks(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.records.append(record)
-
-
 @pytest.mark.parametrize("name", sorted(KITS))
 def test_no_callback_yields_a_5xx_or_a_traceback(name, store_url):
     kit = KITS[name]()
     store = Store(store_url)
     store.migrate()
     server = webhook_server(kit, store)
-    tracebacks = _Tracebacks()
+    tracebacks = TracebackCatcher()
     logging.getLogger().addHandler(tracebacks)
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
