@@ -2,8 +2,10 @@
 
 Engine workers call `apply` from their own threads. A writeback that finds nothing else on its way to
 Salesforce goes at once, alone, as it would without this class. One that arrives while another call is in
-flight joins a batch that leaves when it is full or `linger_seconds` after it opened, as one `apply_many`
-(a Composite call for several opportunities). Each caller gets its own result, or its own error raised.
+flight joins a batch that leaves when it is full, when the calls ahead of it have landed, or at the latest
+`linger_seconds` after it opened, as one `apply_many` (a Composite call for several opportunities). So a
+batch waits no longer than the call ahead takes (Salesforce's latency, not the linger), and at most one
+batch fills while calls are on their way. Each caller gets its own result, or its own error raised.
 
 Crash safety is unchanged: the engine marks `pending_effect` before `apply` and, after an interruption,
 asks `missing_parts` (passed straight through) what is not in Salesforce yet.
@@ -113,6 +115,8 @@ class WritebackBatcher(CRM):
         finally:
             with self._lock:
                 self._in_flight -= 1
+                if self._in_flight == 0 and self._open is not None:
+                    self._seal(self._open)  # the call ahead landed: the batch that filled meanwhile goes now
             if outcomes is None:  # interrupted (SystemExit, say): nobody may be left waiting
                 outcomes = [CRMError("the writeback was interrupted", retriable=True) for _ in batch.tickets]
             for ticket, outcome in zip(batch.tickets, outcomes, strict=True):

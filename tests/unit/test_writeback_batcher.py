@@ -138,6 +138,21 @@ def test_a_batch_that_does_not_fill_leaves_after_the_linger_without_waiting_for_
     assert first.outcome() == WritebackResult()
 
 
+def test_a_batch_leaves_as_soon_as_the_call_ahead_of_it_lands_not_at_the_end_of_the_linger():
+    crm = GatedCRM()
+    batcher = WritebackBatcher(crm, linger_seconds=LONG, max_batch=10)
+    first = _one_in_flight(crm, batcher)
+    callers = [Caller(batcher, f"opp-{n}") for n in range(2)]
+    while len(batcher._open.tickets if batcher._open else []) < 2:  # both joined the batch that is filling
+        threading.Event().wait(0.01)
+
+    crm.gate.set()  # the call ahead lands: the two go together now, though the batch is neither full nor due
+
+    assert [c.outcome() for c in callers] == [WritebackResult(task_ids=(f"task-of-opp-{n}",)) for n in range(2)]
+    assert [sorted(batch) for batch in crm.batches] == [["opp-0", "opp-1"]]
+    assert first.outcome() == WritebackResult()
+
+
 def test_linger_zero_sends_every_writeback_alone():
     crm = GatedCRM()
     batcher = WritebackBatcher(crm, linger_seconds=0, max_batch=10)
