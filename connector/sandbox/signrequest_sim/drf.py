@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from connector.sandbox.signrequest_sim.fields import not_a_dict
@@ -54,7 +54,10 @@ async def read_body(request: Request) -> dict:
     """The request data from JSON, a urlencoded form or multipart/form-data, as DRF's parsers read them."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";")[0].strip().lower()
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # the client went (a SIGKILLed daemon) mid-body: nothing to act on, as at SignRequest
+        raise Refusal(400, {"detail": "The request body was not received in full."}) from None
     if not body:
         return {}
     if media_type == "application/json":
