@@ -29,6 +29,7 @@ from pathlib import Path
 from adapters.base import (
     ProviderError,
     RequestRef,
+    RequestStatus,
     SignerDelivery,
     SigningProvider,
     SigningRequestSpec,
@@ -308,19 +309,24 @@ class Engine:
         # A safety-net check takes at most its share of the provider's rate limit; one a callback woke, any turn.
         with background_calls() if self._is_safety_net_check(job) else nullcontext():
             status = self._provider(job).get_status(self._ref(job))
-        job.provider_state = status.state.value
-        if status.state == SigningState.COMPLETED:
-            job.state = JobState.COMPLETING
-            job.next_run_at = self.clock()
-        elif status.state.is_final:
-            job.state, job.outcome = JobState.CLOSING, status.state.value
-            job.decline_reason = status.decline_reason
-            job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
-            job.next_run_at = self.clock()
+        if status.state.is_final:
+            self._take_outcome(job, status)
         else:
+            job.provider_state = status.state.value
             reminder_due = self._remind_if_due(job)
             check_at = self._safety_net_time()
             self._plan_status_check(job, check_at if reminder_due is None else min(check_at, reminder_due))
+
+    def _take_outcome(self, job: Job, status: RequestStatus) -> None:
+        """The request ended at the provider: write back what happened."""
+        job.provider_state = status.state.value
+        if status.state == SigningState.COMPLETED:
+            job.state = JobState.COMPLETING
+        else:
+            job.state, job.outcome = JobState.CLOSING, status.state.value
+            job.decline_reason = status.decline_reason
+            job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
+        job.next_run_at = self.clock()
 
     def _safety_net_time(self) -> datetime:
         # Spread the safety-net checks so that many waiting requests don't all ask the provider at once.
@@ -354,13 +360,13 @@ class Engine:
             with self._effect(job, f"reminder:{sent_so_far + 1}"):
                 provider.send_reminder(self._ref(job))
         except ProviderError as exc:
-            if not exc.retriable:
-                log.warning("job %s: reminder %d not sent: %s", job.id, sent_so_far + 1, exc)
-                job.pending_effect = None
-                return plan.next_due(sent_at, sent_so_far + 1)
-            job.request_ref = {**job.request_ref, "reminders_sent": sent_so_far}  # tried again at the retry
             job.pending_effect = None
-            raise
+            if exc.nothing_sent:  # refused before it was processed: tried again at the retry
+                job.request_ref = {**job.request_ref, "reminders_sent": sent_so_far}
+                raise
+            # Refused, or perhaps sent (a timeout, a reset): it counts as sent. A missing reminder beats a doubled one.
+            log.warning("job %s: reminder %d perhaps not sent: %s", job.id, sent_so_far + 1, exc)
+            return plan.next_due(sent_at, sent_so_far + 1)
         job.pending_effect = None
         log.info("job %s: reminder %d of %d sent for request %s", job.id, sent_so_far + 1, plan.count, job.request_id)
         return plan.next_due(sent_at, sent_so_far + 1)
@@ -423,9 +429,23 @@ class Engine:
             job.request_ref = {**(job.request_ref or {}), "provider": found.provider,
                                "request_id": found.request_id, "details": dict(found.details)}
         ref = self._ref(job)
-        if not provider.get_status(ref).state.is_final:
-            provider.cancel(ref)
         job.pending_effect = None
+        status = provider.get_status(ref)
+        if not status.state.is_final:
+            try:
+                provider.cancel(ref)
+                status = None
+            except ProviderError as exc:
+                status = None if exc.retriable else provider.get_status(ref)  # did it end meanwhile?
+                if status is None or not status.state.is_final:
+                    raise
+        if status is not None and status.state != SigningState.CANCELLED:
+            # It ended before the cancel reached it (its callback lost or late): what happened is what is written
+            # back, the signed documents included.
+            log.info("job %s: request %s had already ended as %s; not cancelled", job.id, job.request_id,
+                     status.state.value)
+            self._take_outcome(job, status)
+            return
         job.state, job.outcome = JobState.CLOSING, "cancelled"
         job.next_run_at = self.clock()
         log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)

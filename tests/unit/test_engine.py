@@ -184,6 +184,29 @@ def test_cancel_on_stage_cancels_the_pending_request_and_writes_it_back(world):
     assert "moved to stage 'Closed Lost'" in fields["Signing_Last_Error__c"]
 
 
+def test_a_request_that_ended_before_the_cancel_is_written_back_as_it_ended(world):
+    """Signed while its callback was lost, then the deal moved to a cancel_on stage: the documents come back."""
+    from dataclasses import replace
+
+    from mappings.loader import parse_mapping
+    from tests.unit.conftest import RULES
+
+    world.mapping = parse_mapping(RULES + '    cancel_on: ["Closed Lost"]\n')
+    opportunity = world.add_opportunity()
+    world.daemon().run_once()
+    request_id = next(iter(world.provider.requests))
+    world.provider.set_state(request_id, SigningState.COMPLETED)  # and nobody told the connector
+    world.clock.advance(minutes=1)
+    world.crm.opportunities[opportunity.id] = replace(
+        opportunity, stage="Closed Lost", system_modstamp=world.clock(), stage_changed_at=world.clock())
+    daemon = world.daemon()
+    daemon.run_once()
+
+    assert (_only_job(daemon).state, _only_job(daemon).outcome) == (JobState.DONE, "completed")
+    assert world.crm.fields[opportunity.id]["Signing_Status__c"] == "Completed"
+    assert sorted(f.title for f in world.crm.attached[opportunity.id]) == ["Quote Q-1 - evidence", "Quote Q-1 - signed"]
+
+
 def test_cancelling_a_request_left_half_created_by_a_crash_does_not_finish_sending_it(world):
     daemon, _, request_id = _sent_then_closed_lost(world, lose_create_response=True)
     assert world.provider.resumed == []

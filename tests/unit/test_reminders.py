@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import ProviderCapabilities, ProviderTransientError
+from adapters.base import ProviderCapabilities, ProviderRateLimited, ProviderTransientError
 from connector.reminders import connector_reminders, schedule_for_provider
 from connector.store import JobState
 from mappings.loader import MappingError, parse_mapping
@@ -52,11 +52,11 @@ def test_a_reminder_interrupted_after_it_was_counted_is_not_sent_again(world):
     assert _after(world, daemon, days=2) == ["req-1"]  # the second one, on its own date
 
 
-def test_a_reminder_the_provider_failed_to_take_is_tried_again(world, monkeypatch):
+def test_a_reminder_the_provider_refused_before_taking_it_is_tried_again(world, monkeypatch):
     daemon = _awaiting_job(world)
 
     def unavailable(ref):
-        raise ProviderTransientError("fake", "503")
+        raise ProviderRateLimited("fake", "429")
 
     monkeypatch.setattr(world.provider, "send_reminder", unavailable)
     _after(world, daemon, days=2, hours=1)
@@ -64,6 +64,21 @@ def test_a_reminder_the_provider_failed_to_take_is_tried_again(world, monkeypatc
     [job] = daemon.store.list_jobs()
     assert job.request_ref.get("reminders_sent", 0) == 0 and job.state == JobState.AWAITING
     assert _after(world, daemon, minutes=30) == ["req-1"]
+
+
+def test_a_reminder_whose_reply_was_lost_counts_as_sent_and_is_not_sent_twice(world, monkeypatch):
+    daemon = _awaiting_job(world)
+    send = world.provider.send_reminder
+
+    def sent_then_reset(ref):  # it reached the signer; the answer did not reach us
+        send(ref)
+        raise ProviderTransientError("fake", "connection reset")
+
+    monkeypatch.setattr(world.provider, "send_reminder", sent_then_reset)
+    assert _after(world, daemon, days=2, hours=1) == ["req-1"]
+    monkeypatch.undo()
+    assert _after(world, daemon, minutes=30) == ["req-1"]
+    assert _after(world, daemon, days=2) == ["req-1", "req-1"]  # the second one, on its own date
 
 
 def test_a_provider_that_keeps_schedules_gets_the_rules_schedule_and_the_connector_stays_quiet():
