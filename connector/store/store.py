@@ -10,8 +10,10 @@ PostgreSQL needs no such lock.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     union_all,
     update,
@@ -42,6 +45,7 @@ from connector.store.events import NewEvent
 from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
 
+log = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 # What a save writes: never the lease (claim/save handle it), never cancel_reason (request_cancel's alone),
@@ -54,6 +58,11 @@ _JOBS = JobRow.__table__
 
 class LeaseLost(Exception):
     """The job's lease expired and another worker claimed it: this worker must not act on it any more."""
+
+
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key for one of the connector's locks (advisory locks are per database)."""
+    return zlib.crc32(f"esign-connector:{name}".encode())
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -102,9 +111,16 @@ class Store:
                                  for leased in (False, True) for release in (False, True)}
 
     def migrate(self) -> None:
+        """Create or upgrade the schema. On PostgreSQL, replicas starting at once take turns: the first holds a
+        lock for its upgrade's transaction, the others wait for it, then find the schema up to date."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                key = {"key": lock_key("schema-upgrade")}
+                if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key):
+                    log.info("another replica is upgrading the database schema; waiting for it")
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
