@@ -181,6 +181,15 @@ class Daemon:
             self._server = None
 
 
+def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -> Store:
+    """The daemon's state store. SQLite: a connection per worker thread. PostgreSQL: the pool the settings
+    give, whatever the number of workers, so that replicas together stay under the server's max_connections."""
+    if settings.database_url.startswith("sqlite"):
+        return Store(settings.database_url, clock=clock, pool_size=settings.workers)
+    return Store(settings.database_url, clock=clock, pool_size=settings.database_pool_size,
+                 max_overflow=settings.database_max_overflow, pool_timeout=settings.database_pool_timeout_seconds)
+
+
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
               store: Store | None = None, mapping: MappingFile | None = None,
               clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
@@ -203,7 +212,7 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if mapping is not None:
         check(mapping)
     if store is None:
-        store = Store(settings.database_url, clock=clock, pool_size=settings.workers)
+        store = store_for(settings, clock)
         store.migrate()
     if crm is None:
         from connector.salesforce import build_crm

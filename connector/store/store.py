@@ -11,6 +11,8 @@ PostgreSQL needs no such lock.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
 import zlib
@@ -72,10 +74,20 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def make_engine(url: str, pool_size: int | None = None, *, synchronous: str = "NORMAL") -> Engine:
-    # One connection per worker thread, plus a few for the webhook server, the poller and the claimer.
-    pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
+def application_name() -> str:
+    """How this process's PostgreSQL connections name themselves (pg_stat_activity.application_name)."""
+    return f"esign-connector/{socket.gethostname()[:32]}/{os.getpid()}"
+
+
+def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | None = None,
+                pool_timeout: float | None = None, synchronous: str = "NORMAL") -> Engine:
+    """SQLite: `pool_size` is the number of threads working at once; one connection each, plus a few for the
+    webhook server, the poller and the claimer (connections to a file cost nothing). PostgreSQL: connections
+    are the server's to share among replicas, so the pool keeps `pool_size`, opens at most `max_overflow` more
+    under a burst, and a thread finding them all busy waits up to `pool_timeout` for one. Every statement is a
+    short transaction, so a connection is only held while one runs."""
     if url.startswith("sqlite"):
+        pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
         if ":memory:" in url:
             pool = {}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
@@ -89,16 +101,20 @@ def make_engine(url: str, pool_size: int | None = None, *, synchronous: str = "N
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow or 0} if pool_size else {}
+    if pool_timeout is not None:
+        pool["pool_timeout"] = pool_timeout
+    return create_engine(url, pool_pre_ping=True, connect_args={"application_name": application_name()}, **pool)
 
 
 class Store:
-    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None, pool_size: int | None = None):
-        """`pool_size`: database connections kept for that many threads working at once."""
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None, pool_size: int | None = None,
+                 max_overflow: int | None = None, pool_timeout: float | None = None):
+        """`pool_size`, `max_overflow`, `pool_timeout`: see make_engine."""
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine = make_engine(url, pool_size)
+        self.engine = make_engine(url, pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         # Callbacks are acknowledged once recorded, so on SQLite their commits wait for the disk
         # (synchronous=FULL: one sync per batch); the rest keeps WAL's NORMAL. PostgreSQL syncs every commit.
         on_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
