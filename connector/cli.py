@@ -75,6 +75,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
     budget = store.get_value(STATE_KEY)
     print(describe(json.loads(budget) if budget else None))
+    if store.engine.dialect.name == "postgresql":
+        from connector.leader import current_leader
+
+        with store.engine.connect() as connection:
+            print("poller:", current_leader(connection) or "none (no replica running)")
     for job in store.list_jobs(states=[JobState.PARKED]):
         print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
               f"(at step {job.parked_from}): {job.last_error}")

@@ -24,6 +24,7 @@ from connector.dispatcher import EventDispatcher
 from connector.documents import PdfLimits
 from connector.engine import Engine, EngineOptions
 from connector.http import make_session, size_pools
+from connector.leader import Leadership, leadership_for
 from connector.poller import Poller
 from connector.providers import build_providers, check_rules_have_providers
 from connector.sandbox.servers import RunningServer, serve_in_thread
@@ -55,6 +56,7 @@ class Daemon:
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
+    leadership: Leadership = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
@@ -91,10 +93,14 @@ class Daemon:
         )
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds))
+        # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
+        self.leadership = leadership_for(self.store.url)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
     def poll(self) -> None:
+        if not self.leadership.check():
+            return  # another replica polls; this one asks again at the next tick
         if not self.budget.poll_due():
             return
         try:
@@ -126,7 +132,8 @@ class Daemon:
             log.exception("Salesforce API usage check failed")
 
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report()}
+        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
+                "poller": self.leadership.is_leader}
 
     # --- running as a service --------------------------------------------------------------
 
@@ -173,6 +180,7 @@ class Daemon:
         if self._scheduler:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        self.leadership.resign()  # another replica takes the polling over at its next tick
         if self._pool:
             self._pool.stop()
             self._pool = None
