@@ -207,8 +207,12 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
         require_https_downloads = settings.provider_downloads_https_only
     if http_session is not None:
         size_pools(http_session, settings.workers)
+    if store is None:
+        store = store_for(settings, clock)
+        store.migrate()
     if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
+        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads,
+                                    store=store)
     known = providers
     path = None if mapping else settings.mappings_path
 
@@ -219,9 +223,6 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     mappings = MappingSource(path, initial=mapping, check=check)
     if mapping is not None:
         check(mapping)
-    if store is None:
-        store = store_for(settings, clock)
-        store.migrate()
     if crm is None:
         from connector.salesforce import build_crm
 

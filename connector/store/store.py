@@ -447,6 +447,25 @@ class Store:
             rows = session.execute(select(EventRow.disposition, func.count()).group_by(EventRow.disposition))
             return {str(disposition or "pending"): count for disposition, count in rows}
 
+    # --- provider rate limits shared by replicas (PostgreSQL; see connector.shared_ratelimit) ------------
+
+    def reserve_rate_slot(self, name: str, interval: float) -> tuple[float, float]:
+        """Reserve the next turn of schedule `name`, whose turns are `interval` seconds apart and never inside a
+        pause, in one statement; returns (seconds from now until the turn, seconds the pause still lasts).
+        With `interval` 0 nothing is reserved: the turn is now, and only the pause is read."""
+        if interval <= 0:
+            with self.engine.connect() as connection:
+                paused = connection.scalar(_RATE_PAUSE, {"name": name})
+            return 0.0, max(paused or 0.0, 0.0)
+        with self._core_tx() as connection:
+            wait, paused = connection.execute(_RESERVE_RATE_SLOT, {"name": name, "interval": interval}).one()
+        return max(wait, 0.0), max(paused, 0.0)
+
+    def pause_rate(self, name: str, seconds: float) -> None:
+        """No turn of schedule `name` starts within the next `seconds` (the provider answered 429)."""
+        with self._core_tx() as connection:
+            connection.execute(_PAUSE_RATE, {"name": name, "seconds": seconds})
+
     # --- small values ----------------------------------------------------------------------
 
     def get_value(self, key: str) -> str | None:
@@ -461,6 +480,18 @@ class Store:
                 row.value = value
             else:
                 session.add(SettingRow(key=key, value=value))
+
+
+_DB_NOW = "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+_RESERVE_RATE_SLOT = text(
+    _DB_NOW + "INSERT INTO rate_limits AS r (name, next_slot, paused_until) "
+    "SELECT :name, clock.now + :interval, 0 FROM clock "
+    "ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(r.next_slot, (SELECT now FROM clock), r.paused_until) "
+    "+ :interval RETURNING r.next_slot - :interval - (SELECT now FROM clock), r.paused_until - (SELECT now FROM clock)")
+_PAUSE_RATE = text(
+    _DB_NOW + "INSERT INTO rate_limits AS r (name, next_slot, paused_until) SELECT :name, 0, clock.now + :seconds "
+    "FROM clock ON CONFLICT (name) DO UPDATE SET paused_until = GREATEST(r.paused_until, excluded.paused_until)")
+_RATE_PAUSE = text(_DB_NOW + "SELECT r.paused_until - clock.now FROM rate_limits r, clock WHERE r.name = :name")
 
 
 def _save_statement(*, leased: bool, release: bool):
