@@ -127,7 +127,8 @@ class Daemon:
 
     def check_api_budget(self) -> None:
         try:
-            self.budget.refresh_if_quiet()
+            # Every replica shares its figure; only the poller asks Salesforce when all of them are quiet.
+            self.budget.refresh_if_quiet(may_call=self.leadership.is_leader)
         except Exception:  # noqa: BLE001 - the next check tries again
             log.exception("Salesforce API usage check failed")
 

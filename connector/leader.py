@@ -114,8 +114,8 @@ class AdvisoryLockLeadership:
                 try:
                     self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
                     log.info("this replica handed over the %s role", self.role)
-                except Exception:  # noqa: BLE001 - closing the session frees it all the same
-                    pass
+                except Exception as exc:  # noqa: BLE001 - closing the session frees it all the same
+                    log.debug("unlock failed (%s); closing the session frees the lock", exc)
             self._held = False
             self._drop()
             self._engine.dispose()
@@ -124,8 +124,8 @@ class AdvisoryLockLeadership:
         if self._connection is not None:
             try:
                 self._connection.close()
-            except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is gone either way
-                pass
+            except Exception as exc:  # noqa: BLE001 - a broken connection may fail to close; it is gone either way
+                log.debug("closing the election connection failed: %s", exc)
             self._connection = None
 
 

@@ -10,6 +10,7 @@ PostgreSQL needs no such lock.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -473,6 +474,32 @@ class Store:
             row = session.get(SettingRow, key)
             return row.value if row else None
 
+    def keep_newest(self, key: str, candidate: dict | None, *, stamp: str) -> dict | None:
+        """The JSON object stored at `key`, replaced first by `candidate` when that is newer (a greater
+        `candidate[stamp]`), in one transaction: replicas handing in their figures keep the newest."""
+        if candidate is None:
+            stored = self.get_value(key)
+            return json.loads(stored) if stored else None
+        try:
+            return self._keep_newest(key, candidate, stamp)
+        except IntegrityError:  # another replica stored the first figure at the same moment: compare with it
+            return self._keep_newest(key, candidate, stamp)
+
+    def _keep_newest(self, key: str, candidate: dict, stamp: str) -> dict:
+        with self._tx() as session:
+            query = select(SettingRow).where(SettingRow.key == key)
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = session.scalars(query).first()
+            current = json.loads(row.value) if row else None
+            if current is not None and current.get(stamp, float("-inf")) >= candidate[stamp]:
+                return current
+            if row:
+                row.value = json.dumps(candidate)
+            else:
+                session.add(SettingRow(key=key, value=json.dumps(candidate)))
+            return candidate
+
     def set_value(self, key: str, value: str) -> None:
         with self._tx() as session:
             row = session.get(SettingRow, key)
@@ -482,16 +509,19 @@ class Store:
                 session.add(SettingRow(key=key, value=value))
 
 
-_DB_NOW = "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+# Times on the database server's clock (seconds since the epoch): the one clock every replica shares.
 _RESERVE_RATE_SLOT = text(
-    _DB_NOW + "INSERT INTO rate_limits AS r (name, next_slot, paused_until) "
-    "SELECT :name, clock.now + :interval, 0 FROM clock "
+    "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+    "INSERT INTO rate_limits AS r (name, next_slot, paused_until) SELECT :name, clock.now + :interval, 0 FROM clock "
     "ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(r.next_slot, (SELECT now FROM clock), r.paused_until) "
     "+ :interval RETURNING r.next_slot - :interval - (SELECT now FROM clock), r.paused_until - (SELECT now FROM clock)")
 _PAUSE_RATE = text(
-    _DB_NOW + "INSERT INTO rate_limits AS r (name, next_slot, paused_until) SELECT :name, 0, clock.now + :seconds "
-    "FROM clock ON CONFLICT (name) DO UPDATE SET paused_until = GREATEST(r.paused_until, excluded.paused_until)")
-_RATE_PAUSE = text(_DB_NOW + "SELECT r.paused_until - clock.now FROM rate_limits r, clock WHERE r.name = :name")
+    "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+    "INSERT INTO rate_limits AS r (name, next_slot, paused_until) SELECT :name, 0, clock.now + :seconds FROM clock "
+    "ON CONFLICT (name) DO UPDATE SET paused_until = GREATEST(r.paused_until, excluded.paused_until)")
+_RATE_PAUSE = text(
+    "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+    "SELECT r.paused_until - clock.now FROM rate_limits r, clock WHERE r.name = :name")
 
 
 def _save_statement(*, leased: bool, release: bool):
