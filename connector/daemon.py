@@ -30,6 +30,7 @@ from connector.providers import build_providers, check_rules_have_providers
 from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.server_guard import ServerLimits
 from connector.store import Store
+from connector.wakeups import WakeListener
 from connector.webhooks import build_webhook_app
 from connector.worker_pool import WorkerPool
 from connector.writeback_batcher import WritebackBatcher
@@ -60,6 +61,7 @@ class Daemon:
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
+    _listener: WakeListener | None = field(default=None, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -169,6 +171,10 @@ class Daemon:
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
                                 renew_seconds=s.job_lease_seconds / 3)
         self._pool.start()
+        if self.store.engine.dialect.name == "postgresql":
+            # Callbacks another replica records, jobs the poller creates: claimed here at once too.
+            self._listener = WakeListener(self.store.url, on_wake=self.wake_worker)
+            self._listener.start()
         scheduler.start()
         self._scheduler = scheduler
         log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
@@ -182,6 +188,9 @@ class Daemon:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self.leadership.resign()  # another replica takes the polling over at its next tick
+        if self._listener:
+            self._listener.stop()
+            self._listener = None
         if self._pool:
             self._pool.stop()
             self._pool = None

@@ -49,6 +49,9 @@ from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
 
 log = logging.getLogger(__name__)
+# PostgreSQL: notified in the transactions that record callbacks or create jobs (connector.wakeups).
+WAKE_CHANNEL = "connector_wake"
+_NOTIFY = text("SELECT pg_notify(:channel, :what)")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 # What a save writes: never the lease (claim/save handle it), never cancel_reason (request_cancel's alone),
@@ -173,6 +176,11 @@ class Store:
     def now(self) -> datetime:
         return self._clock()
 
+    def _notify(self, connection: Connection, what: str) -> None:
+        """Tell the other replicas (connector.wakeups) when this transaction commits; nothing on SQLite."""
+        if self.engine.dialect.name == "postgresql":
+            connection.execute(_NOTIFY, {"channel": WAKE_CHANNEL, "what": what})
+
     # --- jobs ------------------------------------------------------------------------------
 
     def create_job(self, *, entry_key: str, rule_id: str, rule: dict, provider: str,
@@ -206,6 +214,8 @@ class Store:
             connection.execute(insert, rows)
             created = {job_id for (job_id,) in connection.execute(
                 select(_JOBS.c.id).where(_JOBS.c.id.in_([row["id"] for row in rows])))}
+            if created:
+                self._notify(connection, "jobs")
         return [_to_job(JobRow(**row)) for row in rows if row["id"] in created]
 
     def get_job(self, job_id: str) -> Job | None:
@@ -381,6 +391,8 @@ class Store:
         # On SQLite this writer queues on the same in-process lock as every other writer.
         with self._writing(), self._events_engine.begin() as connection:
             fresh = {tuple(row) for row in connection.execute(statement, rows)}
+            if any(not first[key].informational for key in fresh):
+                self._notify(connection, "events")  # other replicas: match them now, wherever the job runs
         answers = []
         for item in events:
             answers.append(item.key in fresh)
