@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     work_interval_seconds: float = 1.0
     status_check_minutes: float = 30.0
     job_lease_seconds: float = 30.0
+    # On SIGTERM: how long steps under way may take to finish before the daemon exits anyway.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     max_attempts: int = 8
     retry_base_seconds: float = 5.0
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 import threading
@@ -44,7 +46,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     daemon.start()
     _wait_for_signal()
-    daemon.stop()
+    log = logging.getLogger("connector")
+    log.info("stopping (SIGTERM or SIGINT): up to %.0fs for the steps under way", settings.shutdown_grace_seconds)
+    if not daemon.stop(grace=settings.shutdown_grace_seconds):
+        log.warning("steps still under way after %.0fs (CONNECTOR_SHUTDOWN_GRACE_SECONDS) are abandoned: their "
+                    "leases run out and another replica, or the next start, resumes them",
+                    settings.shutdown_grace_seconds)
+        logging.shutdown()
+        os._exit(0)  # the abandoned worker threads would hold the interpreter's exit
+    log.info("stopped")
     return 0
 
 

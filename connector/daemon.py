@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,9 @@ class Daemon:
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
     _listener: WakeListener | None = field(default=None, init=False)
+    _batcher: WritebackBatcher = field(init=False)
+    _ready: bool = field(default=False, init=False)
+    _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -71,10 +75,10 @@ class Daemon:
             poll_interval=s.poll_interval_seconds, slowdown=s.salesforce_api_budget_slowdown,
             refresh_seconds=s.salesforce_api_usage_refresh_seconds,
         )
+        self._batcher = WritebackBatcher(self.crm, linger_seconds=s.salesforce_writeback_linger_ms / 1000,
+                                         max_batch=s.salesforce_writeback_batch_size)
         self.engine = Engine(
-            store=self.store, providers=self.providers,
-            crm=WritebackBatcher(self.crm, linger_seconds=s.salesforce_writeback_linger_ms / 1000,
-                                 max_batch=s.salesforce_writeback_batch_size),
+            store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
@@ -101,6 +105,10 @@ class Daemon:
     # --- one round, for tests and for the scheduler -----------------------------------------
 
     def poll(self) -> None:
+        with self._polling:  # stop() waits for a poll under way before it hands the role over
+            self._poll()
+
+    def _poll(self) -> None:
         if not self.leadership.check():
             return  # another replica polls; this one asks again at the next tick
         if not self.budget.poll_due():
@@ -143,8 +151,12 @@ class Daemon:
     def webhook_app(self):
         return build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=self.settings.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health,
+            on_event=self.wake_worker, health=self.health, ready=self.ready,
         )
+
+    def ready(self) -> bool:
+        """For /readyz: serving (schema migrated, workers started) and not shutting down."""
+        return self._ready
 
     def wake_worker(self) -> None:
         if self._pool:
@@ -177,26 +189,50 @@ class Daemon:
             self._listener.start()
         scheduler.start()
         self._scheduler = scheduler
+        self._ready = True
         log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
         return url
 
     def _advance_claimed(self, job) -> None:
         self.engine.advance(job, just_claimed=True)
 
-    def stop(self) -> None:
+    def stop(self, grace: float | None = None) -> bool:
+        """Shut down, in the order a rolling restart needs: /readyz says 503 (the load balancer stops sending
+        callbacks here), no more polls or claims, jobs claimed but not started are handed back at once, the
+        steps under way finish (at most `grace` seconds; None: as long as they take), batched writebacks leave
+        without lingering, the poller role is handed over, and the webhook server, which kept answering all
+        along, closes last. True when every step finished within the grace."""
+        deadline = None if grace is None else time.monotonic() + grace
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        self._ready = False
         if self._scheduler:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self._batcher.flush()
+        finished = True
+        if self._pool:
+            log.info("stopping: no more claims; waiting for %d step(s) under way", self._pool.busy)
+            finished = self._pool.stop(timeout=left(), release=self._hand_back)
+            self._pool = None
+        polled = self._polling.acquire(timeout=-1 if deadline is None else left())
+        if polled:
+            self._polling.release()
+        finished = finished and polled
         self.leadership.resign()  # another replica takes the polling over at its next tick
         if self._listener:
             self._listener.stop()
             self._listener = None
-        if self._pool:
-            self._pool.stop()
-            self._pool = None
         if self._server:
-            self._server.stop()
+            self._server.stop(graceful=True)
             self._server = None
+        return finished
+
+    def _hand_back(self, jobs: list) -> None:
+        released = self.store.release_leases({job.id: job.lease_token for job in jobs if job.lease_token})
+        log.info("stopping: handed back %d claimed job(s) not started, for another replica to take", released)
 
 
 def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -> Store:

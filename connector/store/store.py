@@ -350,6 +350,17 @@ class Store:
             )
             return set(renewed)
 
+    def release_leases(self, held: Mapping[str, str]) -> int:
+        """Give up the leases in `held` (job id -> lease token) that are still this worker's, for jobs it claimed
+        and never started (a stopping daemon): another worker may claim them at once. Returns how many."""
+        if not held:
+            return 0
+        pairs = tuple_(JobRow.id, JobRow.lease_owner).in_(list(held.items()))
+        with self._tx() as session:
+            result = session.execute(update(JobRow).where(pairs).values(lease_owner=None, lease_until=None),
+                                     execution_options={"synchronize_session": False})
+            return result.rowcount
+
     def wake_job(self, job_id: str) -> None:
         """Make a job due now (an event arrived for it)."""
         with self._tx() as session:
