@@ -20,11 +20,13 @@ def _secrets(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (installed before start-up, so that a replica stopped while it starts
+    still shuts down in order)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     limit_arenas()  # before any thread starts: see connector.allocator
     settings = Settings()
     configure_logging(settings.log_level, _secrets(settings))
+    stop = _stop_on_signal()
     try:
         daemon = bootstrap(settings)
     except (ProviderConfigError, MappingError, CRMError) as exc:
@@ -45,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               "connector against simulators.", file=sys.stderr)
         return 2
     daemon.start()
-    _wait_for_signal()
+    stop.wait()
     log = logging.getLogger("connector")
     log.info("stopping (SIGTERM or SIGINT): up to %.0fs for the steps under way", settings.shutdown_grace_seconds)
     if not daemon.stop(grace=settings.shutdown_grace_seconds):

@@ -144,7 +144,7 @@ class Daemon:
 
     def health(self) -> dict:
         return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
-                "poller": self.leadership.is_leader}
+                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
 
     # --- running as a service --------------------------------------------------------------
 
