@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--profile default|quick|soak] [--out benchmarks/results.json]`"""
+"""`python -m benchmarks [--quick] [--profile default|quick|soak|replicas] [--out benchmarks/results.json]`"""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bulk, completion, economy, ingest, memory, startup
+from benchmarks import bulk, completion, economy, ingest, memory, replicas, startup
 from benchmarks.figures import table, write_json
 from benchmarks.profiles import PROFILES
 from benchmarks.world import Conditions
 
 BENCHMARKS = {"startup": startup, "economy": economy, "bulk": bulk, "ingest": ingest, "completion": completion,
-              "memory": memory}
+              "memory": memory, "replicas": replicas}
+# Run unless --only or the profile says otherwise; replicas needs PostgreSQL and runs with --profile replicas.
+DEFAULT = [name for name in BENCHMARKS if name != "replicas"]
 
 
 def _drop_client_disconnects(record: logging.LogRecord) -> bool:
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("uvicorn.error").addFilter(_drop_client_disconnects)
     figures, started, timings = [], time.monotonic(), {}
-    for name in args.only or BENCHMARKS:
+    for name in args.only or profile.only or DEFAULT:
         began = time.monotonic()
         print(f"running {name} ({profile.name} profile)...", file=sys.stderr, flush=True)
         figures += BENCHMARKS[name].run(profile, conditions)

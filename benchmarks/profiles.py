@@ -21,6 +21,14 @@ class Profile:
     memory_jobs: int  # signings run end to end for RSS flatness
     memory_budget: float
     startup_runs: int
+    # replicas (benchmarks/replicas.py): run for each count of replicas, on PostgreSQL
+    replicas_counts: tuple[int, ...] = (1, 2, 3)
+    replicas_opportunities: int = 1000  # moved at once, then all signed
+    replicas_latency_signings: int = 100  # then signed at replicas_signing_rate a second
+    replicas_signing_rate: float = 5.0
+    replicas_failover_deals: int = 100  # moved while a follower is killed
+    replicas_budget: float = 300.0
+    only: tuple[str, ...] = ()  # the benchmarks this profile runs by default (empty: all but replicas)
 
 
 FULL = dict(economy_signings=1000, bulk_opportunities=10_000, memory_jobs=10_000)
@@ -28,7 +36,9 @@ FULL = dict(economy_signings=1000, bulk_opportunities=10_000, memory_jobs=10_000
 PROFILES = {
     "quick": Profile("quick", economy_signings=3, economy_budget=60, bulk_opportunities=4, bulk_budget=30,
                      ingest_seconds=1, ingest_connections=8, completions=4, completion_rate=100,
-                     completion_budget=30, memory_sizes_mb=(1,), memory_jobs=5, memory_budget=60, startup_runs=1),
+                     completion_budget=30, memory_sizes_mb=(1,), memory_jobs=5, memory_budget=60, startup_runs=1,
+                     replicas_counts=(1, 2), replicas_opportunities=20, replicas_latency_signings=10,
+                     replicas_failover_deals=100, replicas_budget=90),
     "default": Profile("default", economy_signings=1000, economy_budget=300, bulk_opportunities=1000,
                        bulk_budget=60, ingest_seconds=10, ingest_connections=32, completions=300,
                        completion_rate=100, completion_budget=60, memory_sizes_mb=(1, 10, 100), memory_jobs=400,
@@ -37,6 +47,10 @@ PROFILES = {
                     ingest_seconds=60, ingest_connections=64, completions=6000, completion_rate=100,
                     completion_budget=1800, memory_sizes_mb=(1, 10, 100), memory_jobs=10_000, memory_budget=3600,
                     startup_runs=5),
+    # `--profile replicas`: N = 1, 2, 3 replicas on PostgreSQL, side by side, at the sizes.
+    "replicas": Profile("replicas", economy_signings=0, economy_budget=0, bulk_opportunities=0, bulk_budget=0,
+                        ingest_seconds=0, ingest_connections=0, completions=0, completion_rate=0, completion_budget=0,
+                        memory_sizes_mb=(), memory_jobs=0, memory_budget=0, startup_runs=0, only=("replicas",)),
 }
 
 

@@ -114,11 +114,13 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
 class DaemonProcess:
     """`run_connector.py run` in its own process, with its settings in the environment."""
 
-    def __init__(self, world: World, name: str = "daemon"):
+    def __init__(self, world: World, name: str = "daemon", port: int | None = None):
+        """`port`: a replica's own webhook port, behind the world's public URL (benchmarks/replicas.py)."""
+        port = port or world.settings.webhook_port
         self.env = {**os.environ, **settings_env(world.settings), "REQUESTS_CA_BUNDLE": str(world.ca_file),
-                    "PYTHONUNBUFFERED": "1"}
-        self.health_url = f"http://127.0.0.1:{world.settings.webhook_port}/healthz"
-        self.webhook_url = f"http://127.0.0.1:{world.settings.webhook_port}/webhooks/signrequest"
+                    "PYTHONUNBUFFERED": "1", "CONNECTOR_WEBHOOK_PORT": str(port)}
+        self.health_url = f"http://127.0.0.1:{port}/healthz"
+        self.webhook_url = f"http://127.0.0.1:{port}/webhooks/signrequest"
         self.log_path = world.state_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
 

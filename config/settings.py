@@ -41,6 +41,11 @@ class Settings(BaseSettings):
 
     # --- state and rules
     database_url: str = "sqlite:///connector.db"
+    # PostgreSQL connections each replica keeps, may open beyond that under a burst, and how long a thread
+    # waits for a free one. A replica opens at most pool_size + max_overflow + 2 (README "Running several replicas").
+    database_pool_size: int = Field(default=8, ge=1, le=200)
+    database_max_overflow: int = Field(default=4, ge=0, le=200)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     mappings_path: Path = REPO_ROOT / "mappings" / "rules.yaml"
     mappings_reload_seconds: float = 5.0
 
@@ -111,6 +116,8 @@ class Settings(BaseSettings):
     work_interval_seconds: float = 1.0
     status_check_minutes: float = 30.0
     job_lease_seconds: float = 30.0
+    # On SIGTERM: how long steps under way may take to finish before the daemon exits anyway.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     max_attempts: int = 8
     retry_base_seconds: float = 5.0
 

@@ -6,12 +6,20 @@ come `slowdown` times less often, and jobs whose next step calls Salesforce are 
 state kept, so nothing is lost. Provider-side work (status checks, cancels) goes on. Once the connector
 has made no call for `refresh_seconds`, one cheap call refreshes the figure, so that usage falling
 (old calls leaving the 24 hours) is seen and the held work resumes.
+
+Replicas share one figure: the org's allocation is one. Each replica keeps the latest usage it read (with the
+time it read it) in the database, where a newer figure from another replica replaces it (every
+`sync_seconds`); each decision uses the newest figure any replica has seen. So a replica that has made no call
+lately still stops when the others have spent the budget, and only the poller refreshes the figure with
+`GET /limits` when no replica has had a reply for `refresh_seconds`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -20,11 +28,12 @@ from connector.store import Store
 
 log = logging.getLogger(__name__)
 STATE_KEY = "salesforce_api_budget"
+USAGE_KEY = "salesforce_api_usage"  # the newest usage any replica read: {"used", "allocation", "observed_at"}
 
 
 class ApiBudget:
     def __init__(self, *, crm: CRM, store: Store, clock: Callable[[], datetime], share: float,
-                 poll_interval: float, slowdown: float, refresh_seconds: float):
+                 poll_interval: float, slowdown: float, refresh_seconds: float, sync_seconds: float = 2.0):
         self.crm = crm
         self.store = store
         self.clock = clock
@@ -32,13 +41,56 @@ class ApiBudget:
         self.poll_interval = poll_interval
         self.slowdown = slowdown
         self.refresh_seconds = refresh_seconds
+        self.sync_seconds = sync_seconds
         self._last_poll: datetime | None = None
-        self._calls_seen: int | None = None
-        self._quiet_since: datetime | None = None
         self._was_over = False
+        self._lock = threading.Lock()
+        self._local_seen: tuple | None = None  # (usage, calls) of this replica's client when last looked at
+        self._local_at = clock()  # when that last changed: this replica's latest reply from Salesforce
+        self._shared: dict | None = None  # the newest figure in the database, as of the last sync
+        self._synced_at = float("-inf")  # time.monotonic() of the last sync
+
+    def usage(self) -> tuple[int, int] | None:
+        """(used, allocation): the newest figure read by this replica or by any other."""
+        local_usage, local_at = self._observe_local()
+        shared = self._shared_figure()
+        if shared is not None and (local_usage is None or shared["observed_at"] > local_at.timestamp()):
+            return shared["used"], shared["allocation"]
+        return local_usage
+
+    def _observe_local(self) -> tuple[tuple[int, int] | None, datetime]:
+        usage, calls = self.crm.api_usage, self.crm.api_calls
+        with self._lock:
+            if (usage, calls) != self._local_seen:
+                self._local_seen, self._local_at = (usage, calls), self.clock()
+            return usage, self._local_at
+
+    def _shared_figure(self, *, now: bool = False) -> dict | None:
+        """The newest figure in the database, after handing it ours if ours is newer; at most every sync_seconds
+        (decisions are taken on every job step), or `now`."""
+        if not now and time.monotonic() - self._synced_at < self.sync_seconds:
+            return self._shared
+        usage, at = self._observe_local()
+        self._synced_at = time.monotonic()
+        mine = {"used": usage[0], "allocation": usage[1], "observed_at": at.timestamp()} if usage else None
+        try:
+            stored = self.store.keep_newest(USAGE_KEY, mine, stamp="observed_at")
+        except Exception as exc:  # noqa: BLE001 - this replica's own figure serves meanwhile
+            log.warning("could not share the Salesforce API usage through the database: %s", exc)
+            return self._shared
+        self._shared = stored
+        return stored
+
+    def _last_reply_at(self) -> datetime:
+        """When a replica last heard from Salesforce (any reply tells the usage), as far as this one knows."""
+        _, local_at = self._observe_local()
+        shared = self._shared_figure()
+        if shared is None:
+            return local_at
+        return max(local_at, datetime.fromtimestamp(shared["observed_at"], tz=local_at.tzinfo))
 
     def over(self) -> bool:
-        usage = self.crm.api_usage
+        usage = self.usage()
         over = usage is not None and usage[1] > 0 and usage[0] >= self.share * usage[1]
         if over != self._was_over:
             self._was_over = over
@@ -69,21 +121,23 @@ class ApiBudget:
         """How long a job's Salesforce step should wait, or None when it may run now."""
         return timedelta(seconds=self.current_poll_interval(over=True)) if self.over() else None
 
-    def refresh_if_quiet(self) -> None:
-        """Ask Salesforce for the usage when the connector has made no call for `refresh_seconds`."""
-        now, calls = self.clock(), self.crm.api_calls
-        if calls != self._calls_seen or self._quiet_since is None:
-            self._calls_seen, self._quiet_since = calls, now
-        if now - self._quiet_since >= timedelta(seconds=self.refresh_seconds):
+    def refresh_if_quiet(self, *, may_call: bool = True) -> None:
+        """Share this replica's figure now; and if no replica has heard from Salesforce for `refresh_seconds`,
+        ask it for the usage (`may_call`: only one replica, the poller, does)."""
+        self._shared_figure(now=True)
+        if may_call and self.clock() - self._last_reply_at() >= timedelta(seconds=self.refresh_seconds):
             try:
                 self.crm.refresh_api_usage()
             except CRMError as exc:  # the reply's Sforce-Limit-Info header was read all the same
                 log.info("Salesforce API usage check failed: %s", exc.message)
-            self._calls_seen, self._quiet_since = self.crm.api_calls, now
+            self._observe_local()
+            with self._lock:
+                self._local_at = self.clock()  # a failed call counts too: the next one is a full spell away
+            self._shared_figure(now=True)
         self.publish()
 
     def report(self) -> dict:
-        usage = self.crm.api_usage
+        usage = self.usage()
         over = self.over()
         return {"used": usage[0] if usage else None, "allocation": usage[1] if usage else None,
                 "budget_share": self.share, "over_budget": over,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 import threading
@@ -18,11 +20,13 @@ def _secrets(settings: Settings) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (installed before start-up, so that a replica stopped while it starts
+    still shuts down in order)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -36,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     limit_arenas()  # before any thread starts: see connector.allocator
     settings = Settings()
     configure_logging(settings.log_level, _secrets(settings))
+    stop = _stop_on_signal()
     try:
         daemon = bootstrap(settings)
     except (ProviderConfigError, MappingError, CRMError) as exc:
@@ -43,8 +48,16 @@ def cmd_run(args: argparse.Namespace) -> int:
               "connector against simulators.", file=sys.stderr)
         return 2
     daemon.start()
-    _wait_for_signal()
-    daemon.stop()
+    stop.wait()
+    log = logging.getLogger("connector")
+    log.info("stopping (SIGTERM or SIGINT): up to %.0fs for the steps under way", settings.shutdown_grace_seconds)
+    if not daemon.stop(grace=settings.shutdown_grace_seconds):
+        log.warning("steps still under way after %.0fs (CONNECTOR_SHUTDOWN_GRACE_SECONDS) are abandoned: their "
+                    "leases run out and another replica, or the next start, resumes them",
+                    settings.shutdown_grace_seconds)
+        logging.shutdown()
+        os._exit(0)  # the abandoned worker threads would hold the interpreter's exit
+    log.info("stopped")
     return 0
 
 
@@ -75,6 +88,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
     budget = store.get_value(STATE_KEY)
     print(describe(json.loads(budget) if budget else None))
+    if store.engine.dialect.name == "postgresql":
+        from connector.leader import current_leader
+
+        with store.engine.connect() as connection:
+            print("poller:", current_leader(connection) or "none (no replica running)")
     for job in store.list_jobs(states=[JobState.PARKED]):
         print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
               f"(at step {job.parked_from}): {job.last_error}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,11 +25,13 @@ from connector.dispatcher import EventDispatcher
 from connector.documents import PdfLimits
 from connector.engine import Engine, EngineOptions
 from connector.http import make_session, size_pools
+from connector.leader import Leadership, leadership_for
 from connector.poller import Poller
 from connector.providers import build_providers, check_rules_have_providers
 from connector.sandbox.servers import RunningServer, serve_in_thread
 from connector.server_guard import ServerLimits
 from connector.store import EventCaps, Store
+from connector.wakeups import WakeListener
 from connector.webhooks import build_webhook_app
 from connector.worker_pool import WorkerPool
 from connector.writeback_batcher import WritebackBatcher
@@ -55,9 +58,14 @@ class Daemon:
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
+    leadership: Leadership = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
+    _listener: WakeListener | None = field(default=None, init=False)
+    _batcher: WritebackBatcher = field(init=False)
+    _ready: bool = field(default=False, init=False)
+    _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -67,10 +75,10 @@ class Daemon:
             poll_interval=s.poll_interval_seconds, slowdown=s.salesforce_api_budget_slowdown,
             refresh_seconds=s.salesforce_api_usage_refresh_seconds,
         )
+        self._batcher = WritebackBatcher(self.crm, linger_seconds=s.salesforce_writeback_linger_ms / 1000,
+                                         max_batch=s.salesforce_writeback_batch_size)
         self.engine = Engine(
-            store=self.store, providers=self.providers,
-            crm=WritebackBatcher(self.crm, linger_seconds=s.salesforce_writeback_linger_ms / 1000,
-                                 max_batch=s.salesforce_writeback_batch_size),
+            store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
@@ -92,10 +100,18 @@ class Daemon:
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
+        # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
+        self.leadership = leadership_for(self.store.url)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
     def poll(self) -> None:
+        with self._polling:  # stop() waits for a poll under way before it hands the role over
+            self._poll()
+
+    def _poll(self) -> None:
+        if not self.leadership.check():
+            return  # another replica polls; this one asks again at the next tick
         if not self.budget.poll_due():
             return
         try:
@@ -122,7 +138,8 @@ class Daemon:
 
     def check_api_budget(self) -> None:
         try:
-            self.budget.refresh_if_quiet()
+            # Every replica shares its figure; only the poller asks Salesforce when all of them are quiet.
+            self.budget.refresh_if_quiet(may_call=self.leadership.is_leader)
         except Exception:  # noqa: BLE001 - the next check tries again
             log.exception("Salesforce API usage check failed")
 
@@ -141,7 +158,8 @@ class Daemon:
         return deleted
 
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report()}
+        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
+                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
 
     # --- running as a service --------------------------------------------------------------
 
@@ -149,9 +167,13 @@ class Daemon:
         s = self.settings
         return build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health,
+            on_event=self.wake_worker, health=self.health, ready=self.ready,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
         )
+
+    def ready(self) -> bool:
+        """For /readyz: serving (schema migrated, workers started) and not shutting down."""
+        return self._ready
 
     def wake_worker(self) -> None:
         if self._pool:
@@ -180,24 +202,65 @@ class Daemon:
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
                                 renew_seconds=s.job_lease_seconds / 3)
         self._pool.start()
+        if self.store.engine.dialect.name == "postgresql":
+            # Callbacks another replica records, jobs the poller creates: claimed here at once too.
+            self._listener = WakeListener(self.store.url, on_wake=self.wake_worker)
+            self._listener.start()
         scheduler.start()
         self._scheduler = scheduler
+        self._ready = True
         log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
         return url
 
     def _advance_claimed(self, job) -> None:
         self.engine.advance(job, just_claimed=True)
 
-    def stop(self) -> None:
+    def stop(self, grace: float | None = None) -> bool:
+        """Shut down, in the order a rolling restart needs: /readyz says 503 (the load balancer stops sending
+        callbacks here), no more polls or claims, jobs claimed but not started are handed back at once, the
+        steps under way finish (at most `grace` seconds; None: as long as they take), batched writebacks leave
+        without lingering, the poller role is handed over, and the webhook server, which kept answering all
+        along, closes last. True when every step finished within the grace."""
+        deadline = None if grace is None else time.monotonic() + grace
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        self._ready = False
         if self._scheduler:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self._batcher.flush()
+        finished = True
         if self._pool:
-            self._pool.stop()
+            log.info("stopping: no more claims; waiting for %d step(s) under way", self._pool.busy)
+            finished = self._pool.stop(timeout=left(), release=self._hand_back)
             self._pool = None
+        polled = self._polling.acquire(timeout=-1 if deadline is None else left())
+        if polled:
+            self._polling.release()
+        finished = finished and polled
+        self.leadership.resign()  # another replica takes the polling over at its next tick
+        if self._listener:
+            self._listener.stop()
+            self._listener = None
         if self._server:
-            self._server.stop()
+            self._server.stop(graceful=True)
             self._server = None
+        return finished
+
+    def _hand_back(self, jobs: list) -> None:
+        released = self.store.release_leases({job.id: job.lease_token for job in jobs if job.lease_token})
+        log.info("stopping: handed back %d claimed job(s) not started, for another replica to take", released)
+
+
+def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -> Store:
+    """The daemon's state store. SQLite: a connection per worker thread. PostgreSQL: the pool the settings
+    give, whatever the number of workers, so that replicas together stay under the server's max_connections."""
+    if settings.database_url.startswith("sqlite"):
+        return Store(settings.database_url, clock=clock, pool_size=settings.workers)
+    return Store(settings.database_url, clock=clock, pool_size=settings.database_pool_size,
+                 max_overflow=settings.database_max_overflow, pool_timeout=settings.database_pool_timeout_seconds)
 
 
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
@@ -209,8 +272,12 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
         require_https_downloads = settings.provider_downloads_https_only
     if http_session is not None:
         size_pools(http_session, settings.workers)
+    if store is None:
+        store = store_for(settings, clock)
+        store.migrate()
     if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads)
+        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads,
+                                    store=store)
     known = providers
     path = None if mapping else settings.mappings_path
 
@@ -221,9 +288,6 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     mappings = MappingSource(path, initial=mapping, check=check)
     if mapping is not None:
         check(mapping)
-    if store is None:
-        store = Store(settings.database_url, clock=clock, pool_size=settings.workers)
-        store.migrate()
     if crm is None:
         from connector.salesforce import build_crm
 

@@ -12,6 +12,7 @@ from adapters.base import SigningProvider
 from config.settings import Settings
 from connector.http import make_session
 from connector.ratelimit import RateLimitedAdapter, RateLimiter
+from connector.shared_ratelimit import SharedRateLimiter
 from mappings.loader import MappingProblem, locate
 
 
@@ -20,7 +21,9 @@ class ProviderConfigError(Exception):
 
 
 def build_providers(settings: Settings, *, session: requests.Session | None = None,
-                    require_https_downloads: bool = True) -> dict[str, SigningProvider]:
+                    require_https_downloads: bool = True, store=None) -> dict[str, SigningProvider]:
+    """`store`: the daemon's state store; on PostgreSQL the providers' rate limits are shared through it by
+    every replica (connector.shared_ratelimit)."""
     providers: dict[str, SigningProvider] = {}
     session = session or make_session(pool_size=settings.workers)
     if settings.signrequest_api_token:
@@ -62,13 +65,15 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
             session=session, timeout=settings.provider_timeout_seconds,
             replay_window_seconds=settings.webhook_replay_window_seconds,
         )
-    limit_provider_calls(session, settings, providers)
+    limit_provider_calls(session, settings, providers, store=store)
     return providers
 
 
 def limit_provider_calls(session: requests.Session, settings: Settings,
-                         providers: Mapping[str, SigningProvider]) -> dict[str, RateLimiter]:
-    """Put each provider's API origin on `session` behind its own rate limiter (see connector.ratelimit)."""
+                         providers: Mapping[str, SigningProvider], store=None) -> dict[str, RateLimiter]:
+    """Put each provider's API origin on `session` behind its own rate limiter (see connector.ratelimit); with a
+    PostgreSQL `store`, one whose schedule every replica shares (connector.shared_ratelimit)."""
+    shared = store is not None and store.engine.dialect.name == "postgresql"
     limits = {
         "signrequest": (settings.signrequest_base_url, settings.signrequest_max_requests_per_second),
         "onespan": (settings.onespan_base_url, settings.onespan_max_requests_per_second),
@@ -78,8 +83,12 @@ def limit_provider_calls(session: requests.Session, settings: Settings,
     for name, provider in providers.items():
         base_url, rate = limits[name]
         url = urlparse(base_url)
-        limiters[name] = RateLimiter(provider.display_name, rate or None,
-                                     background_share=settings.status_check_share)
+        if shared:
+            limiters[name] = SharedRateLimiter(provider.display_name, rate or None, slots=store, key=name,
+                                               background_share=settings.status_check_share)
+        else:
+            limiters[name] = RateLimiter(provider.display_name, rate or None,
+                                         background_share=settings.status_check_share)
         session.mount(f"{url.scheme}://{url.netloc}/", RateLimitedAdapter(limiters[name], pool_size=settings.workers))
     return limiters
 

@@ -67,14 +67,21 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
                       on_event: Callable[[], None] = lambda: None,
-                      health: Callable[[], dict] = lambda: {}, caps: EventCaps | None = None) -> Starlette:
+                      health: Callable[[], dict] = lambda: {}, caps: EventCaps | None = None,
+                      ready: Callable[[], bool] = lambda: True) -> Starlette:
     """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
-    what a flood of callbacks can store."""
+    what a flood of callbacks can store. `ready` answers /readyz, for load balancers: False while starting or
+    shutting down (callbacks are still accepted)."""
     ingest = EventIngest(store, on_recorded=on_event, caps=caps)
 
     async def healthz(_request: Request) -> Response:
         details = await run_in_threadpool(health)
         return JSONResponse({"status": "ok", **details})
+
+    async def readyz(_request: Request) -> Response:
+        if ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
 
     async def receive(request: Request) -> Response:
         name = request.path_params["provider"]
@@ -122,6 +129,7 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
 
     app = Starlette(routes=[
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
     ])

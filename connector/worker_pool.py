@@ -13,6 +13,9 @@ its leases simply run out.
 A dispatcher thread matches received events to jobs, at least every `dispatch_seconds` and at once
 when `wake()` is called (a callback came in), then wakes the claimer; so a completion never waits
 behind a long batch of work, and claiming never waits behind dispatching.
+
+`stop` stops claiming, hands back (`release`) the jobs claimed but not started, so that another replica
+takes them at once, and waits for the steps in flight, at most `timeout`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class WorkerPool:
         self._woken = False
         self._stopping = False
         self._dispatch_wanted = threading.Event()
+        self._queued: dict[int, Job] = {}  # submitted, not started yet (by id(): jobs are opaque here)
         self._executor: ThreadPoolExecutor | None = None
         self._threads: list[threading.Thread] = []
 
@@ -72,8 +76,10 @@ class WorkerPool:
             self._woken = True
             self._changed.notify_all()
 
-    def stop(self) -> None:
-        """Stop claiming; jobs in flight finish their current step (each step is committed as it ends)."""
+    def stop(self, timeout: float | None = None, release: Callable[[list[Job]], object] | None = None) -> bool:
+        """Stop claiming; jobs in flight finish their current step (each step is committed as it ends). Jobs
+        claimed but not started are not started: they go to `release`, to give their leases back. Waits for the
+        jobs in flight at most `timeout` seconds (None: as long as they take); True when they all finished."""
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
@@ -81,10 +87,23 @@ class WorkerPool:
         for thread in self._threads:
             thread.join()
         self._threads = []
+        with self._changed:
+            unstarted = list(self._queued.values())
+            self._queued.clear()
+            self._busy -= len(unstarted)
+            self._changed.notify_all()
+        if unstarted and release is not None:
+            self._guarded("handing back unstarted jobs", release, unstarted)
+        finished = True
         if self._executor:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            with self._changed:
+                finished = self._changed.wait_for(lambda: self._busy <= 0, timeout=timeout)
+            if finished:
+                self._executor.shutdown(wait=True)
             self._executor = None
         self._stopped.set()
+        return finished
 
     # --- the threads -------------------------------------------------------------------------
 
@@ -127,9 +146,13 @@ class WorkerPool:
         assert self._executor is not None
         with self._changed:
             self._busy += 1
+            self._queued[id(job)] = job
         self._executor.submit(self._work, job)
 
     def _work(self, job: Job) -> None:
+        with self._changed:
+            if self._queued.pop(id(job), None) is None:
+                return  # handed back by stop() before a worker got to it
         try:
             self.advance(job)
         except Exception:  # noqa: BLE001 - the lease runs out and another claim retries the job

@@ -85,6 +85,14 @@ class WritebackBatcher(CRM):
             self._send(batch)
         return ticket.outcome()
 
+    def flush(self) -> None:
+        """Send the open batch now rather than at the end of its linger, and every later writeback at once (the
+        daemon is stopping: what is in flight should land before it exits)."""
+        with self._lock:
+            self.linger_seconds = 0
+            if self._open is not None:
+                self._seal(self._open)
+
     def apply_many(self, writebacks: Sequence[Writeback]) -> list[WritebackResult | CRMError]:
         return self.inner.apply_many(writebacks)
 

@@ -29,9 +29,13 @@ class RunningServer:
         """`host:port`, as a download-host pattern names a server on a port of its own."""
         return self.url.split("://", 1)[1]
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, *, graceful: bool = False) -> None:
+        """Close the server. `graceful`: requests under way are answered first (at most `timeout` seconds, then
+        the rest is cut); otherwise it closes at once, without waiting for idle keep-alive connections."""
         self.server.should_exit = True
-        self.server.force_exit = True  # don't wait for idle keep-alive connections to close
+        if graceful:
+            self.thread.join(timeout)
+        self.server.force_exit = True
         self.thread.join(timeout)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -77,3 +77,14 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RateLimitRow(Base):
+    """A provider's request schedule, shared by every replica (PostgreSQL): the next free turn and the end of
+    a pause a 429 asked for, in seconds since the epoch on the database server's clock."""
+
+    __tablename__ = "rate_limits"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float(precision=53))
+    paused_until: Mapped[float] = mapped_column(Float(precision=53), default=0)

@@ -10,8 +10,13 @@ PostgreSQL needs no such lock.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import socket
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     union_all,
     update,
@@ -42,6 +48,10 @@ from connector.store.events import EventCaps, NewEvent
 from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
 
+log = logging.getLogger(__name__)
+# PostgreSQL: notified in the transactions that record callbacks or create jobs (connector.wakeups).
+WAKE_CHANNEL = "connector_wake"
+_NOTIFY = text("SELECT pg_notify(:channel, :what)")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 # What a save writes: never the lease (claim/save handle it), never cancel_reason (request_cancel's alone),
@@ -57,6 +67,11 @@ class LeaseLost(Exception):
     """The job's lease expired and another worker claimed it: this worker must not act on it any more."""
 
 
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key for one of the connector's locks (advisory locks are per database)."""
+    return zlib.crc32(f"esign-connector:{name}".encode())
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone=True columns.
     if value is not None and value.tzinfo is None:
@@ -64,10 +79,20 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def make_engine(url: str, pool_size: int | None = None, *, synchronous: str = "NORMAL") -> Engine:
-    # One connection per worker thread, plus a few for the webhook server, the poller and the claimer.
-    pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
+def application_name() -> str:
+    """How this process's PostgreSQL connections name themselves (pg_stat_activity.application_name)."""
+    return f"esign-connector/{socket.gethostname()[:32]}/{os.getpid()}"
+
+
+def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | None = None,
+                pool_timeout: float | None = None, synchronous: str = "NORMAL") -> Engine:
+    """SQLite: `pool_size` is the number of threads working at once; one connection each, plus a few for the
+    webhook server, the poller and the claimer (connections to a file cost nothing). PostgreSQL: connections
+    are the server's to share among replicas, so the pool keeps `pool_size`, opens at most `max_overflow` more
+    under a burst, and a thread finding them all busy waits up to `pool_timeout` for one. Every statement is a
+    short transaction, so a connection is only held while one runs."""
     if url.startswith("sqlite"):
+        pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
         if ":memory:" in url:
             pool = {}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
@@ -81,16 +106,20 @@ def make_engine(url: str, pool_size: int | None = None, *, synchronous: str = "N
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow or 0} if pool_size else {}
+    if pool_timeout is not None:
+        pool["pool_timeout"] = pool_timeout
+    return create_engine(url, pool_pre_ping=True, connect_args={"application_name": application_name()}, **pool)
 
 
 class Store:
-    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None, pool_size: int | None = None):
-        """`pool_size`: database connections kept for that many threads working at once."""
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None, pool_size: int | None = None,
+                 max_overflow: int | None = None, pool_timeout: float | None = None):
+        """`pool_size`, `max_overflow`, `pool_timeout`: see make_engine."""
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine = make_engine(url, pool_size)
+        self.engine = make_engine(url, pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         # Callbacks are acknowledged once recorded, so on SQLite their commits wait for the disk
         # (synchronous=FULL: one sync per batch); the rest keeps WAL's NORMAL. PostgreSQL syncs every commit.
         on_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url
@@ -103,9 +132,16 @@ class Store:
                                  for leased in (False, True) for release in (False, True)}
 
     def migrate(self) -> None:
+        """Create or upgrade the schema. On PostgreSQL, replicas starting at once take turns: the first holds a
+        lock for its upgrade's transaction, the others wait for it, then find the schema up to date."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                key = {"key": lock_key("schema-upgrade")}
+                if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key):
+                    log.info("another replica is upgrading the database schema; waiting for it")
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -141,6 +177,11 @@ class Store:
     def now(self) -> datetime:
         return self._clock()
 
+    def _notify(self, connection: Connection, what: str) -> None:
+        """Tell the other replicas (connector.wakeups) when this transaction commits; nothing on SQLite."""
+        if self.engine.dialect.name == "postgresql":
+            connection.execute(_NOTIFY, {"channel": WAKE_CHANNEL, "what": what})
+
     # --- jobs ------------------------------------------------------------------------------
 
     def create_job(self, *, entry_key: str, rule_id: str, rule: dict, provider: str,
@@ -174,6 +215,8 @@ class Store:
             connection.execute(insert, rows)
             created = {job_id for (job_id,) in connection.execute(
                 select(_JOBS.c.id).where(_JOBS.c.id.in_([row["id"] for row in rows])))}
+            if created:
+                self._notify(connection, "jobs")
         return [_to_job(JobRow(**row)) for row in rows if row["id"] in created]
 
     def get_job(self, job_id: str) -> Job | None:
@@ -308,6 +351,17 @@ class Store:
             )
             return set(renewed)
 
+    def release_leases(self, held: Mapping[str, str]) -> int:
+        """Give up the leases in `held` (job id -> lease token) that are still this worker's, for jobs it claimed
+        and never started (a stopping daemon): another worker may claim them at once. Returns how many."""
+        if not held:
+            return 0
+        pairs = tuple_(JobRow.id, JobRow.lease_owner).in_(list(held.items()))
+        with self._tx() as session:
+            result = session.execute(update(JobRow).where(pairs).values(lease_owner=None, lease_until=None),
+                                     execution_options={"synchronize_session": False})
+            return result.rowcount
+
     def wake_job(self, job_id: str) -> None:
         """Make a job due now (an event arrived for it)."""
         with self._tx() as session:
@@ -362,6 +416,8 @@ class Store:
                 over_cap = _over_caps(connection, waking, caps or _CAPS)
             kept = [row for key, row in rows.items() if key not in over_cap]
             fresh = {tuple(row) for row in connection.execute(statement, kept)} if kept else set()
+            if any(not first[key].informational for key in fresh):
+                self._notify(connection, "events")  # other replicas: match them now, wherever the job runs
         answers: list[bool | None] = []
         for item in events:
             answers.append(None if item.key in over_cap else item.key in fresh)
@@ -450,12 +506,57 @@ class Store:
             rows = session.execute(select(EventRow.disposition, func.count()).group_by(EventRow.disposition))
             return {str(disposition or "pending"): count for disposition, count in rows}
 
+    # --- provider rate limits shared by replicas (PostgreSQL; see connector.shared_ratelimit) ------------
+
+    def reserve_rate_slot(self, name: str, interval: float) -> tuple[float, float]:
+        """Reserve the next turn of schedule `name`, whose turns are `interval` seconds apart and never inside a
+        pause, in one statement; returns (seconds from now until the turn, seconds the pause still lasts).
+        With `interval` 0 nothing is reserved: the turn is now, and only the pause is read."""
+        if interval <= 0:
+            with self.engine.connect() as connection:
+                paused = connection.scalar(_RATE_PAUSE, {"name": name})
+            return 0.0, max(paused or 0.0, 0.0)
+        with self._core_tx() as connection:
+            wait, paused = connection.execute(_RESERVE_RATE_SLOT, {"name": name, "interval": interval}).one()
+        return max(wait, 0.0), max(paused, 0.0)
+
+    def pause_rate(self, name: str, seconds: float) -> None:
+        """No turn of schedule `name` starts within the next `seconds` (the provider answered 429)."""
+        with self._core_tx() as connection:
+            connection.execute(_PAUSE_RATE, {"name": name, "seconds": seconds})
+
     # --- small values ----------------------------------------------------------------------
 
     def get_value(self, key: str) -> str | None:
         with self._read() as session:
             row = session.get(SettingRow, key)
             return row.value if row else None
+
+    def keep_newest(self, key: str, candidate: dict | None, *, stamp: str) -> dict | None:
+        """The JSON object stored at `key`, replaced first by `candidate` when that is newer (a greater
+        `candidate[stamp]`), in one transaction: replicas handing in their figures keep the newest."""
+        if candidate is None:
+            stored = self.get_value(key)
+            return json.loads(stored) if stored else None
+        try:
+            return self._keep_newest(key, candidate, stamp)
+        except IntegrityError:  # another replica stored the first figure at the same moment: compare with it
+            return self._keep_newest(key, candidate, stamp)
+
+    def _keep_newest(self, key: str, candidate: dict, stamp: str) -> dict:
+        with self._tx() as session:
+            query = select(SettingRow).where(SettingRow.key == key)
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = session.scalars(query).first()
+            current = json.loads(row.value) if row else None
+            if current is not None and current.get(stamp, float("-inf")) >= candidate[stamp]:
+                return current
+            if row:
+                row.value = json.dumps(candidate)
+            else:
+                session.add(SettingRow(key=key, value=json.dumps(candidate)))
+            return candidate
 
     def set_value(self, key: str, value: str) -> None:
         with self._tx() as session:
@@ -464,6 +565,21 @@ class Store:
                 row.value = value
             else:
                 session.add(SettingRow(key=key, value=value))
+
+
+# Times on the database server's clock (seconds since the epoch): the one clock every replica shares.
+_RESERVE_RATE_SLOT = text(
+    "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+    "INSERT INTO rate_limits AS r (name, next_slot, paused_until) SELECT :name, clock.now + :interval, 0 FROM clock "
+    "ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(r.next_slot, (SELECT now FROM clock), r.paused_until) "
+    "+ :interval RETURNING r.next_slot - :interval - (SELECT now FROM clock), r.paused_until - (SELECT now FROM clock)")
+_PAUSE_RATE = text(
+    "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+    "INSERT INTO rate_limits AS r (name, next_slot, paused_until) SELECT :name, 0, clock.now + :seconds FROM clock "
+    "ON CONFLICT (name) DO UPDATE SET paused_until = GREATEST(r.paused_until, excluded.paused_until)")
+_RATE_PAUSE = text(
+    "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+    "SELECT r.paused_until - clock.now FROM rate_limits r, clock WHERE r.name = :name")
 
 
 def _save_statement(*, leased: bool, release: bool):

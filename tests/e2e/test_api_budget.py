@@ -47,8 +47,7 @@ def test_over_the_budget_the_completion_waits_then_lands_once_usage_falls(e2e, t
     assert "of 15,000 calls in 24 h" in status and "OVER BUDGET" in status
 
     e2e.salesforce.usage.used = 2_000  # the day's old calls rolled out of the 24 hours
-    e2e.daemon.check_api_budget()
-    time.sleep(0.6)  # no Salesforce call meanwhile: the guard asks for the usage itself
+    time.sleep(0.6)  # no Salesforce call for the refresh interval: the guard asks for the usage itself
     e2e.daemon.check_api_budget()
     assert e2e.salesforce.api_calls["GET /limits"] == 1 and not e2e.daemon.budget.over()
     e2e.settle(until=lambda: e2e.daemon.store.get_job(job.id).state == JobState.DONE)

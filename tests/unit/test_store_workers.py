@@ -112,3 +112,14 @@ def test_many_threads_saving_at_once_lose_nothing(store, clock):
     assert errors == []
     assert store.count_jobs_by_state() == {"done": 32}
     assert all(j.attempts == 5 for j in store.list_jobs())
+
+
+def test_released_leases_are_claimable_at_once_and_only_the_holders_are_released(store, clock):
+    for n in range(3):
+        store.create_job(**_entry(n))
+    held = store.claim_due_jobs("stopping", limit=2, lease_seconds=300)
+    [other] = store.claim_due_jobs("other", lease_seconds=300)
+    mine = {job.id: job.lease_token for job in held}
+    assert store.release_leases({**mine, other.id: "not-its-token"}) == 2
+    assert sorted(j.id for j in store.claim_due_jobs("next", limit=5)) == sorted(mine)
+    assert store.get_job(other.id).lease_token == other.lease_token

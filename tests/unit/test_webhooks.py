@@ -112,3 +112,19 @@ def test_whatever_a_body_makes_an_adapter_raise_is_a_400_in_one_line(tmp_path, c
     [line] = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert line.exc_info is None and "secret-ish" not in line.getMessage()
     assert store.unprocessed_events() == []
+
+
+def test_readyz_follows_the_daemon_and_healthz_stays_up(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.migrate()
+    state = {"ready": False}
+    app = build_webhook_app(store=store, providers={"fake": FakeProvider()}, max_body_bytes=1000,
+                            ready=lambda: state["ready"])
+    client = TestClient(app)
+    assert client.get("/readyz").status_code == 503  # starting
+    state["ready"] = True
+    assert client.get("/readyz").json() == {"status": "ready"}
+    state["ready"] = False  # shutting down: the load balancer stops sending callbacks here
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/webhooks/fake", content=b"req-1", headers={"X-Fake-Signature": "good"}).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -114,6 +115,35 @@ def test_stop_lets_jobs_in_flight_finish(pools):
     threading.Timer(0.1, release.set).start()
     pool.stop()
     assert finished == ["a"]
+
+
+def test_stop_hands_back_jobs_claimed_but_not_started(pools):
+    # A claim that returns more jobs than workers are free: the extra ones wait for a worker, and a stopping
+    # pool must hand them back (their leases released for another replica) instead of starting them.
+    started, release, handed_back = [], threading.Event(), []
+
+    def claim(limit):
+        return ["a", "b", "c"] if not started else []
+
+    def advance(job):
+        started.append(job)
+        release.wait(WAIT)
+
+    pool = pools(claim=claim, advance=advance, workers=1)
+    assert _eventually(lambda: started == ["a"])
+    threading.Timer(0.2, release.set).start()
+    assert pool.stop(release=handed_back.extend) is True
+    assert started == ["a"] and handed_back == ["b", "c"] and pool.busy == 0
+
+
+def test_stop_waits_for_a_step_in_flight_at_most_the_timeout(pools):
+    release = threading.Event()
+    pool = pools(claim=Queue(["slow"]).claim, advance=lambda job: release.wait(WAIT), workers=1)
+    assert _eventually(lambda: pool.busy == 1)
+    started = time.monotonic()
+    assert pool.stop(timeout=0.3) is False  # it was still running: the caller decides what to do
+    assert 0.25 <= time.monotonic() - started < 2
+    release.set()
 
 
 def _eventually(condition, timeout: float = WAIT) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -151,6 +152,24 @@ def test_a_batch_leaves_as_soon_as_the_call_ahead_of_it_lands_not_at_the_end_of_
     assert [c.outcome() for c in callers] == [WritebackResult(task_ids=(f"task-of-opp-{n}",)) for n in range(2)]
     assert [sorted(batch) for batch in crm.batches] == [["opp-0", "opp-1"]]
     assert first.outcome() == WritebackResult()
+
+
+def test_flush_sends_the_open_batch_at_once_and_later_writebacks_alone():
+    crm = GatedCRM()
+    batcher = WritebackBatcher(crm, linger_seconds=30, max_batch=10)  # a batch would wait 30 s to fill
+    first = _one_in_flight(crm, batcher)
+    second = Caller(batcher, "opp-2")
+    time.sleep(0.1)
+    assert second.is_alive()  # lingering in the open batch
+    batcher.flush()  # the daemon is stopping
+    second.join(5)
+    assert not second.is_alive() and second.outcome() == WritebackResult()
+    third = Caller(batcher, "opp-3")  # while the first call is still in flight: alone, at once
+    third.join(5)
+    assert not third.is_alive()
+    crm.gate.set()
+    assert first.outcome() == WritebackResult()
+    assert crm.singles == ["opp-first", "opp-2", "opp-3"]
 
 
 def test_linger_zero_sends_every_writeback_alone():

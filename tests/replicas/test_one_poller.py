@@ -1,0 +1,87 @@
+"""Replicas on one PostgreSQL database: one polls Salesforce, the others stand by; when it dies, one takes over
+and goes on from the poll cursor it left in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+
+from config.settings import Settings
+from connector.daemon import bootstrap
+from connector.fakes import FakeCRM, FakeProvider
+from connector.leader import current_leader
+from connector.poller import CURSOR_KEY
+from mappings.loader import parse_mapping
+from tests.unit.conftest import RULES, Clock, World
+
+
+class CountingCRM(FakeCRM):
+    """One replica's Salesforce client (its own counts) over the org the replicas share."""
+
+    def __init__(self, org: FakeCRM):
+        super().__init__(opportunities=org.opportunities, file_contents=org.file_contents)
+        self.polls: list = []
+
+    def poll_opportunities(self, stages, modified_since, fields=()):
+        self.polls.append(modified_since)
+        return super().poll_opportunities(stages, modified_since, fields)
+
+
+def _replicas(url: str, count: int):
+    clock = Clock()
+    settings = Settings(_env_file=None, database_url=url, public_base_url="https://connector.example")
+    world = World(FakeCRM(), FakeProvider(name="signrequest"), clock, url, settings)
+    daemons = [bootstrap(settings, crm=CountingCRM(world.crm), providers={"signrequest": world.provider},
+                         mapping=parse_mapping(RULES), clock=clock) for _ in range(count)]
+    return world, daemons
+
+
+def test_only_the_elected_replica_polls_and_a_follower_takes_over_from_the_cursor(fresh_database):
+    world, (first, second, third) = _replicas(fresh_database(), 3)
+    try:
+        world.add_opportunity("006000000000001AAA")
+        for _ in range(3):
+            for daemon in (first, second, third):
+                daemon.poll()
+            world.clock.advance(seconds=30)
+        assert [len(d.crm.polls) for d in (first, second, third)] == [3, 0, 0]
+        assert (first.leadership.is_leader, second.leadership.is_leader) == (True, False)
+        assert len(first.store.list_jobs()) == 1
+        with first.store.engine.connect() as conn:
+            assert current_leader(conn).startswith("esign-connector/")
+        cursor = first.store.get_value(CURSOR_KEY)
+
+        # The leader dies: its session ends (SIGKILL closes its sockets; here, the server ends it).
+        with second.store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                              "AND granted AND objid = :key"), {"key": first.leadership.key})
+            conn.commit()
+        world.add_opportunity("006000000000002AAA")
+        second.poll()  # the next follower to tick takes over, and polls from the shared cursor
+        third.poll()
+        assert [len(d.crm.polls) for d in (second, third)] == [1, 0]
+        overlap = timedelta(seconds=second.settings.poll_overlap_seconds)
+        assert second.crm.polls[0] == datetime.fromisoformat(cursor) - overlap
+        assert len(second.store.list_jobs()) == 2
+        first.poll()  # the old leader finds its session gone: it is a follower now
+        assert not first.leadership.is_leader and len(first.crm.polls) == 3
+    finally:
+        for daemon in (first, second, third):
+            daemon.stop()
+            daemon.store.close()
+
+
+def test_a_stopping_leader_hands_over_at_once(fresh_database):
+    world, (first, second) = _replicas(fresh_database(), 2)
+    try:
+        first.poll()
+        second.poll()
+        assert (len(first.crm.polls), len(second.crm.polls)) == (1, 0)
+        first.stop()
+        second.poll()
+        assert len(second.crm.polls) == 1 and second.leadership.is_leader
+    finally:
+        for daemon in (first, second):
+            daemon.stop()
+            daemon.store.close()
