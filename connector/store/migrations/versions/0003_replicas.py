@@ -1,7 +1,7 @@
 """Replicas: provider rate limits shared by every replica (one row per provider schedule).
 
 Revision ID: 0003_replicas
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
