@@ -1,0 +1,365 @@
+"""One simulated run: the real daemon (engine, planner, store, poller, dispatcher, writeback batcher, built by
+`connector.daemon.bootstrap`) around the simulated ports, driven by a single-threaded scheduler on a simulated
+clock. No thread is started and nothing sleeps: the same seed gives a byte-identical run.
+
+The model
+- The scheduler picks the earliest of: the outside world's next action (timeline: a stage entry, a signer, a
+  callback delivery, a slow reply's effect landing), the daemon's restart, its next poll, its next work turn (a
+  dispatch, then claim-one-and-advance until nothing is due, as the worker pool does). The clock jumps there.
+- A crash (SimCrash) unwinds the whole daemon. The harness starts a new one (new worker id, new batcher and
+  dispatcher) on the same database 2-30 s later; the dead daemon's leases expire on the simulated clock.
+- A call that takes simulated time (a timeout, a slow reply, a call outlasting the lease) lets the world run
+  meanwhile: callbacks arrive and, through a second worker of the same process, other due jobs advance, including
+  this call's own job once its lease has expired. Faults inside that activity are instantaneous ones only.
+- Polls run at start, and every 30 s while the poll cursor is behind the latest change in the org (the polls in
+  between would find nothing new).
+- Random faults stop at the end of the scenario's active period; the run then goes on, calm, until every job has
+  ended and nothing is left on the timeline (or 12 h more have passed: what is unfinished then is stuck).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from adapters.base import SigningState
+from connector.crm import Contact, ContactRole, FileRef, Opportunity
+from connector.daemon import Daemon, bootstrap
+from connector.poller import CURSOR_KEY
+from connector.store import NewEvent
+from tests.simulation.callbacks import CallbackSender
+from tests.simulation.clock import START, Timeline, seconds
+from tests.simulation.determinism import pinned
+from tests.simulation.environment import SimEnvironment
+from tests.simulation.faults import SimCrash, known_fault_pairs, known_scenario_features
+from tests.simulation.faulty_ports import FaultyCall, FaultyCRM, FaultyProvider, ProviderErrors, SalesforceErrors
+from tests.simulation.injector import Fault, FaultPlan, Injector, RandomFaults, ScriptedFaults
+from tests.simulation.invariants import check_all
+from tests.simulation.result import RunConfig, RunResult
+from tests.simulation.scenario import CANCEL_STAGE, TRIGGER_STAGE, OpportunityPlan, named_scenario, scenario_for_seed
+from tests.simulation.sim_crm import SimCRM
+from tests.simulation.sim_provider import ProviderEvent, SignerScript, SimProvider
+from tests.simulation.witness import Witness
+
+CALM = timedelta(hours=12)
+WORK_TICK = timedelta(seconds=1)  # the worker pool's idle tick: a job left due is claimed again this much later
+POLL_EVERY = timedelta(seconds=30)
+MAX_CLAIMS_PER_TURN = 50
+
+
+def run(config: RunConfig, env: SimEnvironment) -> RunResult:
+    return Simulation(config, env).run()
+
+
+_UNFINISHED = "SELECT next_run_at, lease_until FROM jobs WHERE state NOT IN ('done', 'parked')"
+
+
+def _timestamp(value: datetime | str | None) -> datetime | None:
+    """A timestamp as the driver returns it: a datetime (PostgreSQL) or its text (SQLite), always as UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class Simulation:
+    def __init__(self, config: RunConfig, env: SimEnvironment):
+        env.reset()
+        self.config = config
+        self.env = env
+        avoid = known_scenario_features() if config.skip_known_bugs else frozenset()
+        self.scenario = (named_scenario(config.scenario) if config.scenario
+                         else scenario_for_seed(config.seed, avoid=avoid))
+        self.settings = env.settings(status_check_minutes=self.scenario.status_check_minutes,
+                                     signing_url_field=self.scenario.embedded_signer)
+        self.mapping = env.mapping(self.scenario.rules_yaml())
+        self.lease_seconds = self.settings.job_lease_seconds
+        self.clock = env.clock
+        self.store = env.store
+        self.timeline = Timeline()
+        self.trace: list[str] = []
+        self.rng = random.Random(f"world:{config.seed}")
+        self.witness = Witness(START)
+        self.faults_until = START + self.scenario.last_event_offset()
+        self.end_at = self.faults_until + CALM
+        self.injector = Injector(self._plan(), self.clock, config.seed, on_fault=self._note_fault)
+        self.store.injector = self.injector
+        self.plans = {plan.opportunity_id: plan for plan in self.scenario.opportunities}
+        self.provider = SimProvider(clock=self.clock, timeline=self.timeline, witness=self.witness,
+                                    script_for=self._script_for, emit=self._emit)
+        self.crm = SimCRM(clock=self.clock, witness=self.witness, provider_states=self._provider_states)
+        self.callbacks = CallbackSender(clock=self.clock, timeline=self.timeline, injector=self.injector,
+                                        rng=self.rng, deliver=self._deliver)
+        self.ports_provider = FaultyProvider(self.provider, FaultyCall(
+            self, ProviderErrors(self.provider.name), self.settings.provider_timeout_seconds))
+        self.ports_crm = FaultyCRM(self.crm, FaultyCall(
+            self, SalesforceErrors(), self.settings.salesforce_timeout_seconds, on_relogin=self._relogin))
+        self.daemon: Daemon | None = None  # the process; None while it is down
+        self.sibling: Daemon | None = None  # another worker of the same process, busy while a call is in flight
+        self.restart_at = START
+        self.next_poll_at: datetime | None = None
+        self.dispatch_at: datetime | None = None
+        self.last_turn_at: datetime | None = None
+        self.last_change: datetime | None = None
+        self.incarnation = 0
+        self._dispatched_by: Daemon | None = None  # a daemon's first turn dispatches whatever it finds recorded
+
+    def _plan(self) -> FaultPlan:
+        c = self.config
+        if c.inject is not None:
+            return ScriptedFaults(dict(c.inject), c.then)
+        skip = known_fault_pairs() if c.skip_known_bugs else frozenset()
+        return RandomFaults(c.seed, c.rate, c.kinds, skip, lambda: self.faults_until, max_faults=c.max_faults)
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        with pinned(self.config.seed):
+            for plan in self.scenario.opportunities:
+                self.timeline.schedule(START + plan.enters_at, f"{plan.opportunity_id} enters {TRIGGER_STAGE}",
+                                       lambda p=plan: self._enter_stage(p))
+                if plan.cancel_at is not None:
+                    self.timeline.schedule(START + plan.cancel_at, f"{plan.opportunity_id} moves to {CANCEL_STAGE}",
+                                           lambda p=plan: self._move_to_cancel_stage(p))
+            self._run_until(self.end_at, depth=0)
+            jobs = self.store.list_jobs()
+            rule = self.mapping.rules[0]
+            checked = check_all(jobs=jobs, provider=self.provider, crm=self.crm, witness=self.witness,
+                                reminder_count=rule.reminders.count if rule.reminders else None,
+                                reminder_interval=timedelta(days=rule.reminders.interval_days if rule.reminders
+                                                            else 1))
+        self.store.injector = None
+        return RunResult(self.config, START, self.injector.points, self.injector.faults, checked.problems,
+                         checked.checks, self.trace, postgres=self.env.dialect == "postgresql")
+
+    def _run_until(self, until: datetime, *, depth: int) -> None:
+        while True:
+            times = self._job_times()
+            if depth == 0 and self._finished(times):
+                return
+            chosen = self._next_step(times, depth)
+            if chosen is None or chosen[0] > until:
+                return
+            at, _, step = chosen
+            self.clock.move_to(max(at, self.clock()))
+            if depth:
+                step()  # a crash here kills the whole process, the call in flight included
+                continue
+            try:
+                step()
+            except SimCrash as crash:
+                self._on_crash(crash)
+
+    def _next_step(self, times: list[tuple[datetime, datetime | None]],
+                   depth: int) -> tuple[datetime, int, Callable[[], None]] | None:
+        options: list[tuple[datetime, int, Callable[[], None]]] = []
+        if (at := self.timeline.next_time()) is not None:
+            options.append((at, 0, self._run_timeline))
+        if self.daemon is None:
+            if depth == 0:
+                options.append((self.restart_at, 1, self._restart))
+        else:
+            if self.next_poll_at is not None:
+                options.append((self.next_poll_at, 2, lambda: self._poll(self._worker(depth))))
+            if (at := self._next_work_at(times)) is not None:
+                options.append((at, 3, lambda: self._work_turn(self._worker(depth), depth)))
+        return min(options, key=lambda option: option[:2]) if options else None
+
+    def _finished(self, times: list) -> bool:
+        return (self.clock() >= self.faults_until and not times and not len(self.timeline)
+                and not self._poll_behind())
+
+    def _job_times(self) -> list[tuple[datetime, datetime | None]]:
+        """(next_run_at, lease_until) of every unfinished job (a plain query: it runs before every step)."""
+        with self.store.engine.connect() as connection:
+            rows = connection.exec_driver_sql(_UNFINISHED).fetchall()
+        return [(_timestamp(due), _timestamp(lease)) for due, lease in rows]
+
+    def _claimable_now(self) -> bool:
+        now = self.clock()
+        return any(due <= now and (lease is None or lease < now) for due, lease in self._job_times())
+
+    def _next_work_at(self, times: list[tuple[datetime, datetime | None]]) -> datetime | None:
+        claimable = [max(due, lease + timedelta(microseconds=1)) if lease else due for due, lease in times]
+        candidates = [t for t in (*claimable, self.dispatch_at) if t is not None]
+        if not candidates:
+            return None
+        at = min(candidates)
+        if self.last_turn_at is not None and at <= self.last_turn_at:
+            at = self.last_turn_at + WORK_TICK
+        return at
+
+    def _worker(self, depth: int) -> Daemon:
+        if depth == 0:
+            assert self.daemon is not None
+            return self.daemon
+        if self.sibling is None:
+            self.sibling = self._boot()
+        return self.sibling
+
+    # --- the daemon --------------------------------------------------------------------------------
+
+    def _boot(self) -> Daemon:
+        return bootstrap(self.settings, crm=self.ports_crm, providers={self.provider.name: self.ports_provider},
+                         store=self.store, mapping=self.mapping, clock=self.clock)
+
+    def _restart(self) -> None:
+        self.incarnation += 1
+        self.daemon = self._boot()
+        self._note(f"daemon {self.incarnation} starts (worker {self.daemon.engine.worker_id})")
+        self.next_poll_at = self.clock()  # the scheduler's first poll runs at start
+
+    def _on_crash(self, crash: SimCrash) -> None:
+        self.restart_at = self.clock() + seconds(self.rng.uniform(2, 30))
+        self._note(f"daemon {self.incarnation} crashes at {crash}")
+        self.daemon = self.sibling = None
+        self.next_poll_at = self.dispatch_at = None
+
+    def _poll(self, daemon: Daemon) -> None:
+        self.next_poll_at = None
+        self._guarded(f"daemon {self.incarnation}", "poll", daemon.poll)  # APScheduler logs a job's error
+        if self._poll_behind():
+            self.next_poll_at = self.clock() + POLL_EVERY
+
+    def _poll_behind(self) -> bool:
+        if self.last_change is None:
+            return False
+        cursor = self.store.get_value(CURSOR_KEY)
+        return cursor is None or datetime.fromisoformat(cursor) < self.last_change
+
+    def _work_turn(self, daemon: Daemon, depth: int) -> None:
+        """What the worker pool does on a wake-up or an idle tick: dispatch the events recorded since the last
+        dispatch (the dispatcher thread), then claim due jobs one by one and advance each (the claimer and a
+        worker). A turn with nothing claimable left ends without the empty claim, which would change nothing."""
+        self.last_turn_at = self.clock()
+        who = f"daemon {self.incarnation}" + (" (second worker)" if depth else "")
+        if self.dispatch_at is not None or daemon is not self._dispatched_by:
+            self.dispatch_at = None
+            if self._guarded(who, "dispatch", daemon.dispatcher.dispatch) is None:
+                self.dispatch_at = self.clock() + timedelta(seconds=0.5)  # the dispatcher thread's next round
+            else:
+                self._dispatched_by = daemon
+        for _ in range(MAX_CLAIMS_PER_TURN):
+            if not self._claimable_now():
+                return
+            claimed = self._guarded(who, "claim", lambda: daemon.engine.claim(1))
+            if not claimed:
+                return
+            job = claimed[0]
+            before = job.state
+            self._guarded(who, f"advancing job {job.id[:8]}",
+                          lambda j=job: daemon.engine.advance(j, just_claimed=True))
+            self._note(f"{who}: job {job.id[:8]} {before} -> {job.state}"
+                       + (f" (last error: {job.last_error})" if job.last_error else ""))
+
+    def _guarded(self, who: str, what: str, action: Callable[[], object]) -> object:
+        """As the worker pool: an unexpected error is logged and the work goes on (a crash is no error)."""
+        try:
+            return action()
+        except Exception as exc:  # noqa: BLE001 - what WorkerPool._work and _guarded do
+            self._note(f"{who}: {what} failed: {type(exc).__name__}: {exc}")
+            return None
+
+    # --- what a port call in flight asks of the world (faulty_ports.World) --------------------------
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def elapse(self, duration: timedelta) -> None:
+        until = self.clock() + duration
+        self.injector.depth += 1
+        try:
+            self._run_until(until, depth=1)
+        finally:
+            self.injector.depth -= 1
+        self.clock.move_to(max(until, self.clock()))
+
+    def land_later(self, at: datetime, label: str, effect: Callable[[], object]) -> None:
+        self.timeline.schedule(at, label, lambda: self._quietly(effect))
+
+    @staticmethod
+    def _quietly(effect: Callable[[], object]) -> None:
+        try:
+            effect()
+        except Exception:  # noqa: BLE001, S110 - nobody is listening for the outcome of a late effect
+            pass
+
+    def _relogin(self) -> None:
+        self.crm.relogins += 1
+
+    # --- the outside world ---------------------------------------------------------------------------
+
+    def _run_timeline(self) -> None:
+        entry = self.timeline.pop_due(self.clock())
+        if entry is not None:
+            self._note(entry.label)
+            entry.action()
+
+    def _enter_stage(self, plan: OpportunityPlan) -> None:
+        suffix = plan.opportunity_id[3:]
+        version = "068" + suffix
+        self.crm.file_contents[version] = self.env.quote_pdf
+        now = self.clock()
+        self.crm.opportunities[plan.opportunity_id] = Opportunity(
+            id=plan.opportunity_id, name=f"Deal {plan.opportunity_id[-4:]}", stage=TRIGGER_STAGE,
+            system_modstamp=now, stage_changed_at=now, account_name="Acme", owner_name="Rita Rep",
+            contact_roles=(
+                ContactRole(Contact("003000000000001AAA", "Dana", "Signer", "dana@example.com"), "Decision Maker",
+                            True),
+                ContactRole(Contact("003000000000002AAA", "Eli", "Buyer", "eli@example.com"), "Economic Buyer"),
+            ),
+            files=(FileRef("069" + suffix, version, "Quote Q-1", "pdf", len(self.env.quote_pdf)),),
+        )
+        self._org_changed()
+
+    def _move_to_cancel_stage(self, plan: OpportunityPlan) -> None:
+        opportunity = self.crm.opportunities[plan.opportunity_id]
+        now = self.clock()
+        self.crm.opportunities[plan.opportunity_id] = replace(opportunity, stage=CANCEL_STAGE, stage_changed_at=now,
+                                                              system_modstamp=now)
+        self._org_changed()
+
+    def _org_changed(self) -> None:
+        self.last_change = self.clock()
+        if self.daemon is not None:
+            due = self.clock() + seconds(self.rng.uniform(0, POLL_EVERY.total_seconds()))
+            self.next_poll_at = min(self.next_poll_at or due, due)
+
+    def _script_for(self, external_id: str) -> SignerScript:
+        job = self.store.get_job(external_id)
+        if job is None:  # cannot happen: a request names the job that sent it
+            return SignerScript(SigningState.EXPIRED, (timedelta(hours=1),))
+        return self.plans[job.opportunity_id].script
+
+    def _provider_states(self, opportunity_id: str) -> list[SigningState]:
+        ids = {job.id for job in self.store.list_jobs() if job.opportunity_id == opportunity_id}
+        return self.provider.states_for(ids)
+
+    def _emit(self, event: ProviderEvent) -> None:
+        self._note(f"provider: {event.kind} for {event.request_id}")
+        self.callbacks.emit(event)
+
+    def _deliver(self, event: ProviderEvent) -> bool:
+        """The webhook endpoint: acknowledged once recorded (EventIngest's contract), refused while down."""
+        if self.daemon is None:
+            return False
+        new = NewEvent(provider=self.provider.name, event_id=event.event_id, request_id=event.request_id,
+                       external_id=event.external_id, kind=event.kind, informational=not event.final)
+        try:
+            [fresh] = self.store.record_events([new])
+        except Exception:  # noqa: BLE001 - answered 503: the provider retries
+            return False
+        if fresh and event.final:
+            due = self.clock() + seconds(self.rng.uniform(0.05, 0.5))  # the dispatcher is woken at once
+            self.dispatch_at = min(self.dispatch_at or due, due)
+        return True
+
+    # --- the record ------------------------------------------------------------------------------------
+
+    def _note(self, line: str) -> None:
+        total = int((self.clock() - START).total_seconds())
+        self.trace.append(f"t+{total // 3600}:{total // 60 % 60:02d}:{total % 60:02d} {line}")
+
+    def _note_fault(self, fault: Fault) -> None:
+        self._note(f"FAULT #{fault.index} {fault.point}: {fault.kind}")
