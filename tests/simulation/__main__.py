@@ -58,7 +58,8 @@ def _config(args: argparse.Namespace, seed: int) -> RunConfig:
 def _explore(args: argparse.Namespace) -> int:
     count = args.seeds or int(os.environ.get(SOAK_ENV, "2000"))
     total = explore_in_processes(_config(args, 0), range(args.first, args.first + count),
-                                 processes=args.processes, postgres=args.postgres)
+                                 processes=args.processes, postgres=args.postgres,
+                                 progress_every=10_000 if count > 20_000 else None)
     print(total.line())
     print("faults by kind: " + ", ".join(f"{kind} {n}" for kind, n in sorted(total.kinds.items())))
     if total.failures:

@@ -29,12 +29,14 @@ class Summary:
     seconds: float = 0.0
     failures: list[RunResult] = field(default_factory=list)
     kinds: Counter = field(default_factory=Counter)  # faults injected, by kind
+    pairs: Counter = field(default_factory=Counter)  # faults injected, by (kind, point)
 
     def add(self, result: RunResult) -> None:
         self.runs += 1
         self.invariants_checked += result.invariants_checked
         self.faults_injected += len(result.faults)
         self.kinds.update(fault.kind for fault in result.faults)
+        self.pairs.update((fault.kind, fault.point) for fault in result.faults)
         if not result.ok:
             self.failures.append(result)
 
@@ -68,6 +70,7 @@ def merge(parts: Iterable[Summary]) -> Summary:
         total.invariants_checked += part.invariants_checked
         total.faults_injected += part.faults_injected
         total.kinds.update(part.kinds)
+        total.pairs.update(part.pairs)
         total.failures += part.failures
         total.seconds = max(total.seconds, part.seconds)
     total.failures.sort(key=lambda result: result.config.seed)
@@ -92,20 +95,37 @@ def environment(postgres: bool = False) -> Iterator[SimEnvironment]:
             database.close()
 
 
-def _explore_slice(job: tuple[RunConfig, bool, range]) -> Summary:
-    template, postgres, seeds = job
+class _Progress:
+    """For long explorations: each failing seed's replay command at once, and a count every `every` runs."""
+
+    def __init__(self, every: int | None):
+        self.every = every
+        self.runs = 0
+
+    def __call__(self, result: RunResult) -> None:
+        self.runs += 1
+        if not result.ok:
+            print(f"FAILED seed {result.config.seed}: {result.replay_command()}", flush=True)
+        if self.every and self.runs % self.every == 0:
+            print(f"... {self.runs} seeds in this process", flush=True)
+
+
+def _explore_slice(job: tuple[RunConfig, bool, range, int | None]) -> Summary:
+    template, postgres, seeds, progress_every = job
     with environment(postgres) as env:
-        summary = explore(seeds, env, lambda seed: replace(template, seed=seed))
+        summary = explore(seeds, env, lambda seed: replace(template, seed=seed), _Progress(progress_every))
     for failure in summary.failures:
         failure.trace = []  # what goes back to the parent process stays small
     return summary
 
 
-def explore_in_processes(template: RunConfig, seeds: range, *, processes: int = 1, postgres: bool = False) -> Summary:
+def explore_in_processes(template: RunConfig, seeds: range, *, processes: int = 1, postgres: bool = False,
+                         progress_every: int | None = None) -> Summary:
     """`explore` of every seed in `seeds` with `template`'s settings, split over `processes` (each with its own
-    database); the failures come back without their traces (a replay prints it)."""
+    database); the failures come back without their traces (a replay prints it). Failing seeds are also printed
+    as they are found, and with `progress_every` a count every so many seeds."""
     processes = max(1, processes)
-    jobs = [(template, postgres, seeds[offset::processes]) for offset in range(processes)]
+    jobs = [(template, postgres, seeds[offset::processes], progress_every) for offset in range(processes)]
     if processes == 1:
         return merge([_explore_slice(jobs[0])])
     with multiprocessing.get_context("spawn").Pool(processes) as pool:

@@ -21,15 +21,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import SigningState
-from connector.crm import Contact, ContactRole, FileRef, Opportunity
 from connector.daemon import Daemon, bootstrap
 from connector.poller import CURSOR_KEY
 from connector.store import NewEvent
-from tests.simulation.callbacks import CallbackSender
 from tests.simulation.clock import START, Timeline, seconds
 from tests.simulation.determinism import pinned
 from tests.simulation.environment import SimEnvironment
@@ -38,10 +34,10 @@ from tests.simulation.faulty_ports import FaultyCall, FaultyCRM, FaultyProvider,
 from tests.simulation.injector import Fault, FaultPlan, Injector, RandomFaults, ScriptedFaults
 from tests.simulation.invariants import check_all
 from tests.simulation.result import RunConfig, RunResult
-from tests.simulation.scenario import CANCEL_STAGE, TRIGGER_STAGE, OpportunityPlan, named_scenario, scenario_for_seed
-from tests.simulation.sim_crm import SimCRM
-from tests.simulation.sim_provider import ProviderEvent, SignerScript, SimProvider
+from tests.simulation.scenario import named_scenario, scenario_for_seed
+from tests.simulation.sim_provider import ProviderEvent
 from tests.simulation.witness import Witness
+from tests.simulation.world import OutsideWorld
 
 CALM = timedelta(hours=12)
 WORK_TICK = timedelta(seconds=1)  # the worker pool's idle tick: a job left due is claimed again this much later
@@ -85,12 +81,11 @@ class Simulation:
         self.end_at = self.faults_until + CALM
         self.injector = Injector(self._plan(), self.clock, config.seed, on_fault=self._note_fault)
         self.store.injector = self.injector
-        self.plans = {plan.opportunity_id: plan for plan in self.scenario.opportunities}
-        self.provider = SimProvider(clock=self.clock, timeline=self.timeline, witness=self.witness,
-                                    script_for=self._script_for, emit=self._emit)
-        self.crm = SimCRM(clock=self.clock, witness=self.witness, provider_states=self._provider_states)
-        self.callbacks = CallbackSender(clock=self.clock, timeline=self.timeline, injector=self.injector,
-                                        rng=self.rng, deliver=self._deliver)
+        self.world = OutsideWorld(scenario=self.scenario, clock=self.clock, timeline=self.timeline, rng=self.rng,
+                                  injector=self.injector, witness=self.witness, store=self.store,
+                                  document=env.quote_pdf, note=self._note, webhook=self._webhook,
+                                  on_org_change=self._org_changed)
+        self.provider, self.crm = self.world.provider, self.world.crm
         self.ports_provider = FaultyProvider(self.provider, FaultyCall(
             self, ProviderErrors(self.provider.name), self.settings.provider_timeout_seconds))
         self.ports_crm = FaultyCRM(self.crm, FaultyCall(
@@ -116,12 +111,7 @@ class Simulation:
 
     def run(self) -> RunResult:
         with pinned(self.config.seed):
-            for plan in self.scenario.opportunities:
-                self.timeline.schedule(START + plan.enters_at, f"{plan.opportunity_id} enters {TRIGGER_STAGE}",
-                                       lambda p=plan: self._enter_stage(p))
-                if plan.cancel_at is not None:
-                    self.timeline.schedule(START + plan.cancel_at, f"{plan.opportunity_id} moves to {CANCEL_STAGE}",
-                                           lambda p=plan: self._move_to_cancel_stage(p))
+            self.world.schedule_scenario()
             self._run_until(self.end_at, depth=0)
             jobs = self.store.list_jobs()
             rule = self.mapping.rules[0]
@@ -288,7 +278,7 @@ class Simulation:
     def _relogin(self) -> None:
         self.crm.relogins += 1
 
-    # --- the outside world ---------------------------------------------------------------------------
+    # --- where the outside world meets the daemon --------------------------------------------------------
 
     def _run_timeline(self) -> None:
         entry = self.timeline.pop_due(self.clock())
@@ -296,51 +286,13 @@ class Simulation:
             self._note(entry.label)
             entry.action()
 
-    def _enter_stage(self, plan: OpportunityPlan) -> None:
-        suffix = plan.opportunity_id[3:]
-        version = "068" + suffix
-        self.crm.file_contents[version] = self.env.quote_pdf
-        now = self.clock()
-        self.crm.opportunities[plan.opportunity_id] = Opportunity(
-            id=plan.opportunity_id, name=f"Deal {plan.opportunity_id[-4:]}", stage=TRIGGER_STAGE,
-            system_modstamp=now, stage_changed_at=now, account_name="Acme", owner_name="Rita Rep",
-            contact_roles=(
-                ContactRole(Contact("003000000000001AAA", "Dana", "Signer", "dana@example.com"), "Decision Maker",
-                            True),
-                ContactRole(Contact("003000000000002AAA", "Eli", "Buyer", "eli@example.com"), "Economic Buyer"),
-            ),
-            files=(FileRef("069" + suffix, version, "Quote Q-1", "pdf", len(self.env.quote_pdf)),),
-        )
-        self._org_changed()
-
-    def _move_to_cancel_stage(self, plan: OpportunityPlan) -> None:
-        opportunity = self.crm.opportunities[plan.opportunity_id]
-        now = self.clock()
-        self.crm.opportunities[plan.opportunity_id] = replace(opportunity, stage=CANCEL_STAGE, stage_changed_at=now,
-                                                              system_modstamp=now)
-        self._org_changed()
-
     def _org_changed(self) -> None:
         self.last_change = self.clock()
         if self.daemon is not None:
             due = self.clock() + seconds(self.rng.uniform(0, POLL_EVERY.total_seconds()))
             self.next_poll_at = min(self.next_poll_at or due, due)
 
-    def _script_for(self, external_id: str) -> SignerScript:
-        job = self.store.get_job(external_id)
-        if job is None:  # cannot happen: a request names the job that sent it
-            return SignerScript(SigningState.EXPIRED, (timedelta(hours=1),))
-        return self.plans[job.opportunity_id].script
-
-    def _provider_states(self, opportunity_id: str) -> list[SigningState]:
-        ids = {job.id for job in self.store.list_jobs() if job.opportunity_id == opportunity_id}
-        return self.provider.states_for(ids)
-
-    def _emit(self, event: ProviderEvent) -> None:
-        self._note(f"provider: {event.kind} for {event.request_id}")
-        self.callbacks.emit(event)
-
-    def _deliver(self, event: ProviderEvent) -> bool:
+    def _webhook(self, event: ProviderEvent) -> bool:
         """The webhook endpoint: acknowledged once recorded (EventIngest's contract), refused while down."""
         if self.daemon is None:
             return False
