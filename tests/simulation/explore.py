@@ -142,12 +142,12 @@ class Exhaustive:
     failures: list[RunResult] = field(default_factory=list)
     seconds: float = 0.0
 
-    def by_window(self) -> dict[tuple[FaultKind, str], list[RunResult]]:
-        """The failing runs grouped by (fault kind, point), one entry per distinct window."""
-        windows: dict[tuple[FaultKind, str], list[RunResult]] = {}
+    def by_window(self) -> dict[tuple[FaultKind | str, str], list[RunResult]]:
+        """The failing runs grouped by their (first) fault's (kind, point): one entry per distinct window."""
+        windows: dict[tuple[FaultKind | str, str], list[RunResult]] = {}
         for result in self.failures:
-            fault = result.faults[0]
-            windows.setdefault((fault.kind, fault.point), []).append(result)
+            key = (result.faults[0].kind, result.faults[0].point) if result.faults else ("no fault", "clean run")
+            windows.setdefault(key, []).append(result)
         return windows
 
     def line(self) -> str:

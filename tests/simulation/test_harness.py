@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.base import SigningState
-from tests.simulation.faults import FaultKind, SimCrash
+from tests.simulation.faults import KNOWN_ENGINE_BUGS, FaultKind, SimCrash
 from tests.simulation.faulty_ports import LATE_EFFECT_BOUND
 from tests.simulation.harness import run
 from tests.simulation.result import RunConfig
@@ -79,14 +79,17 @@ def test_a_read_outlasting_the_lease_lets_a_second_worker_take_the_job(sim_env):
     assert any("(second worker): job" in line for line in result.trace)
 
 
-def test_a_slow_create_lands_within_the_documented_bound_and_is_a_duplicate_today(sim_env):
+def test_a_slow_create_lands_within_the_documented_bound(sim_env):
     create = _point(sim_env, "decline", "provider.create")
     result = _inject(sim_env, "decline", (create, FaultKind.SLOW_REPLY))
     fault = next(line for line in result.trace if "FAULT" in line)
     landed = next(line for line in result.trace if "late effect of provider.create" in line)
     late = _seconds(landed) - _seconds(fault)
     assert 30 < late <= 30 * (1 + LATE_EFFECT_BOUND)
-    assert any("2 provider requests" in problem for problem in result.problems)  # faults.KNOWN_ENGINE_BUGS
+    if "create looked for before a slow create lands" in KNOWN_ENGINE_BUGS:  # the engine looks for it too soon
+        assert any("2 provider requests" in problem for problem in result.problems), result.report()
+    else:
+        assert result.ok, result.report()
 
 
 def test_a_dropped_final_callback_is_caught_by_the_safety_net_check(sim_env):
