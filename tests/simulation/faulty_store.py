@@ -48,6 +48,8 @@ class FaultyStore(Store):
         return self._commit("create_job", lambda: super(FaultyStore, self).create_job(**kwargs))
 
     def create_jobs(self, entries):
+        if not entries:  # returns at once, without a transaction: no commit to fail
+            return super().create_jobs(entries)
         return self._commit("create_jobs", lambda: super(FaultyStore, self).create_jobs(entries))
 
     def set_value(self, key, value):
@@ -57,6 +59,8 @@ class FaultyStore(Store):
         return self._commit("record_events", lambda: super(FaultyStore, self).record_events(events))
 
     def settle_events(self, matched, orphans):
+        if not matched and not orphans:  # returns at once, without a transaction
+            return super().settle_events(matched, orphans)
         return self._commit("settle_events", lambda: super(FaultyStore, self).settle_events(matched, orphans))
 
     def wake_job(self, job_id):

@@ -46,7 +46,13 @@ MAX_CLAIMS_PER_TURN = 50
 
 
 def run(config: RunConfig, env: SimEnvironment) -> RunResult:
-    return Simulation(config, env).run()
+    """One run; one that stops on an unexpected error (a harness bug, or an error where the daemon has no handler)
+    is a failed run with its replay command, not the end of an exploration."""
+    simulation = Simulation(config, env)
+    try:
+        return simulation.run()
+    except Exception as exc:  # noqa: BLE001 - reported as the run's outcome
+        return simulation.result([f"the run stopped on an unexpected {type(exc).__name__}: {exc}"], 0)
 
 
 _UNFINISHED = "SELECT next_run_at, lease_until FROM jobs WHERE state NOT IN ('done', 'parked')"
@@ -119,9 +125,12 @@ class Simulation:
                                 reminder_count=rule.reminders.count if rule.reminders else None,
                                 reminder_interval=timedelta(days=rule.reminders.interval_days if rule.reminders
                                                             else 1))
+        return self.result(checked.problems, checked.checks)
+
+    def result(self, problems: list[str], invariants_checked: int) -> RunResult:
         self.store.injector = None
-        return RunResult(self.config, START, self.injector.points, self.injector.faults, checked.problems,
-                         checked.checks, self.trace, postgres=self.env.dialect == "postgresql")
+        return RunResult(self.config, START, self.injector.points, self.injector.faults, problems,
+                         invariants_checked, self.trace, postgres=self.env.dialect == "postgresql")
 
     def _run_until(self, until: datetime, *, depth: int) -> None:
         while True:

@@ -17,6 +17,7 @@ from tests.simulation.harness import run
 from tests.simulation.result import RunConfig
 from tests.simulation.sim_crm import SimCRM
 from tests.simulation.sim_provider import SimProvider
+from tests.simulation.world import OutsideWorld
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,3 +141,13 @@ def test_the_invariants_catch_a_job_left_unfinished(sim_env, monkeypatch):
 def _seconds(trace_line: str) -> float:
     hours, minutes, seconds = re.match(r"t\+(\d+):(\d+):(\d+)", trace_line).groups()
     return timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds)).total_seconds()
+
+
+def test_a_run_that_stops_on_an_unexpected_error_is_a_failed_run_not_the_end_of_the_exploration(sim_env, monkeypatch):
+    def broken(self, plan):
+        raise RuntimeError("the org is gone")
+
+    monkeypatch.setattr(OutsideWorld, "_enter_stage", broken)
+    result = run(RunConfig(seed=3), sim_env)
+    assert result.problems == ["the run stopped on an unexpected RuntimeError: the org is gone"]
+    assert result.replay_command() == "python -m tests.simulation --replay 3"
