@@ -26,7 +26,9 @@ class FaultKind(StrEnum):
     RATE_LIMITED = "rate_limited"            # 429 with Retry-After (Salesforce: REQUEST_LIMIT_EXCEEDED), nothing done
     SESSION_EXPIRED = "session_expired"      # Salesforce 401: the client logs in again and repeats the call once
     SESSION_REFUSED = "session_refused"      # ... and the fresh session is refused too: INVALID_SESSION_ID raised
-    LEASE_EXPIRY_MID_CALL = "lease_expiry_mid_call"  # the call outlasts the job's lease; another worker takes over
+    LEASE_EXPIRY_MID_CALL = "lease_expiry_mid_call"  # the process stalls mid-call past the lease; another takes over
+    LEASE_EXPIRY_BEFORE_SEND = "lease_expiry_before_send"  # ... stalls just before the request leaves
+    QUEUED_PAST_LEASE = "queued_past_lease"  # the request waits longer than the lease to leave, the process alive
     DB_ERROR = "db_error"                    # the commit fails (OperationalError), nothing written
     CALLBACK_DUPLICATED = "callback_duplicated"
     CALLBACK_DROPPED = "callback_dropped"
@@ -37,11 +39,13 @@ class FaultKind(StrEnum):
 K = FaultKind
 # Faults that take simulated time inside the call (the world goes on meanwhile): only at the top level, not inside
 # the activity that runs while another call is in flight.
-TIMED = frozenset({K.TIMEOUT_DONE, K.TIMEOUT_NOT_DONE, K.SLOW_REPLY, K.LEASE_EXPIRY_MID_CALL})
+TIMED = frozenset({K.TIMEOUT_DONE, K.TIMEOUT_NOT_DONE, K.SLOW_REPLY, K.LEASE_EXPIRY_MID_CALL,
+                   K.LEASE_EXPIRY_BEFORE_SEND, K.QUEUED_PAST_LEASE})
+LEASE_EXPIRIES = frozenset({K.LEASE_EXPIRY_MID_CALL, K.LEASE_EXPIRY_BEFORE_SEND})
 CRASHES = frozenset({K.CRASH_BEFORE, K.CRASH_AFTER})
 
 _PROVIDER_WRITE = (K.CRASH_BEFORE, K.CRASH_AFTER, K.TIMEOUT_DONE, K.TIMEOUT_NOT_DONE, K.SLOW_REPLY, K.SERVER_ERROR,
-                   K.RATE_LIMITED, K.LEASE_EXPIRY_MID_CALL)
+                   K.RATE_LIMITED, K.LEASE_EXPIRY_MID_CALL, K.LEASE_EXPIRY_BEFORE_SEND, K.QUEUED_PAST_LEASE)
 _PROVIDER_READ = (K.CRASH_BEFORE, K.CRASH_AFTER, K.TIMEOUT_NOT_DONE, K.SERVER_ERROR, K.RATE_LIMITED,
                   K.LEASE_EXPIRY_MID_CALL)
 _CRM_WRITE = (*_PROVIDER_WRITE, K.SESSION_EXPIRED, K.SESSION_REFUSED)
@@ -53,8 +57,8 @@ PROVIDER_WRITES = ("create", "resume", "cancel", "send_reminder")
 PROVIDER_READS = ("find_by_external_id", "get_status", "download_signed", "download_evidence", "signing_url")
 CRM_WRITES = ("apply", "apply_many")
 CRM_READS = ("poll_opportunities", "get_opportunity", "download_file", "missing_parts")
-STORE_COMMITS = ("claim_due_jobs", "save_job", "renew_lease", "create_job", "create_jobs", "set_value",
-                 "record_events", "settle_events", "wake_job", "request_cancel")
+STORE_COMMITS = ("claim_due_jobs", "save_job", "renew_lease", "renew_leases", "create_job", "create_jobs",
+                 "set_value", "record_events", "settle_events", "wake_job", "request_cancel")
 _NO_LEASE_HELD = ("crm.poll_opportunities", "crm.get_opportunity")  # called by the poller / CLI, not by a job step
 
 KINDS_AT: dict[str, tuple[FaultKind, ...]] = {
@@ -66,7 +70,7 @@ KINDS_AT: dict[str, tuple[FaultKind, ...]] = {
     "callback": _CALLBACK,
 }
 for _point in _NO_LEASE_HELD:
-    KINDS_AT[_point] = tuple(k for k in KINDS_AT[_point] if k != K.LEASE_EXPIRY_MID_CALL)
+    KINDS_AT[_point] = tuple(k for k in KINDS_AT[_point] if k not in LEASE_EXPIRIES | {K.QUEUED_PAST_LEASE})
 
 ALL_KINDS = frozenset(FaultKind)
 
@@ -100,35 +104,6 @@ def _pair(kind: FaultKind, point: str) -> tuple[tuple[FaultKind, str], ...]:
 # exploration. While an entry is here, test_known_engine_bugs.py expects its window to stay open (strict xfail):
 # its test starts failing as soon as the window is closed, as the reminder to delete the entry.
 KNOWN_ENGINE_BUGS: dict[str, KnownBug] = {
-    "create looked for before a slow create lands": KnownBug(
-        "engine._create_may_be_in_flight measures create_settle (= the provider timeout) from create_marked_at, "
-        "taken before the create was sent. A create that timed out has used up all of that wait already, so the "
-        "retry 5 s later looks for the request (find_by_external_id) before a slow create has landed, finds "
-        "nothing, and creates a second request.",
-        "decline", _pair(FaultKind.SLOW_REPLY, "provider.create"),
-        frozenset(_pair(FaultKind.SLOW_REPLY, "provider.create"))),
-    "create outlives the lease": KnownBug(
-        "a create call that outlasts job_lease_seconds (a large upload): another worker claims the job, "
-        "create_marked_at is older than create_settle, find_by_external_id finds nothing yet, and it creates a "
-        "second request; the first create lands afterwards. Nothing renews the lease during the call, and the "
-        "settle wait does not cover a call still in flight.",
-        "decline", _pair(FaultKind.LEASE_EXPIRY_MID_CALL, "provider.create"),
-        frozenset(_pair(FaultKind.LEASE_EXPIRY_MID_CALL, "provider.create"))),
-    "writeback looked for before a slow writeback lands": KnownBug(
-        "engine._apply has no settle wait: after an apply that timed out, the retry 5 s later asks missing_parts "
-        "at once, before a slow Composite call has landed, and writes the Files and Task again.",
-        "decline", _pair(FaultKind.SLOW_REPLY, "crm.apply"), frozenset(_pair(FaultKind.SLOW_REPLY, "crm.apply"))),
-    "writeback outlives the lease": KnownBug(
-        "an apply that outlasts the lease: another worker claims the job, sees pending_effect writeback:*, asks "
-        "missing_parts before the first apply has landed, and writes the Files and Task again.",
-        "decline", _pair(FaultKind.LEASE_EXPIRY_MID_CALL, "crm.apply"),
-        frozenset(_pair(FaultKind.LEASE_EXPIRY_MID_CALL, "crm.apply"))),
-    "stale missing_parts after the lease expired": KnownBug(
-        "engine._apply on a retry (pending_effect already the writeback) calls missing_parts and then apply with "
-        "no save in between, so nothing checks the lease: a worker whose missing_parts call outlasted the lease "
-        "applies what was missing when it asked, after another worker has already written it.",
-        "decline", ((FaultKind.TIMEOUT_NOT_DONE, "crm.apply"), (FaultKind.LEASE_EXPIRY_MID_CALL, "crm.missing_parts")),
-        frozenset(_pair(FaultKind.LEASE_EXPIRY_MID_CALL, "crm.missing_parts"))),
     "reminder repeated after a lost reply": KnownBug(
         "engine._remind_if_due: a retriable ProviderError from send_reminder (a timeout, the reminder sent or "
         "not) resets reminders_sent and re-raises, so the retry sends the reminder again: two reminders minutes "

@@ -1,22 +1,31 @@
 """The two ports as the daemon sees them: every call goes through the fault injector before it reaches the
 simulated provider or org.
 
-What each fault means for one call (`timeout` is the port's client timeout, 30 s by default):
-- crash_before / crash_after: SimCrash before the effect, or after it (the reply never read).
+A write request leaves only while its effect's send window is open (adapters.send_deadline: the engine opens it
+for the job's lease), as the real adapters check just before a write goes out; past it, nothing is sent and the
+port's "not sent" error is raised. What each fault means for one call (`timeout`: the port's client timeout, 30 s
+by default):
+- crash_before / crash_after: SimCrash before the request leaves, or after its effect (the reply never read).
 - timeout_done / timeout_not_done: the call takes `timeout` of simulated time (the world goes on meanwhile), then
   raises the port's retriable timeout error; the effect happened at the start of the call, or not at all.
-- slow_reply: as a timeout, but the effect of a mutating call lands later, at a time drawn in
+- slow_reply: as a timeout, but the effect of a write lands later, at a time drawn in
   (start + timeout, start + timeout + LATE_EFFECT_BOUND x timeout]: a server still processing a request the client
-  gave up on. That bound is what the engine may assume; see `create_settle` in connector/engine.py.
-- lease_expiry_mid_call: the call takes longer than the job's lease (lease + 1..120 s, e.g. a large transfer), the
-  world goes on meanwhile (another worker may take the job over). A write lands at the end, with the reply; a read
-  answers as of the start, so its answer is that old when it arrives.
-- server_error / rate_limited: 503, or 429 with Retry-After 1..120 s (Salesforce: REQUEST_LIMIT_EXCEEDED); nothing
-  done.
+  gave up on. THE BOUND: an effect lands at most one client timeout after the client gave up on it (what the
+  engine's create_settle and writeback_settle allow for, counted from the failure).
+- lease_expiry_mid_call: the request leaves (its effect lands at once, or for a read, the answer is read), then
+  the whole process stalls (GC, VM pause: its lease heartbeat stops too) for lease + 1..120 s, while another
+  daemon on the same database goes on and may take the job over; then the reply arrives, as old as the stall.
+- lease_expiry_before_send: the process stalls the same way just before a write leaves; when it wakes, the send
+  window has closed (the lease ran out), so nothing is sent.
+- queued_past_lease: a write waits lease + 1..120 s to leave (behind a rate limiter, a busy connection pool) while
+  the process lives: its heartbeat keeps renewing the lease, so the window stays open and the write then goes.
+- server_error / rate_limited: 503, or 429 with Retry-After 1..120 s (Salesforce: REQUEST_LIMIT_EXCEEDED, back
+  pressure); nothing done.
 - session_expired: Salesforce refuses the session (nothing done); the client logs in again and repeats the call
   once, as SalesforceClient does. session_refused: the fresh session is refused too: INVALID_SESSION_ID, retriable.
 
-Invariant: apart from slow_reply's late effect, an effect lands either inside the call or not at all.
+Invariant: no effect of a write whose send window had closed when it would have left; and apart from slow_reply's
+late effect, an effect lands inside its call or not at all.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Protocol, TypeVar
 from adapters.base import (
     Blob,
     ProviderRateLimited,
+    ProviderSendTooLate,
     ProviderTransientError,
     RequestRef,
     RequestStatus,
@@ -36,7 +46,8 @@ from adapters.base import (
     SigningRequestSpec,
     WebhookEvent,
 )
-from connector.crm import CRM, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from adapters.send_deadline import SendWindowClosed, check_may_send
+from connector.crm import CRM, NOT_SENT, CRMError, Opportunity, PollResult, Writeback, WritebackResult
 from tests.simulation.faults import FaultKind, SimCrash, is_mutating
 from tests.simulation.injector import Injector
 from tests.simulation.sim_crm import SimCRM
@@ -57,6 +68,9 @@ class World(Protocol):
     def elapse(self, duration: timedelta) -> None:
         """Let `duration` of simulated time pass while this call is in flight; the rest of the world runs."""
 
+    def stall(self, duration: timedelta) -> None:
+        """Freeze this whole process for `duration` (no heartbeat); another daemon and the world go on."""
+
     def land_later(self, at: datetime, label: str, effect: Callable[[], object]) -> None: ...
 
 
@@ -68,6 +82,8 @@ class ErrorStyle(Protocol):
     def rate_limited(self, point: str, retry_after: float) -> Exception: ...
 
     def session_refused(self, point: str) -> Exception: ...
+
+    def not_sent(self, point: str, why: str) -> Exception: ...
 
 
 class ProviderErrors:
@@ -86,6 +102,9 @@ class ProviderErrors:
     def session_refused(self, point: str) -> Exception:  # pragma: no cover - not a provider fault
         raise AssertionError("providers have no Salesforce session")
 
+    def not_sent(self, point: str, why: str) -> Exception:
+        return ProviderSendTooLate(self.name, f"{point}: {why}")
+
 
 class SalesforceErrors:
     def timeout(self, point: str, seconds: float) -> Exception:
@@ -95,11 +114,14 @@ class SalesforceErrors:
         return CRMError(f"Salesforce refused {point}: HTTP_503", retriable=True, code="HTTP_503")
 
     def rate_limited(self, point: str, retry_after: float) -> Exception:
-        return CRMError(f"Salesforce refused {point}: REQUEST_LIMIT_EXCEEDED", retriable=True,
-                        code="REQUEST_LIMIT_EXCEEDED")
+        return CRMError(f"Salesforce refused {point}: REQUEST_LIMIT_EXCEEDED", code="REQUEST_LIMIT_EXCEEDED",
+                        backpressure=True)
 
     def session_refused(self, point: str) -> Exception:
         return CRMError(f"Salesforce refused {point}: INVALID_SESSION_ID", retriable=True, code="INVALID_SESSION_ID")
+
+    def not_sent(self, point: str, why: str) -> Exception:
+        return CRMError(f"{point} was not sent: {why}", code=NOT_SENT, backpressure=True)
 
 
 class FaultyCall:
@@ -115,30 +137,41 @@ class FaultyCall:
     def __call__(self, point: str, effect: Callable[[], T]) -> T:
         kind = self.world.injector.at(point)
         if kind is None:
+            self._leave(point)
             return effect()
         rng = self.world.injector.rng()
         seconds = self.timeout.total_seconds()
         match kind:
             case FaultKind.CRASH_BEFORE:
                 raise SimCrash(point)
-            case FaultKind.CRASH_AFTER:
-                _quietly(effect)
-                raise SimCrash(point)
             case FaultKind.SERVER_ERROR:
                 raise self.errors.server_error(point)
             case FaultKind.RATE_LIMITED:
                 raise self.errors.rate_limited(point, retry_after=rng.uniform(1, 120))
-            case FaultKind.SESSION_EXPIRED:
-                self.on_relogin()
-                return effect()
             case FaultKind.SESSION_REFUSED:
                 self.on_relogin()
                 raise self.errors.session_refused(point)
-            case FaultKind.TIMEOUT_DONE:
-                _quietly(effect)
+            case FaultKind.TIMEOUT_NOT_DONE:
                 self.world.elapse(self.timeout)
                 raise self.errors.timeout(point, seconds)
-            case FaultKind.TIMEOUT_NOT_DONE:
+            case FaultKind.LEASE_EXPIRY_BEFORE_SEND:
+                self.world.stall(self._stall(rng))
+                self._leave(point)  # the window has closed by now, unless the lease was renewed meanwhile
+                return effect()
+            case FaultKind.QUEUED_PAST_LEASE:
+                self.world.elapse(self._stall(rng))
+                self._leave(point)
+                return effect()
+        self._leave(point)  # the kinds below send the request
+        match kind:
+            case FaultKind.CRASH_AFTER:
+                _quietly(effect)
+                raise SimCrash(point)
+            case FaultKind.SESSION_EXPIRED:
+                self.on_relogin()
+                return effect()
+            case FaultKind.TIMEOUT_DONE:
+                _quietly(effect)
                 self.world.elapse(self.timeout)
                 raise self.errors.timeout(point, seconds)
             case FaultKind.SLOW_REPLY:
@@ -148,14 +181,22 @@ class FaultyCall:
                 self.world.elapse(self.timeout)
                 raise self.errors.timeout(point, seconds)
             case FaultKind.LEASE_EXPIRY_MID_CALL:
-                duration = timedelta(seconds=self.world.lease_seconds + rng.uniform(1, 120))
-                if is_mutating(point):  # the worst case: the write lands at the very end
-                    self.world.elapse(duration)
-                    return effect()
-                answer = effect()  # a read answers as of its start; the answer is as old as the call when it arrives
-                self.world.elapse(duration)
+                answer = effect()  # landed (a write) or read (a read) as the request arrived
+                self.world.stall(self._stall(rng))
                 return answer
         raise AssertionError(f"{kind} is not a port-call fault")
+
+    def _stall(self, rng) -> timedelta:
+        return timedelta(seconds=self.world.lease_seconds + rng.uniform(1, 120))
+
+    def _leave(self, point: str) -> None:
+        """As the adapters do just before a write request goes out: not at all once its send window closed."""
+        if not is_mutating(point):
+            return
+        try:
+            check_may_send("POST", point)
+        except SendWindowClosed as exc:
+            raise self.errors.not_sent(point, str(exc)) from None
 
 
 def _quietly(effect: Callable[[], object]) -> None:

@@ -44,6 +44,11 @@ class FaultyStore(Store):
     def renew_lease(self, job, lease_seconds):
         return self._commit("renew_lease", lambda: super(FaultyStore, self).renew_lease(job, lease_seconds))
 
+    def renew_leases(self, held, until):
+        if not held:  # returns at once, without a transaction
+            return super().renew_leases(held, until)
+        return self._commit("renew_leases", lambda: super(FaultyStore, self).renew_leases(held, until))
+
     def create_job(self, **kwargs):
         return self._commit("create_job", lambda: super(FaultyStore, self).create_job(**kwargs))
 
@@ -55,13 +60,14 @@ class FaultyStore(Store):
     def set_value(self, key, value):
         return self._commit("set_value", lambda: super(FaultyStore, self).set_value(key, value))
 
-    def record_events(self, events):
-        return self._commit("record_events", lambda: super(FaultyStore, self).record_events(events))
+    def record_events(self, events, caps=None):
+        return self._commit("record_events", lambda: super(FaultyStore, self).record_events(events, caps))
 
-    def settle_events(self, matched, orphans):
+    def settle_events(self, matched, orphans, **options):
         if not matched and not orphans:  # returns at once, without a transaction
-            return super().settle_events(matched, orphans)
-        return self._commit("settle_events", lambda: super(FaultyStore, self).settle_events(matched, orphans))
+            return super().settle_events(matched, orphans, **options)
+        return self._commit("settle_events",
+                            lambda: super(FaultyStore, self).settle_events(matched, orphans, **options))
 
     def wake_job(self, job_id):
         return self._commit("wake_job", lambda: super(FaultyStore, self).wake_job(job_id))

@@ -8,9 +8,13 @@ The model
   dispatch, then claim-one-and-advance until nothing is due, as the worker pool does). The clock jumps there.
 - A crash (SimCrash) unwinds the whole daemon. The harness starts a new one (new worker id, new batcher and
   dispatcher) on the same database 2-30 s later; the dead daemon's leases expire on the simulated clock.
-- A call that takes simulated time (a timeout, a slow reply, a call outlasting the lease) lets the world run
-  meanwhile: callbacks arrive and, through a second worker of the same process, other due jobs advance, including
-  this call's own job once its lease has expired. Faults inside that activity are instantaneous ones only.
+- A call that takes simulated time (a timeout, a slow reply) lets the world run meanwhile: callbacks arrive, other
+  due jobs advance through a second worker of the same process, and the process's heartbeat renews the leases it
+  holds every lease/3 (WorkerPool's heartbeat thread), so nobody takes this call's job over.
+- A stall (lease_expiry_*) freezes the whole process, heartbeat included, for longer than the lease: meanwhile a
+  second daemon on the same database works (its own heartbeat, its own crashes) and takes over the stalled job.
+- Faults inside the activity that runs during a call are instantaneous ones only. That activity runs in a context
+  of its own (contextvars), as another thread would: the send window of the call in flight is not its own.
 - Polls run at start, and every 30 s while the poll cursor is behind the latest change in the org (the polls in
   between would find nothing new).
 - Random faults stop at the end of the scenario's active period; the run then goes on, calm, until every job has
@@ -19,6 +23,7 @@ The model
 
 from __future__ import annotations
 
+import contextvars
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -98,6 +103,11 @@ class Simulation:
             self, SalesforceErrors(), self.settings.salesforce_timeout_seconds, on_relogin=self._relogin))
         self.daemon: Daemon | None = None  # the process; None while it is down
         self.sibling: Daemon | None = None  # another worker of the same process, busy while a call is in flight
+        self.peer: Daemon | None = None  # another daemon process on the same database, busy while this one stalls
+        self.frozen = False  # the process stalls (a lease_expiry_* fault): only the peer and the world go on
+        self.booted_at = START
+        self.heartbeat = timedelta(seconds=self.settings.job_lease_seconds / 3)  # as Daemon.start sets it
+        self.next_heartbeat_at: datetime | None = None
         self.restart_at = START
         self.next_poll_at: datetime | None = None
         self.dispatch_at: datetime | None = None
@@ -142,13 +152,17 @@ class Simulation:
                 return
             at, _, step = chosen
             self.clock.move_to(max(at, self.clock()))
-            if depth:
+            if depth and not self.frozen:
                 step()  # a crash here kills the whole process, the call in flight included
                 continue
             try:
                 step()
             except SimCrash as crash:
-                self._on_crash(crash)
+                if depth:  # the process is stalled: what crashed is the peer daemon
+                    self._note(f"the peer daemon crashes at {crash}")
+                    self.peer = None
+                else:
+                    self._on_crash(crash)
 
     def _next_step(self, times: list[tuple[datetime, datetime | None]],
                    depth: int) -> tuple[datetime, int, Callable[[], None]] | None:
@@ -158,11 +172,13 @@ class Simulation:
         if self.daemon is None:
             if depth == 0:
                 options.append((self.restart_at, 1, self._restart))
-        else:
+        elif depth == 0 or self._worker(depth) is not None:
+            if depth and self.next_heartbeat_at is not None:
+                options.append((self.next_heartbeat_at, 2, self._beat))
             if self.next_poll_at is not None:
-                options.append((self.next_poll_at, 2, lambda: self._poll(self._worker(depth))))
+                options.append((self.next_poll_at, 3, lambda: self._poll(self._worker(depth))))
             if (at := self._next_work_at(times)) is not None:
-                options.append((at, 3, lambda: self._work_turn(self._worker(depth), depth)))
+                options.append((at, 4, lambda: self._work_turn(self._worker(depth), depth)))
         return min(options, key=lambda option: option[:2]) if options else None
 
     def _finished(self, times: list) -> bool:
@@ -189,13 +205,25 @@ class Simulation:
             at = self.last_turn_at + WORK_TICK
         return at
 
-    def _worker(self, depth: int) -> Daemon:
+    def _worker(self, depth: int) -> Daemon | None:
+        """Who works now: the daemon; during a call, its second worker; during a stall, the peer (if alive)."""
         if depth == 0:
-            assert self.daemon is not None
             return self.daemon
+        if self.frozen:
+            return self.peer
         if self.sibling is None:
             self.sibling = self._boot()
         return self.sibling
+
+    def _beat(self) -> None:
+        """The heartbeat threads: the process's (unless stalled) and the peer's renew the leases they hold."""
+        assert self.next_heartbeat_at is not None
+        self.next_heartbeat_at += self.heartbeat
+        engines = [] if self.frozen else [d.engine for d in (self.daemon, self.sibling) if d is not None]
+        if self.frozen and self.peer is not None:
+            engines.append(self.peer.engine)
+        for engine in engines:
+            self._guarded(f"daemon {self.incarnation}", "renewing job leases", engine.renew_leases)
 
     # --- the daemon --------------------------------------------------------------------------------
 
@@ -205,6 +233,7 @@ class Simulation:
 
     def _restart(self) -> None:
         self.incarnation += 1
+        self.booted_at = self.clock()
         self.daemon = self._boot()
         self._note(f"daemon {self.incarnation} starts (worker {self.daemon.engine.worker_id})")
         self.next_poll_at = self.clock()  # the scheduler's first poll runs at start
@@ -212,7 +241,8 @@ class Simulation:
     def _on_crash(self, crash: SimCrash) -> None:
         self.restart_at = self.clock() + seconds(self.rng.uniform(2, 30))
         self._note(f"daemon {self.incarnation} crashes at {crash}")
-        self.daemon = self.sibling = None
+        self.daemon = self.sibling = self.peer = None
+        self.frozen = False
         self.next_poll_at = self.dispatch_at = None
 
     def _poll(self, daemon: Daemon) -> None:
@@ -232,7 +262,8 @@ class Simulation:
         dispatch (the dispatcher thread), then claim due jobs one by one and advance each (the claimer and a
         worker). A turn with nothing claimable left ends without the empty claim, which would change nothing."""
         self.last_turn_at = self.clock()
-        who = f"daemon {self.incarnation}" + (" (second worker)" if depth else "")
+        who = "peer daemon" if depth and self.frozen else (
+            f"daemon {self.incarnation}" + (" (second worker)" if depth else ""))
         if self.dispatch_at is not None or daemon is not self._dispatched_by:
             self.dispatch_at = None
             if self._guarded(who, "dispatch", daemon.dispatcher.dispatch) is None:
@@ -266,16 +297,36 @@ class Simulation:
         return self.clock()
 
     def elapse(self, duration: timedelta) -> None:
+        self._pass(duration)
+
+    def stall(self, duration: timedelta) -> None:
+        self._note(f"daemon {self.incarnation} stalls for {duration.total_seconds():.0f}s")
+        if self.peer is None:
+            self.peer = self._boot()
+        self.frozen = True
+        try:
+            self._pass(duration)
+        finally:
+            self.frozen = False
+        self._note(f"daemon {self.incarnation} wakes up")
+
+    def _pass(self, duration: timedelta) -> None:
+        """Run the world until `duration` from now, in a context of its own (as another thread would), with the
+        heartbeat ticking where the process's heartbeat thread would tick."""
         until = self.clock() + duration
+        ticks = -(-(self.clock() - self.booted_at) // self.heartbeat)  # ceiling: the next tick from the boot
+        self.next_heartbeat_at = self.booted_at + ticks * self.heartbeat
         self.injector.depth += 1
         try:
-            self._run_until(until, depth=1)
+            contextvars.Context().run(self._run_until, until, depth=1)
         finally:
             self.injector.depth -= 1
+            self.next_heartbeat_at = None
         self.clock.move_to(max(until, self.clock()))
 
     def land_later(self, at: datetime, label: str, effect: Callable[[], object]) -> None:
-        self.timeline.schedule(at, label, lambda: self._quietly(effect))
+        """An effect already on its way lands at `at`, whatever send window is open then (it left long ago)."""
+        self.timeline.schedule(at, label, lambda: contextvars.Context().run(self._quietly, effect))
 
     @staticmethod
     def _quietly(effect: Callable[[], object]) -> None:
@@ -308,7 +359,7 @@ class Simulation:
         new = NewEvent(provider=self.provider.name, event_id=event.event_id, request_id=event.request_id,
                        external_id=event.external_id, kind=event.kind, informational=not event.final)
         try:
-            [fresh] = self.store.record_events([new])
+            [fresh] = self.store.record_events([new])  # None: over the caps, acknowledged and not kept
         except Exception:  # noqa: BLE001 - answered 503: the provider retries
             return False
         if fresh and event.final:

@@ -90,7 +90,7 @@ def _cancel_at(rng: random.Random, enters_at: timedelta, script: SignerScript,
         return None
     ends = sum(script.delays, timedelta())  # after the request is sent, which is soon after the stage entry
     if late and LATE_CANCEL not in avoid:
-        return enters_at + ends + timedelta(minutes=-10 + 40 * where)
+        return enters_at + max(timedelta(minutes=1), ends + timedelta(minutes=-10 + 40 * where))
     room = ends - timedelta(hours=2)
     if room <= timedelta(minutes=1):
         return None

@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.base import SigningState
+from config.settings import Settings
+from connector.engine import Engine
 from tests.simulation.faults import KNOWN_ENGINE_BUGS, FaultKind, SimCrash
 from tests.simulation.faulty_ports import LATE_EFFECT_BOUND
 from tests.simulation.harness import run
@@ -65,19 +67,40 @@ def test_a_crash_before_create_leaves_one_request_sent_by_the_next_daemon(sim_en
     assert len(sent) == 1 and "daemon 2" in sent[0]
 
 
-def test_a_crash_after_create_is_found_again_after_the_lease_expires(sim_env):
+def test_a_crash_after_create_is_found_again_once_the_lease_ran_out_and_the_create_settled(sim_env):
     result = _inject(sim_env, "decline", (_point(sim_env, "decline", "provider.create"), FaultKind.CRASH_AFTER))
     assert result.ok, result.report()
     crash = next(line for line in result.trace if "crashes at provider.create" in line)
     resumed = next(line for line in result.trace if "daemon 2: job" in line and "-> awaiting" in line)
-    assert _seconds(resumed) - _seconds(crash) >= 300  # the dead daemon's lease had to run out first
+    settings = Settings(_env_file=None)
+    assert _seconds(resumed) - _seconds(crash) >= settings.job_lease_seconds + settings.provider_timeout_seconds
 
 
-def test_a_read_outlasting_the_lease_lets_a_second_worker_take_the_job(sim_env):
+def test_a_process_stalled_past_the_lease_loses_the_job_to_another_daemon(sim_env):
     get_status = _point(sim_env, "decline", "provider.get_status")
     result = _inject(sim_env, "decline", (get_status, FaultKind.LEASE_EXPIRY_MID_CALL))
     assert result.ok, result.report()
-    assert any("(second worker): job" in line for line in result.trace)
+    assert any("peer daemon: job" in line for line in result.trace)
+
+
+def test_a_create_that_would_leave_after_a_stall_is_not_sent(sim_env):
+    create = _point(sim_env, "decline", "provider.create")
+    result = _inject(sim_env, "decline", (create, FaultKind.LEASE_EXPIRY_BEFORE_SEND))
+    assert result.ok, result.report()
+    assert any("peer daemon: job" in line and "-> awaiting" in line for line in result.trace)
+    assert any("daemon 1: job" in line and "not sent" in line for line in result.trace)
+
+
+def test_the_heartbeat_keeps_the_lease_of_a_write_queued_longer_than_the_lease(sim_env, monkeypatch):
+    create = _point(sim_env, "decline", "provider.create")
+    result = _inject(sim_env, "decline", (create, FaultKind.QUEUED_PAST_LEASE))
+    assert result.ok, result.report()
+    assert not any("second worker" in line for line in result.trace)  # nobody took the job over
+    monkeypatch.setattr(Engine, "renew_leases", lambda self: 0)  # no heartbeat: the lease runs out
+    result = _inject(sim_env, "decline", (create, FaultKind.QUEUED_PAST_LEASE))
+    assert result.ok, result.report()  # taken over, and the late create is fenced off: still one request
+    assert any("(second worker): job" in line and "-> awaiting" in line for line in result.trace)
+    assert any("daemon 1: job" in line and "not sent" in line for line in result.trace)
 
 
 def test_a_slow_create_lands_within_the_documented_bound(sim_env):
