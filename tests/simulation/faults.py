@@ -103,21 +103,7 @@ def _pair(kind: FaultKind, point: str) -> tuple[tuple[FaultKind, str], ...]:
 # THE LIST TO EMPTY: delete an entry once the engine is fixed; its faults (or scenario feature) then join the CI
 # exploration. While an entry is here, test_known_engine_bugs.py expects its window to stay open (strict xfail):
 # its test starts failing as soon as the window is closed, as the reminder to delete the entry.
-KNOWN_ENGINE_BUGS: dict[str, KnownBug] = {
-    "reminder repeated after a lost reply": KnownBug(
-        "engine._remind_if_due: a retriable ProviderError from send_reminder (a timeout, the reminder sent or "
-        "not) resets reminders_sent and re-raises, so the retry sends the reminder again: two reminders minutes "
-        "apart, against the module's own rule that a missing reminder beats a doubled one.",
-        "complete", _pair(FaultKind.TIMEOUT_DONE, "provider.send_reminder"),
-        frozenset({(FaultKind.TIMEOUT_DONE, "provider.send_reminder"),
-                   (FaultKind.SLOW_REPLY, "provider.send_reminder")})),
-    "cancel after the request ended": KnownBug(
-        "engine._cancel: when the deal moves to a cancel_on stage after the request completed (or was declined) "
-        "but before the job saw it (the callback lost or late, the daemon down), the status check finds the "
-        "request final, skips the cancel, and still writes the request back as Cancelled: the signed documents "
-        "and evidence are never attached. It should go on to COMPLETING (or CLOSING with the real outcome).",
-        "cancel_race", _pair(FaultKind.CALLBACK_DROPPED, "callback"), avoid="late_cancel"),
-}
+KNOWN_ENGINE_BUGS: dict[str, KnownBug] = {}  # both windows it listed are closed (engine.py, issue 11)
 
 
 def known_fault_pairs() -> frozenset[tuple[FaultKind, str]]:
