@@ -23,6 +23,7 @@ class FaultyStore(Store):
     """One instance serves many runs (the schema is migrated once); `injector` is the current run's."""
 
     injector: Injector | None = None
+    commits = 0  # commits attempted so far: what the harness has read from the database is stale once this moves
 
     def _commit(self, name: str, commit: Callable[[], T]) -> T:
         kind = self.injector.at(f"store.{name}") if self.injector else None
@@ -30,6 +31,7 @@ class FaultyStore(Store):
             raise SimCrash(f"store.{name}")
         if kind == FaultKind.DB_ERROR:
             raise OperationalError(f"store.{name}", {}, Exception("simulated: database unavailable"))
+        self.commits += 1
         result = commit()
         if kind == FaultKind.CRASH_AFTER:
             raise SimCrash(f"store.{name}")

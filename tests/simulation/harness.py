@@ -15,8 +15,8 @@ The model
   second daemon on the same database works (its own heartbeat, its own crashes) and takes over the stalled job.
 - Faults inside the activity that runs during a call are instantaneous ones only. That activity runs in a context
   of its own (contextvars), as another thread would: the send window of the call in flight is not its own.
-- Polls run at start, and every 30 s while the poll cursor is behind the latest change in the org (the polls in
-  between would find nothing new).
+- Polls run every 30 s while the poll cursor is behind the latest change in the org, from the change or from a
+  daemon's start (the polls in between, and a start's poll with the cursor up to date, would find nothing new).
 - Random faults stop at the end of the scenario's active period; the run then goes on, calm, until every job has
   ended and nothing is left on the timeline (or 12 h more have passed: what is unfinished then is stuck).
 """
@@ -115,6 +115,8 @@ class Simulation:
         self.last_change: datetime | None = None
         self.incarnation = 0
         self._dispatched_by: Daemon | None = None  # a daemon's first turn dispatches whatever it finds recorded
+        self._times: list[tuple[datetime, datetime | None]] = []
+        self._times_read_at = -1
 
     def _plan(self) -> FaultPlan:
         c = self.config
@@ -186,10 +188,14 @@ class Simulation:
                 and not self._poll_behind())
 
     def _job_times(self) -> list[tuple[datetime, datetime | None]]:
-        """(next_run_at, lease_until) of every unfinished job (a plain query: it runs before every step)."""
-        with self.store.engine.connect() as connection:
-            rows = connection.exec_driver_sql(_UNFINISHED).fetchall()
-        return [(_timestamp(due), _timestamp(lease)) for due, lease in rows]
+        """(next_run_at, lease_until) of every unfinished job: a plain query, made again only after a commit
+        (every change to the jobs table is one), since it is needed before every step."""
+        if self._times_read_at != self.store.commits:
+            with self.store.engine.connect() as connection:
+                rows = connection.exec_driver_sql(_UNFINISHED).fetchall()
+            self._times = [(_timestamp(due), _timestamp(lease)) for due, lease in rows]
+            self._times_read_at = self.store.commits
+        return self._times
 
     def _claimable_now(self) -> bool:
         now = self.clock()
@@ -236,7 +242,8 @@ class Simulation:
         self.booted_at = self.clock()
         self.daemon = self._boot()
         self._note(f"daemon {self.incarnation} starts (worker {self.daemon.engine.worker_id})")
-        self.next_poll_at = self.clock()  # the scheduler's first poll runs at start
+        if self._poll_behind():  # the scheduler's first poll, at start; with nothing new to find, left out
+            self.next_poll_at = self.clock()
 
     def _on_crash(self, crash: SimCrash) -> None:
         self.restart_at = self.clock() + seconds(self.rng.uniform(2, 30))

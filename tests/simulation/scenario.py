@@ -16,8 +16,10 @@ from tests.simulation.sim_provider import SignerScript
 TRIGGER_STAGE = "Contract Sent"
 CANCEL_STAGE = "Closed Lost"
 # A scenario feature: the rep moves the deal to the cancel stage around the time its request ends (from 10 minutes
-# before to 30 after). Without it, a cancel comes at least two hours before the request could end.
+# before to 30 after). Without it, a cancel comes at least EARLY_CANCEL_MARGIN before the request could end: more
+# than the faults of one run can hold the cancel up (a few crashes and stalls, each a minute or two).
 LATE_CANCEL = "late_cancel"
+EARLY_CANCEL_MARGIN = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,10 @@ def _script(rng: random.Random, *, days: bool) -> SignerScript:
     unit = 86_400 if days else 3_600
     roll = rng.random()
     if roll < 0.75:
-        return SignerScript(SigningState.COMPLETED, tuple(timedelta(seconds=rng.uniform(0.02, 1.5) * unit)
+        return SignerScript(SigningState.COMPLETED, tuple(timedelta(seconds=rng.uniform(0.02, 0.75) * unit)
                                                           for _ in range(2)))
     outcome = SigningState.DECLINED if roll < 0.9 else SigningState.EXPIRED
-    return SignerScript(outcome, (timedelta(seconds=rng.uniform(0.02, 2) * unit),))
+    return SignerScript(outcome, (timedelta(seconds=rng.uniform(0.02, 1.5) * unit),))
 
 
 def _cancel_at(rng: random.Random, enters_at: timedelta, script: SignerScript,
@@ -91,7 +93,7 @@ def _cancel_at(rng: random.Random, enters_at: timedelta, script: SignerScript,
     ends = sum(script.delays, timedelta())  # after the request is sent, which is soon after the stage entry
     if late and LATE_CANCEL not in avoid:
         return enters_at + max(timedelta(minutes=1), ends + timedelta(minutes=-10 + 40 * where))
-    room = ends - timedelta(hours=2)
+    room = ends - EARLY_CANCEL_MARGIN
     if room <= timedelta(minutes=1):
         return None
     return enters_at + timedelta(minutes=1) + (room - timedelta(minutes=1)) * where
