@@ -130,7 +130,10 @@ class Simulation:
     def run(self) -> RunResult:
         with pinned(self.config.seed):
             self.world.schedule_scenario()
-            self._run_until(self.end_at, depth=0)
+            try:
+                self._run_until(self.end_at, depth=0)
+            finally:
+                self._end_processes()
             jobs = self.store.list_jobs()
             rule = self.mapping.rules[0]
             checked = check_all(jobs=jobs, provider=self.provider, crm=self.crm, witness=self.witness,
@@ -162,6 +165,8 @@ class Simulation:
             except SimCrash as crash:
                 if depth:  # the process is stalled: what crashed is the peer daemon
                     self._note(f"the peer daemon crashes at {crash}")
+                    if self.peer is not None:
+                        self.peer.leadership.resign()
                     self.peer = None
                 else:
                     self._on_crash(crash)
@@ -219,6 +224,7 @@ class Simulation:
             return self.peer
         if self.sibling is None:
             self.sibling = self._boot()
+            self.sibling.leadership = self.daemon.leadership  # one process, one poller election
         return self.sibling
 
     def _beat(self) -> None:
@@ -248,8 +254,15 @@ class Simulation:
     def _on_crash(self, crash: SimCrash) -> None:
         self.restart_at = self.clock() + seconds(self.rng.uniform(2, 30))
         self._note(f"daemon {self.incarnation} crashes at {crash}")
-        self.daemon = self.sibling = self.peer = None
+        self._end_processes()
         self.frozen = False
+
+    def _end_processes(self) -> None:
+        """What the OS does for a process that died: its database sessions end, and with them the poller's
+        advisory lock on PostgreSQL (Leadership.resign closes that session)."""
+        for daemon in {id(d): d for d in (self.daemon, self.sibling, self.peer) if d is not None}.values():
+            daemon.leadership.resign()
+        self.daemon = self.sibling = self.peer = None
         self.next_poll_at = self.dispatch_at = None
 
     def _poll(self, daemon: Daemon) -> None:
