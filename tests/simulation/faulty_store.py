@@ -20,7 +20,12 @@ T = TypeVar("T")
 
 
 class FaultyStore(Store):
-    """One instance serves many runs (the schema is migrated once); `injector` is the current run's."""
+    """One instance serves many runs (the schema is migrated once); `injector` is the current run's.
+
+    Not injection points: keep_newest (the API budget shares its figure on time.monotonic, so counting it would
+    tie point numbers to wall-clock time; here it only reads, the simulated org reporting no usage),
+    release_leases (a graceful stop, which a crash is not), reserve_rate_slot / pause_rate (the real adapters'
+    shared rate limits, which the simulated ports do not use) and prune_events (an hourly clean-up)."""
 
     injector: Injector | None = None
     commits = 0  # commits attempted so far: what the harness has read from the database is stale once this moves
