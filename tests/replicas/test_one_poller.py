@@ -72,6 +72,25 @@ def test_only_the_elected_replica_polls_and_a_follower_takes_over_from_the_curso
             daemon.store.close()
 
 
+def test_status_names_the_poller(fresh_database, monkeypatch, capsys):
+    from connector import cli
+
+    url = fresh_database()
+    world, (first, second) = _replicas(url, 2)
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
+    try:
+        assert cli.main(["status"]) == 0
+        assert "poller: none (no replica running)" in capsys.readouterr().out
+        second.poll()
+        first.poll()
+        assert cli.main(["status"]) == 0
+        assert "poller: esign-connector/" in capsys.readouterr().out
+    finally:
+        for daemon in (first, second):
+            daemon.stop()
+            daemon.store.close()
+
+
 def test_a_stopping_leader_hands_over_at_once(fresh_database):
     world, (first, second) = _replicas(fresh_database(), 2)
     try:
