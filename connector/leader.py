@@ -139,5 +139,6 @@ def current_leader(connection: Connection, role: str = "poller") -> str | None:
     """The application name of the process holding `role` (for `status`), on PostgreSQL; None if nobody does."""
     return connection.scalar(text(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"),
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
         {"key": lock_key(role)})

@@ -55,7 +55,9 @@ def test_only_the_elected_replica_polls_and_a_follower_takes_over_from_the_curso
         # The leader dies: its session ends (SIGKILL closes its sockets; here, the server ends it).
         with second.store.engine.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                              "AND granted AND objid = :key"), {"key": first.leadership.key})
+                              "AND granted AND objid = :key AND database = "
+                              "(SELECT oid FROM pg_database WHERE datname = current_database())"),
+                         {"key": first.leadership.key})
             conn.commit()
         world.add_opportunity("006000000000002AAA")
         second.poll()  # the next follower to tick takes over, and polls from the shared cursor
@@ -68,6 +70,25 @@ def test_only_the_elected_replica_polls_and_a_follower_takes_over_from_the_curso
         assert not first.leadership.is_leader and len(first.crm.polls) == 3
     finally:
         for daemon in (first, second, third):
+            daemon.stop()
+            daemon.store.close()
+
+
+def test_status_names_the_poller(fresh_database, monkeypatch, capsys):
+    from connector import cli
+
+    url = fresh_database()
+    world, (first, second) = _replicas(url, 2)
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
+    try:
+        assert cli.main(["status"]) == 0
+        assert "poller: none (no replica running)" in capsys.readouterr().out
+        second.poll()
+        first.poll()
+        assert cli.main(["status"]) == 0
+        assert "poller: esign-connector/" in capsys.readouterr().out
+    finally:
+        for daemon in (first, second):
             daemon.stop()
             daemon.store.close()
 

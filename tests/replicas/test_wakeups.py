@@ -97,7 +97,8 @@ def test_the_listener_reconnects_and_wakes_the_pool_once_for_what_it_missed(fres
         with admin.connect() as conn:
             conn.execute(text("SELECT pg_notify('connector_wake', 'test')"))
             assert _eventually(lambda: len(wakes) == 1)
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' "
+                              "AND datname = current_database()"))
         assert _eventually(lambda: len(wakes) == 2)  # back, and woken for whatever was notified meanwhile
         assert listener.listening.is_set()
     finally:
