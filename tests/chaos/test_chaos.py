@@ -42,10 +42,10 @@ from connector.sandbox.signrequest_sim import ActionRefused
 from tests.chaos.mix import draw_mix
 from tests.e2e.deals import make_deal, sign
 
-SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "150"))
+SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "100"))
 POLL_SECONDS = float(os.environ.get("CONNECTOR_CHAOS_POLL_SECONDS", "0.5"))
 STATUS_CHECK_MINUTES = float(os.environ.get("CONNECTOR_CHAOS_STATUS_CHECK_MINUTES", "0.02"))
-KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "15"))
+KILLS = int(os.environ.get("CONNECTOR_CHAOS_KILLS", "10"))
 DEADLINE = float(os.environ.get("CONNECTOR_CHAOS_DEADLINE_SECONDS", "420"))
 OWN_FAULTS = os.environ.get("CONNECTOR_CHAOS_FAULTS") or None
 SEEDS = [seed.strip() for seed in os.environ.get("CONNECTOR_CHAOS_SEEDS", "").split(",") if seed.strip()] \

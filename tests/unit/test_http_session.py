@@ -42,9 +42,6 @@ def test_proxies_from_the_environment_apply_and_per_call_ones_win(monkeypatch):
         session.get("https://a.example/x", proxies={"https": "http://other.example:8080"})
     assert [p.get("https") for p in seen] == ["http://proxy.example:3128", "http://proxy.example:3128",
                                               "http://other.example:8080"]
-    # Undone here, while responses is still active: undone after it, monkeypatch would put back responses'
-    # mock as HTTPAdapter.send for good, and every later test's real HTTP call would be refused.
-    monkeypatch.undo()
 
 
 def test_configured_ca_bundle_wins_over_the_environment(monkeypatch, tmp_path):
