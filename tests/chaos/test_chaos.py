@@ -25,22 +25,18 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 
 import pytest
 
-from config.settings import REPO_ROOT
 from connector.sandbox.runner import injected_faults, settings_env, start_simulators
 from connector.sandbox.servers import free_port
-from connector.sandbox.signrequest_sim import ActionRefused
 from tests.chaos.mix import draw_mix
-from tests.e2e.deals import make_deal, sign
+from tests.chaos.processes import DaemonProcess, sign_everything
+from tests.e2e.deals import make_deal
 
 SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "100"))
 POLL_SECONDS = float(os.environ.get("CONNECTOR_CHAOS_POLL_SECONDS", "0.5"))
@@ -57,40 +53,6 @@ def _fault_plan(seed: str) -> str | None:
     if OWN_FAULTS:
         return None if OWN_FAULTS.strip().lower() == "none" else OWN_FAULTS
     return draw_mix(seed)
-
-
-class Daemon:
-    def __init__(self, env: dict[str, str], log_path):
-        self.env, self.log_path, self.process = env, log_path, None
-
-    def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-        self.process = subprocess.Popen([sys.executable, str(REPO_ROOT / "run_connector.py"), "run"],
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def _sign_everything(signrequest, stop: threading.Event, signed: Counter) -> None:
-    """A bot that signs, in order, every signer whose turn it is."""
-    while not stop.is_set():
-        for document_uuid, email in signrequest.awaiting_signature():
-            try:
-                sign(signrequest, document_uuid, email)
-                signed[document_uuid] += 1
-            except ActionRefused:
-                pass
-        stop.wait(0.05)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -112,9 +74,9 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path, seed):
     for opportunity_id in opportunities:
         sandbox.salesforce.set_stage(opportunity_id, "Contract Sent")
     env = {**os.environ, **settings_env(sandbox.settings), "REQUESTS_CA_BUNDLE": str(sandbox.ca_file)}
-    daemon = Daemon(env, tmp_path / "daemon.log")
+    daemon = DaemonProcess(env, tmp_path / "daemon.log")
     stop, signed = threading.Event(), Counter()
-    bot = threading.Thread(target=_sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
+    bot = threading.Thread(target=sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
     started, kills = time.monotonic(), 0
 
     def completed() -> int:

@@ -17,9 +17,6 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,12 +24,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import create_engine, text
 
-from config.settings import REPO_ROOT
 from connector.sandbox.balancer import Balancer
 from connector.sandbox.runner import injected_faults, settings_env, start_simulators
 from connector.sandbox.servers import free_port
 from tests.chaos.mix import draw_mix
-from tests.chaos.test_chaos import _sign_everything
+from tests.chaos.processes import DaemonProcess, sign_everything
 from tests.e2e.deals import make_deal
 
 REPLICAS = 3
@@ -45,28 +41,10 @@ SEEDS = [seed.strip() for seed in os.environ.get("CONNECTOR_CHAOS_SEEDS", "").sp
     or [secrets.token_hex(3)]
 
 
-class Replica:
+class Replica(DaemonProcess):
     def __init__(self, name: str, env: dict[str, str], port: int, log_path):
-        self.name, self.port, self.log_path = name, port, log_path
-        self.env = {**env, "CONNECTOR_WEBHOOK_PORT": str(port)}
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, str(REPO_ROOT / "run_connector.py"), "run"],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__({**env, "CONNECTOR_WEBHOOK_PORT": str(port)}, log_path, stop_seconds=40)
+        self.name, self.port = name, port
 
 
 def _poller(engine) -> str | None:
@@ -103,7 +81,7 @@ def test_replicas_killed_at_random_never_duplicate_or_lose_a_signing(tmp_path, p
     replicas = [Replica(f"replica-{n}", env, port, tmp_path / f"replica-{n}.log") for n, port in enumerate(ports)]
     engine = create_engine(postgres_url)
     stop, signed = threading.Event(), Counter()
-    bot = threading.Thread(target=_sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
+    bot = threading.Thread(target=sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
     started, kills, leader_kills = time.monotonic(), 0, 0
 
     def completed() -> int:
