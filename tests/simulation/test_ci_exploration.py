@@ -17,10 +17,10 @@ SEEDS = int(os.environ.get("SIM_CI_SEEDS", "2000"))
 PROCESSES = int(os.environ.get("SIM_CI_PROCESSES", "2"))
 
 
-def test_random_seeds_break_no_invariant():
+def test_random_seeds_break_no_invariant(report):
     summary = explore_in_processes(RunConfig(seed=0), range(SEEDS), processes=PROCESSES)
     line = summary.line()
-    print(f"\n{line}\nfaults by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(summary.kinds.items())))
+    report(f"{line}\nfaults by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(summary.kinds.items())))
     assert summary.runs == SEEDS
     assert not summary.failures, f"{line}\n{len(summary.failures)} failing seed(s):\n{summary.failure_report(20)}"
     assert summary.faults_injected >= SEEDS, line  # about two per run; far fewer means injection broke

@@ -25,9 +25,9 @@ REACHED = {
 
 
 @pytest.mark.parametrize("scenario", sorted(REACHED))
-def test_every_single_fault_at_every_point_of_one_signing(sim_env, scenario):
+def test_every_single_fault_at_every_point_of_one_signing(sim_env, scenario, report):
     outcome = exhaustive(scenario, sim_env)
-    print(f"\n{outcome.line()}")
+    report(outcome.line())
     assert outcome.clean is not None and outcome.clean.ok, outcome.clean.report() if outcome.clean else ""
     assert REACHED[scenario] <= {point.name for point in outcome.clean.points}
     assert outcome.total > 100 and outcome.covered == outcome.total, outcome.line()
