@@ -7,9 +7,9 @@ import logging
 import os
 
 from benchmarks.world import STAGE
-from connector.sandbox.pdfgen import text_pdf
-from connector.sandbox.salesforce_sim import SalesforceSimulator
-from connector.sandbox.signrequest_sim import ActionRefused, SignRequestSimulator
+from sandbox.pdfgen import text_pdf
+from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.signrequest_sim import ActionRefused, SignRequestSimulator
 
 log = logging.getLogger(__name__)
 SIGNED_SUFFIXES = (" - signed", " - evidence")

@@ -15,7 +15,7 @@ from benchmarks.figures import Figure, percentile
 from benchmarks.profiles import Profile
 from benchmarks.world import Conditions, Session
 from config.settings import REPO_ROOT
-from connector.sandbox.runner import SIGNREQUEST_TOKEN
+from sandbox.runner import SIGNREQUEST_TOKEN
 
 
 def run(profile: Profile, conditions: Conditions) -> list[Figure]:

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector.sandbox.signrequest_sim.callbacks import event_hash
+from sandbox.signrequest_sim.callbacks import event_hash
 
 EVENT_TYPE = "signer_viewed"
 # A SignRequest callback for a document no job knows (the ingest figure is about recording, not matching).

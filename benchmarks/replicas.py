@@ -36,8 +36,8 @@ from benchmarks.deals import completed_opportunities, make_deals, sign_waiting, 
 from benchmarks.figures import Figure, percentile
 from benchmarks.profiles import Profile
 from benchmarks.world import Conditions, DaemonProcess, start_world
-from connector.sandbox.balancer import Balancer
-from connector.sandbox.servers import free_port
+from connector.runtime.servers import free_port
+from sandbox.balancer import Balancer
 
 POSTGRES_ENV = "CONNECTOR_TEST_POSTGRES_URL"
 LEASE_SECONDS = 10.0  # shorter than the default 30 s so that the run stays short; the figures say so

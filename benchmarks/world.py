@@ -20,12 +20,12 @@ from pathlib import Path
 import requests
 
 from config.settings import REPO_ROOT, Settings
-from connector.sandbox.runner import SF_CLIENT_ID, SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, settings_env
-from connector.sandbox.salesforce_sim import SalesforceSimulator
-from connector.sandbox.servers import RunningServer, free_port, serve_in_thread
-from connector.sandbox.signrequest_sim import SignRequestSimulator
-from connector.sandbox.throttle import Throttle
-from connector.sandbox.tls import make_certificate
+from connector.runtime.servers import RunningServer, free_port, serve_in_thread
+from sandbox.runner import SF_CLIENT_ID, SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, settings_env
+from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.signrequest_sim import SignRequestSimulator
+from sandbox.throttle import Throttle
+from sandbox.tls import make_certificate
 
 STAGE = "Contract Sent"
 # One rule, one signer who signs by email: a signing completes with a single `sign` call.

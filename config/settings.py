@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1_000_000
     webhook_replay_window_seconds: int = 900
     webhook_orphan_grace_seconds: int = 600
-    # Slow and idle connections (connector/server_guard.py)
+    # Slow and idle connections (connector/inbound/server_guard.py)
     webhook_max_connections: int = Field(default=256, ge=1)
     webhook_header_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     legalsign_max_requests_per_second: float = Field(default=100 / 60, ge=0)  # its sandbox allows 100 calls/min
     # At most this share of a provider's limit goes to safety-net status checks, so they never starve creates.
     status_check_share: float = Field(default=0.2, gt=0, le=1)
-    # --- Salesforce writeback batching (connector/writeback_batcher.py): writebacks of jobs advancing at once
+    # --- Salesforce writeback batching (connector/writeback/batcher.py): writebacks of jobs advancing at once
     # share Composite calls. A lone writeback goes at once; under load one waits at most the linger to be joined.
     salesforce_writeback_linger_ms: float = Field(default=400.0, ge=0)
     salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     @field_validator("signrequest_download_hosts", "legalsign_download_hosts")
     @classmethod
     def _host_patterns(cls, patterns: list[str]) -> list[str]:
-        from adapters.http import split_host_pattern
+        from adapters.transport.http import split_host_pattern
 
         for pattern in patterns:
             split_host_pattern(pattern)  # ValueError names the malformed pattern

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.pdf_forms import TemplateError, form_fields
+from connector.documents.pdf_forms import TemplateError, form_fields
 from mappings import merge_fields
 from mappings.models import MappingFile, Rule, TemplateDocument
 

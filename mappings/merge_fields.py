@@ -27,7 +27,7 @@ STANDARD_FIELDS = {
 }
 SIGNER_FIELDS = ("Name", "FirstName", "LastName", "Email")
 # Salesforce currency fields among them: printed as amounts, two decimals or the rule's currency
-# (connector/formatting.py says how each kind of value prints).
+# (connector/documents/formatting.py says how each kind of value prints).
 CURRENCY_FIELDS = frozenset({"Opportunity.Amount", "Opportunity.ExpectedRevenue"})
 SOQL_PREFIX = {"Opportunity": "", "Account": "Account.", "Owner": "Owner."}
 # Selected by every poll already (the connector needs them for itself).

@@ -171,7 +171,7 @@ class InternalSigner(_Strict):
     @classmethod
     def _no_control_characters(cls, value: str | None) -> str | None:
         char = first_control(value)
-        if char is not None:  # signer identity: refused, as for contacts (connector/signers.py)
+        if char is not None:  # signer identity: refused, as for contacts (connector/engine/signers.py)
             raise ValueError(f"contains a control character ({describe(char)}); remove it")
         return value
 

@@ -49,7 +49,7 @@ from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
 
 log = logging.getLogger(__name__)
-# PostgreSQL: notified in the transactions that record callbacks or create jobs (connector.wakeups).
+# PostgreSQL: notified in the transactions that record callbacks or create jobs (connector.runtime.wakeups).
 WAKE_CHANNEL = "connector_wake"
 _NOTIFY = text("SELECT pg_notify(:channel, :what)")
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -178,7 +178,7 @@ class Store:
         return self._clock()
 
     def _notify(self, connection: Connection, what: str) -> None:
-        """Tell the other replicas (connector.wakeups) when this transaction commits; nothing on SQLite."""
+        """Tell the other replicas (connector.runtime.wakeups) when this transaction commits; nothing on SQLite."""
         if self.engine.dialect.name == "postgresql":
             connection.execute(_NOTIFY, {"channel": WAKE_CHANNEL, "what": what})
 
@@ -506,7 +506,7 @@ class Store:
             rows = session.execute(select(EventRow.disposition, func.count()).group_by(EventRow.disposition))
             return {str(disposition or "pending"): count for disposition, count in rows}
 
-    # --- provider rate limits shared by replicas (PostgreSQL; see connector.shared_ratelimit) ------------
+    # --- provider rate limits shared by replicas (PostgreSQL; see connector.runtime.shared_ratelimit) ------------
 
     def reserve_rate_slot(self, name: str, interval: float) -> tuple[float, float]:
         """Reserve the next turn of schedule `name`, whose turns are `interval` seconds apart and never inside a

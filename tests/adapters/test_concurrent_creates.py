@@ -7,7 +7,7 @@ import time
 
 import responses
 
-from adapters.base import DocumentSpec, SignerSpec
+from connector.ports.provider import DocumentSpec, SignerSpec
 from tests.adapters.test_onespan_wire import API, PDF, PKG, _expect_send, _spec, provider
 
 THREADS = 8

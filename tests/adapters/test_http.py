@@ -8,14 +8,14 @@ import pytest
 import requests
 import responses
 
-from adapters.base import (
+from adapters.transport.http import ProviderHttp, RetryPolicy, host_allowed, retry_after_seconds, split_host_pattern
+from connector.ports.provider import (
     ProviderAuthError,
     ProviderQuotaError,
     ProviderRateLimited,
     ProviderTransientError,
     ProviderValidationError,
 )
-from adapters.http import ProviderHttp, RetryPolicy, host_allowed, retry_after_seconds, split_host_pattern
 
 API = "https://api.example.com/v1"
 FILES = ["files.example.com", "*.cdn.example.com"]

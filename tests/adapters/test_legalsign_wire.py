@@ -10,7 +10,8 @@ import pytest
 import responses
 from responses import matchers
 
-from adapters.base import (
+from adapters.legalsign.adapter import LegalsignProvider
+from connector.ports.provider import (
     DocumentSpec,
     ProviderAuthError,
     ProviderRateLimited,
@@ -23,8 +24,7 @@ from adapters.base import (
     SigningState,
     WebhookRejected,
 )
-from adapters.legalsign import LegalsignProvider
-from connector.sandbox.pdfgen import text_pdf
+from sandbox.pdfgen import text_pdf
 
 API = "https://eu-api.legalesign.com/api/v1"
 AUTH = {"Authorization": "ApiKey user123:secret456"}

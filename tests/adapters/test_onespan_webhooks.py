@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from adapters.base import SigningState, WebhookRejected
-from adapters.onespan import OneSpanProvider
+from adapters.onespan.adapter import OneSpanProvider
+from connector.ports.provider import SigningState, WebhookRejected
 
 PKG = "LWsUTvGgE4WpOvaQPT16idnxNj8="
 NOW = 1_790_000_000.0  # 2026-09-21T14:13:20Z

@@ -10,7 +10,8 @@ import pytest
 import responses
 from responses import matchers
 
-from adapters.base import (
+from adapters.onespan.adapter import CALLBACK_EVENTS, OneSpanProvider
+from connector.ports.provider import (
     DocumentSpec,
     ProviderAuthError,
     ProviderNotFound,
@@ -24,8 +25,7 @@ from adapters.base import (
     SigningRequestSpec,
     SigningState,
 )
-from adapters.onespan import CALLBACK_EVENTS, OneSpanProvider
-from connector.sandbox.pdfgen import text_pdf
+from sandbox.pdfgen import text_pdf
 
 BASE = "https://sandbox.esignlive.com"
 API = f"{BASE}/api"
@@ -181,7 +181,7 @@ def test_a_refused_callback_registration_does_not_stop_the_create(caplog, status
     responses.post(f"{API}/packages", json={"id": PKG})
     _expect_send()
     spec = _spec((DocumentSpec("Quote", "Quote.pdf", PDF),), (SignerSpec("dana@x.io", "Dana", "Lee", 1),))
-    with caplog.at_level("WARNING", logger="adapters.onespan"):
+    with caplog.at_level("WARNING", logger="adapters.onespan.adapter"):
         assert adapter.create(spec) == REF
         assert adapter.create(spec) == REF  # not asked again within the hour, not logged again
     paths = [(c.request.method, c.request.url.removeprefix(API)) for c in responses.calls]

@@ -9,7 +9,7 @@ import pytest
 import responses
 from responses import matchers
 
-from adapters.base import ProviderTransientError, ProviderValidationError, SignerDelivery, SignerSpec
+from connector.ports.provider import ProviderTransientError, ProviderValidationError, SignerDelivery, SignerSpec
 from tests.adapters import test_legalsign_wire as ls
 from tests.adapters import test_onespan_wire as os_
 from tests.adapters import test_signrequest_wire as sr
@@ -83,7 +83,7 @@ def test_legalsign_relative_link_is_refused():
         ls.provider().signing_url(ls.REF, "anne@x.io")
 
 
-# --- OneSpan: the role's signingUrl (the capability stays off: see adapters/onespan.py) -------
+# --- OneSpan: the role's signingUrl (the capability stays off: see adapters/onespan/adapter.py) -------
 
 
 @responses.activate

@@ -14,7 +14,10 @@ import requests
 import responses
 from responses import matchers
 
-from adapters.base import (
+from adapters.signrequest.adapter import SignRequestProvider
+from adapters.transport.http import RetryPolicy
+from connector.ports.blobs import BlobWriter
+from connector.ports.provider import (
     DocumentSpec,
     ProviderAuthError,
     ProviderNotFound,
@@ -30,9 +33,6 @@ from adapters.base import (
     SigningState,
     WebhookRejected,
 )
-from adapters.http import RetryPolicy
-from adapters.signrequest import SignRequestProvider
-from adapters.streams import BlobWriter
 
 BASE = "https://acme.signrequest.com/api/v1"
 TOKEN = "sr-secret-token-123"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import SignerAuth, SignerSpec, SigningRequestSpec
-from connector.sandbox.pages import WRONG_CODE
-from connector.sandbox.salesforce_sim import SalesforceSimulator
-from connector.sandbox.servers import serve_in_thread
+from connector.ports.provider import SignerAuth, SignerSpec, SigningRequestSpec
+from connector.runtime.servers import serve_in_thread
+from sandbox.pages import WRONG_CODE
+from sandbox.salesforce_sim import SalesforceSimulator
 from tests.contract.harnesses import HARNESSES
 from tests.contract.test_provider_contract import _spec
 

@@ -1,4 +1,4 @@
-"""A fault mix drawn at random from a seed, in the text form of connector/sandbox/faultspec.py.
+"""A fault mix drawn at random from a seed, in the text form of sandbox/faultspec.py.
 
 Every rate is drawn across the range the simulators support for it (the rates of one clause add up to at
 most 1), so a run of the chaos test meets a mix nobody chose. The same seed always draws the same mix.

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 
 from config.settings import REPO_ROOT
-from connector.sandbox.signrequest_sim import ActionRefused
+from sandbox.signrequest_sim import ActionRefused
 from tests.e2e.deals import sign
 
 

@@ -9,7 +9,7 @@ seeds; soak mode is
     CONNECTOR_CHAOS_POLL_SECONDS=3 CONNECTOR_CHAOS_STATUS_CHECK_MINUTES=0.5 pytest tests/chaos -s
 
 and prints the same figures. A fault plan of your own (the `--faults` SPEC of `run_connector.py sandbox`,
-see connector/sandbox/faultspec.py) replaces the drawn mix (`none`: no faults), e.g.
+see sandbox/faultspec.py) replaces the drawn mix (`none`: no faults), e.g.
 
     CONNECTOR_CHAOS_FAULTS='seed=1; signrequest POST /api/v1/signrequest-quick-create/: 5xx=0.05 429=0.05
     timeout=0.03 reset=0.03 hold=3; salesforce: session_expiry_every=150 limit_exceeded=0.005;
@@ -32,8 +32,8 @@ from collections import Counter
 
 import pytest
 
-from connector.sandbox.runner import injected_faults, settings_env, start_simulators
-from connector.sandbox.servers import free_port
+from connector.runtime.servers import free_port
+from sandbox.runner import injected_faults, settings_env, start_simulators
 from tests.chaos.mix import draw_mix
 from tests.chaos.processes import DaemonProcess, sign_everything
 from tests.e2e.deals import make_deal

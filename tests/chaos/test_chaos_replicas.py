@@ -24,9 +24,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import create_engine, text
 
-from connector.sandbox.balancer import Balancer
-from connector.sandbox.runner import injected_faults, settings_env, start_simulators
-from connector.sandbox.servers import free_port
+from connector.runtime.servers import free_port
+from sandbox.balancer import Balancer
+from sandbox.runner import injected_faults, settings_env, start_simulators
 from tests.chaos.mix import draw_mix
 from tests.chaos.processes import DaemonProcess, sign_everything
 from tests.e2e.deals import make_deal
@@ -48,7 +48,7 @@ class Replica(DaemonProcess):
 
 
 def _poller(engine) -> str | None:
-    from connector.leader import current_leader
+    from connector.runtime.leader import current_leader
 
     with engine.connect() as connection:
         return current_leader(connection)

@@ -20,14 +20,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from adapters.base import RequestRef, SigningProvider
-from adapters.legalsign import LegalsignProvider
-from adapters.onespan import OneSpanProvider
-from adapters.signrequest import SignRequestProvider
-from connector.sandbox.legalsign_sim import LegalsignSimulator
-from connector.sandbox.onespan_sim import OneSpanSimulator
-from connector.sandbox.servers import serve_in_thread
-from connector.sandbox.signrequest_sim import SignRequestSimulator
+from adapters.legalsign.adapter import LegalsignProvider
+from adapters.onespan.adapter import OneSpanProvider
+from adapters.signrequest.adapter import SignRequestProvider
+from connector.ports.provider import RequestRef, SigningProvider
+from connector.runtime.servers import serve_in_thread
+from sandbox.legalsign_sim import LegalsignSimulator
+from sandbox.onespan_sim import OneSpanSimulator
+from sandbox.signrequest_sim import SignRequestSimulator
 
 
 @dataclass

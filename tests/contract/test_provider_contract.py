@@ -13,7 +13,7 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from adapters.base import (
+from connector.ports.provider import (
     DocumentSpec,
     ProviderValidationError,
     SignerAuth,
@@ -23,7 +23,7 @@ from adapters.base import (
     SigningState,
     WebhookRejected,
 )
-from connector.sandbox.pdfgen import text_pdf
+from sandbox.pdfgen import text_pdf
 from tests.contract.harnesses import HARNESSES
 
 ANN, BOB = "ann@example.com", "bob@example.com"

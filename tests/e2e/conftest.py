@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from connector.daemon import Daemon
-from connector.sandbox.runner import Sandbox, start_daemon, start_simulators
-from connector.sandbox.servers import free_port
+from connector.runtime.daemon import Daemon
+from connector.runtime.servers import free_port
+from sandbox.runner import Sandbox, start_daemon, start_simulators
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.sandbox.pdfgen import text_pdf
+from sandbox.pdfgen import text_pdf
 
 QUOTE_PDF = text_pdf([["Quote Q-9001", "500 widgets at 100 USD"], ["Terms and conditions"]], title="Quote")
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from config.settings import REPO_ROOT, Settings
-from connector.sandbox.runner import settings_env
+from sandbox.runner import settings_env
 
 
 def run_status(settings: Settings, cwd) -> str:

@@ -10,9 +10,9 @@ import uuid
 
 import requests
 
-from connector.sandbox.pdfgen import encrypted_pdf
-from connector.sandbox.runner import SIGNREQUEST_TOKEN
 from connector.store import JobState
+from sandbox.pdfgen import encrypted_pdf
+from sandbox.runner import SIGNREQUEST_TOKEN
 from tests.e2e.deals import make_deal
 
 STAGE = "Contract Sent"
@@ -76,7 +76,7 @@ def test_webhook_for_an_unknown_request_is_logged_and_set_aside(e2e, caplog):
     stray = _event("signed", str(uuid.uuid4()), "someone-elses-request")
     response = requests.post(f"{e2e.daemon.settings.public_base_url}/webhooks/signrequest", json=stray, timeout=5)
     assert response.status_code == 200
-    with caplog.at_level(logging.ERROR, logger="connector.dispatcher"):
+    with caplog.at_level(logging.ERROR, logger="connector.inbound.dispatcher"):
         e2e.daemon.work()
     assert "which no job of this connector created" in caplog.text
     assert "someone-elses-request" in caplog.text

@@ -1,6 +1,6 @@
 """The README's sandbox walkthrough, deal by deal: each outcome it documents for the demo data happens.
 
-The demo org (connector/sandbox/salesforce_sim/demo.py) and the demo rules (mappings/rules.yaml), with the
+The demo org (sandbox/salesforce_sim/demo.py) and the demo rules (mappings/rules.yaml), with the
 real simple-salesforce client and the real adapters over HTTP against the simulators, as `make sandbox` runs
 them. When the README's "Two commands" section changes, this test changes with it.
 """

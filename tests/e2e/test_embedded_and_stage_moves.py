@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connector.daemon import Daemon
-from connector.sandbox.runner import start_daemon, start_simulators
-from connector.sandbox.servers import free_port
+from connector.runtime.daemon import Daemon
+from connector.runtime.servers import free_port
 from connector.store import JobState
+from sandbox.runner import start_daemon, start_simulators
 from tests.e2e.conftest import E2E
 from tests.e2e.deals import make_deal
 

@@ -14,10 +14,10 @@ import uuid
 
 import requests
 
-from adapters.signrequest_callbacks import event_hash
+from adapters.signrequest.callbacks import event_hash
 from config.settings import REPO_ROOT
-from connector.sandbox.runner import SIGNREQUEST_TOKEN, settings_env, start_simulators
-from connector.sandbox.servers import free_port
+from connector.runtime.servers import free_port
+from sandbox.runner import SIGNREQUEST_TOKEN, settings_env, start_simulators
 from tests.e2e.deals import make_deal
 
 CREATE = "POST /api/v1/signrequest-quick-create/"

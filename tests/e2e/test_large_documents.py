@@ -3,8 +3,8 @@ with small files. Over HTTP against the simulators, with the real Salesforce and
 
 from __future__ import annotations
 
-from connector.sandbox.pdfgen import text_pdf
 from connector.store import JobState
+from sandbox.pdfgen import text_pdf
 from tests.e2e.conftest import running_e2e
 from tests.e2e.deals import make_deal, sign
 

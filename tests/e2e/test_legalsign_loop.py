@@ -8,8 +8,8 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from connector.sandbox.legalsign_sim import ActionRefused
 from connector.store import JobState
+from sandbox.legalsign_sim import ActionRefused
 from tests.e2e.deals import make_deal, sign
 
 

@@ -11,8 +11,8 @@ import logging
 
 from pypdf import PdfReader
 
-from connector.sandbox.salesforce_sim.demo import TERMS
 from connector.store import JobState
+from sandbox.salesforce_sim.demo import TERMS
 from tests.e2e.deals import make_deal, sign
 
 STAGE = "Verbal Commitment"
@@ -92,7 +92,7 @@ def test_two_rules_on_one_stage_send_two_requests_and_attach_two_sets_of_files(e
 def test_the_filtered_rule_does_not_fire_for_a_renewal_or_a_small_deal(e2e, caplog):
     renewal = _deal(e2e, "Wayne Renewal", record_type_name="Renewal")
     small = _deal(e2e, "Acme Small Order", amount=2500)
-    caplog.set_level(logging.DEBUG, logger="connector.poller")
+    caplog.set_level(logging.DEBUG, logger="connector.triggers.poller")
     for opportunity_id in (renewal, small):
         e2e.salesforce.set_stage(opportunity_id, STAGE)
     e2e.daemon.run_once()
@@ -107,8 +107,8 @@ def test_the_filtered_rule_does_not_fire_for_a_renewal_or_a_small_deal(e2e, capl
 
 
 def test_plan_shows_the_generated_order_form_for_a_demo_deal_without_sending(e2e):
-    from connector.documents import PdfLimits
-    from connector.plan_command import run_plan
+    from connector.admin.plan_command import run_plan
+    from connector.documents.selection import PdfLimits
 
     opportunity_id = e2e.opportunity_id("Contoso - Lab Data Platform")
     lines: list[str] = []

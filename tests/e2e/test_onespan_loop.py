@@ -7,9 +7,9 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from connector.sandbox.onespan_sim import ActionRefused
-from connector.sandbox.pdfgen import text_pdf
 from connector.store import JobState
+from sandbox.onespan_sim import ActionRefused
+from sandbox.pdfgen import text_pdf
 from tests.e2e.deals import make_deal
 
 OWNER = "integration@sandbox.example"

@@ -7,7 +7,8 @@ import logging
 
 import requests
 
-from connector.sandbox.runner import (
+from connector.store import JobState
+from sandbox.runner import (
     LEGALSIGN_CALLBACK_SECRET,
     LEGALSIGN_KEY,
     ONESPAN_CALLBACK_KEY,
@@ -15,7 +16,6 @@ from connector.sandbox.runner import (
     SF_CLIENT_SECRET,
     SIGNREQUEST_TOKEN,
 )
-from connector.store import JobState
 from tests.e2e.deals import make_deal, sign
 from tests.e2e.status_command import run_status
 

@@ -10,8 +10,8 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from connector.sandbox.signrequest_sim import ActionRefused
 from connector.store import JobState
+from sandbox.signrequest_sim import ActionRefused
 from tests.e2e.deals import make_deal, sign
 
 STAGE = "Contract Sent"

@@ -8,9 +8,9 @@ from collections import Counter
 
 from benchmarks.deals import SIGNED_SUFFIXES, completed_opportunities, make_deals, sign_waiting, trigger
 from benchmarks.world import MAPPING
-from connector.sandbox.runner import start_daemon, start_simulators
-from connector.sandbox.servers import free_port
+from connector.runtime.servers import free_port
 from connector.store import JobState
+from sandbox.runner import start_daemon, start_simulators
 
 DEALS = 24
 

@@ -7,9 +7,9 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
-from connector.crm import CRM, CRMError, Writeback, WritebackResult
+from connector.ports.crm import CRM, CRMError, Writeback, WritebackResult
 from connector.store import JobState
-from connector.writeback_batcher import WritebackBatcher
+from connector.writeback.batcher import WritebackBatcher
 from tests.e2e.conftest import running_e2e
 from tests.e2e.deals import make_deal, sign
 

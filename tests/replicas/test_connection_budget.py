@@ -8,11 +8,11 @@ import threading
 from sqlalchemy import create_engine, text
 
 from config.settings import Settings
-from connector.daemon import bootstrap
-from connector.fakes import FakeCRM, FakeProvider
+from connector.runtime.daemon import bootstrap
+from connector.runtime.worker_pool import WorkerPool
 from connector.store.store import application_name
-from connector.worker_pool import WorkerPool
 from mappings.loader import parse_mapping
+from tests.fakes import FakeCRM, FakeProvider
 from tests.unit.conftest import RULES, Clock, World
 
 WORKERS = 64

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 
 from config.settings import Settings
-from connector.daemon import bootstrap
-from connector.fakes import FakeCRM, FakeProvider
-from connector.leader import current_leader
-from connector.poller import CURSOR_KEY
+from connector.runtime.daemon import bootstrap
+from connector.runtime.leader import current_leader
+from connector.triggers.poller import CURSOR_KEY
 from mappings.loader import parse_mapping
+from tests.fakes import FakeCRM, FakeProvider
 from tests.unit.conftest import RULES, Clock, World
 
 
@@ -75,7 +75,7 @@ def test_only_the_elected_replica_polls_and_a_follower_takes_over_from_the_curso
 
 
 def test_status_names_the_poller(fresh_database, monkeypatch, capsys):
-    from connector import cli
+    from connector.admin import cli
 
     url = fresh_database()
     world, (first, second) = _replicas(url, 2)

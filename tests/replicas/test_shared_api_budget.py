@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from connector.daemon import bootstrap
-from connector.fakes import FakeCRM, FakeProvider
+from connector.runtime.daemon import bootstrap
 from mappings.loader import parse_mapping
+from tests.fakes import FakeCRM, FakeProvider
 from tests.unit.conftest import RULES, Clock, World
 
 OVER = (13_000, 15_000)  # the default budget is 80% of the allocation

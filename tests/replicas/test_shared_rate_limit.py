@@ -8,10 +8,10 @@ import time
 from urllib.parse import urlparse
 
 from config.settings import Settings
-from connector.daemon import bootstrap
-from connector.fakes import FakeCRM
-from connector.http import make_session
+from connector.runtime.daemon import bootstrap
+from connector.runtime.http import make_session
 from mappings.loader import parse_mapping
+from tests.fakes import FakeCRM
 from tests.unit.conftest import RULES
 
 RATE = 20.0

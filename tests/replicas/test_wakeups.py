@@ -7,13 +7,13 @@ import time
 
 from starlette.testclient import TestClient
 
-from adapters.base import SigningState
 from config.settings import Settings
-from connector.daemon import bootstrap
-from connector.fakes import FakeCRM, FakeProvider
-from connector.sandbox.servers import free_port
+from connector.ports.provider import SigningState
+from connector.runtime.daemon import bootstrap
+from connector.runtime.servers import free_port
 from connector.store import JobState
 from mappings.loader import parse_mapping
+from tests.fakes import FakeCRM, FakeProvider
 from tests.unit.conftest import RULES, Clock, World
 
 IDLE = 30.0  # the idle replica's claim tick: far longer than the test waits
@@ -85,7 +85,7 @@ def test_jobs_the_poller_creates_are_claimed_at_once_by_the_other_replicas(fresh
 def test_the_listener_reconnects_and_wakes_the_pool_once_for_what_it_missed(fresh_database):
     from sqlalchemy import create_engine, text
 
-    from connector.wakeups import WakeListener
+    from connector.runtime.wakeups import WakeListener
 
     url = fresh_database()
     wakes = []

@@ -7,8 +7,8 @@ import threading
 import requests
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
-from connector.salesforce.auth import SalesforceSession
-from connector.salesforce.client import SalesforceClient
+from adapters.salesforce.auth import SalesforceSession
+from adapters.salesforce.client import SalesforceClient
 
 THREADS = 8
 

@@ -9,7 +9,7 @@ import requests
 import responses
 from responses import matchers
 
-from connector.crm import CRMError, FileUpload, TaskEntry, Writeback, WritebackResult
+from connector.ports.crm import CRMError, FileUpload, TaskEntry, Writeback, WritebackResult
 from tests.salesforce.wire import API, OPP, TOKEN_URL, bearer, make_crm, paths, sf_error, token_ok
 
 OPP2 = "006xx000004TmiRAAS"

@@ -10,11 +10,11 @@ import requests
 import responses
 from responses import matchers
 
+from adapters.salesforce import build_crm, field_settings, queries
+from adapters.salesforce.auth import SalesforceAuthenticator, SalesforceAuthError
+from adapters.salesforce.errors import SalesforceProblem
 from config.settings import Settings
-from connector.crm import CRMError, TaskEntry, Writeback
-from connector.salesforce import build_crm, field_settings, queries
-from connector.salesforce.auth import SalesforceAuthenticator, SalesforceAuthError
-from connector.salesforce.errors import SalesforceProblem
+from connector.ports.crm import CRMError, TaskEntry, Writeback
 from tests.salesforce.wire import (
     API,
     CLIENT_ID,

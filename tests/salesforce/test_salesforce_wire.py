@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from responses import matchers
 
-from adapters.streams import Blob, BlobWriter
-from connector.crm import ContactRole, FileRef, FileUpload, TaskEntry, Writeback
-from connector.salesforce.auth import SalesforceAuthenticator, jwt_audience
-from connector.salesforce.writes import multipart_boundary
+from adapters.salesforce.auth import SalesforceAuthenticator, jwt_audience
+from adapters.salesforce.writes import multipart_boundary
+from connector.ports.blobs import Blob, BlobWriter
+from connector.ports.crm import ContactRole, FileRef, FileUpload, TaskEntry, Writeback
 from tests.salesforce.wire import (
     API,
     CLIENT_ID,
@@ -358,7 +358,7 @@ def test_a_file_on_disk_is_streamed_as_the_same_multipart_bytes():
 def test_the_boundary_avoids_a_value_found_in_the_file_even_across_chunks(monkeypatch):
     content = b"x" * (1024 * 1024 - 6) + b"connector-" + b"a" * 32 + b" tail"
     taken = iter(["a" * 32, "b" * 32])
-    monkeypatch.setattr("connector.salesforce.writes.uuid.uuid4", lambda: type("U", (), {"hex": next(taken)}))
+    monkeypatch.setattr("adapters.salesforce.writes.uuid.uuid4", lambda: type("U", (), {"hex": next(taken)}))
     on_disk = BlobWriter(spool_bytes=0).write_all([content])
     assert multipart_boundary(FileUpload("Big", "big.pdf", on_disk)) == "connector-" + "b" * 32
 

@@ -7,9 +7,9 @@ from datetime import date
 import requests
 import responses
 
-from connector.salesforce.auth import SalesforceAuthenticator
-from connector.salesforce.client import RetryPolicy, SalesforceClient
-from connector.salesforce.crm import SalesforceCRM
+from adapters.salesforce.auth import SalesforceAuthenticator
+from adapters.salesforce.client import RetryPolicy, SalesforceClient
+from adapters.salesforce.crm import SalesforceCRM
 
 LOGIN = "https://acme.my.salesforce.com"
 INSTANCE = "https://acme.my.salesforce.com"

@@ -6,10 +6,10 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from connector.http import make_session
-from connector.sandbox.salesforce_sim import SalesforceSimulator
-from connector.sandbox.servers import serve_in_thread
-from connector.sandbox.tls import make_certificate
+from connector.runtime.http import make_session
+from connector.runtime.servers import serve_in_thread
+from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.tls import make_certificate
 from tests.sandbox.salesforce_sim_support import running_org
 
 

@@ -12,9 +12,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
-from connector.sandbox.salesforce_sim import SalesforceSimulator
-from connector.sandbox.servers import serve_in_thread
-from connector.sandbox.tls import make_certificate
+from connector.runtime.servers import serve_in_thread
+from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.tls import make_certificate
 
 CLIENT = {"client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"}
 DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$"

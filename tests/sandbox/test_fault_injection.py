@@ -13,16 +13,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from connector.cli import main
-from connector.sandbox import faultspec
-from connector.sandbox.callbacks import CallbackSender
-from connector.sandbox.faults import Faults
-from connector.sandbox.legalsign_sim import LegalsignSimulator
-from connector.sandbox.onespan_sim import OneSpanSimulator
-from connector.sandbox.runner import injected_faults, start_simulators
-from connector.sandbox.salesforce_sim import SalesforceSimulator
-from connector.sandbox.servers import serve_in_thread
-from connector.sandbox.signrequest_sim import SignRequestSimulator
+from connector.admin.cli import main
+from connector.runtime.servers import serve_in_thread
+from sandbox import faultspec
+from sandbox.callbacks import CallbackSender
+from sandbox.cli import SANDBOX_COMMAND
+from sandbox.faults import Faults
+from sandbox.legalsign_sim import LegalsignSimulator
+from sandbox.onespan_sim import OneSpanSimulator
+from sandbox.runner import injected_faults, start_simulators
+from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.signrequest_sim import SignRequestSimulator
 
 SR_AUTH = {"Authorization": "Token sandbox-signrequest-token"}
 EXAMPLE = ("seed=7; signrequest POST /api/v1/signrequest-quick-create/: 5xx=0.05 429=0.05 timeout=0.02 reset=0.02 "
@@ -78,7 +79,7 @@ def test_rates_adding_up_to_more_than_one_are_refused():
 
 
 def test_the_sandbox_command_refuses_a_bad_spec_with_exit_code_2(capsys):
-    assert main(["sandbox", "--faults", "signrequest: 5xx=2"]) == 2
+    assert main(["sandbox", "--faults", "signrequest: 5xx=2"], extra=[SANDBOX_COMMAND]) == 2
     assert "--faults: fault clause 1" in capsys.readouterr().err
 
 

@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-import adapters.legalsign
-from adapters.base import (
+import adapters.legalsign.adapter
+from adapters.legalsign.adapter import LegalsignProvider
+from connector.ports.provider import (
     DocumentSpec,
     ProviderRateLimited,
     ProviderTransientError,
@@ -29,10 +30,9 @@ from adapters.base import (
     WebhookEvent,
     WebhookRejected,
 )
-from adapters.legalsign import LegalsignProvider
-from connector.sandbox.legalsign_sim import ActionRefused, LegalsignSimulator
-from connector.sandbox.pdfgen import text_pdf
-from connector.sandbox.servers import serve_in_thread
+from connector.runtime.servers import serve_in_thread
+from sandbox.legalsign_sim import ActionRefused, LegalsignSimulator
+from sandbox.pdfgen import text_pdf
 
 ANN, BOB = "ann@example.com", "bob@example.com"
 PDF = text_pdf([["Quote Q-1", "500 widgets"], ["Terms"]])
@@ -180,7 +180,7 @@ def test_reminders_reach_only_the_signer_whose_turn_it_is(world):
 
 
 def test_find_by_external_id_pages_through_the_group(world, monkeypatch):
-    monkeypatch.setattr(adapters.legalsign, "_PAGE_SIZE", 2)
+    monkeypatch.setattr(adapters.legalsign.adapter, "_PAGE_SIZE", 2)
     refs = [world.provider.create(world.spec(ANN, external_id=f"job-{n}")) for n in range(5)]
     assert world.provider.find_by_external_id("job-0") == refs[0]
     assert world.provider.find_by_external_id("job-4") == refs[4]

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from adapters.base import (
+from adapters.onespan.adapter import CALLBACK_EVENTS, OneSpanProvider
+from connector.ports.provider import (
     DocumentSpec,
     ProviderAuthError,
     ProviderNotFound,
@@ -34,11 +35,10 @@ from adapters.base import (
     SigningState,
     WebhookRejected,
 )
-from adapters.onespan import CALLBACK_EVENTS, OneSpanProvider
-from connector.sandbox.onespan_sim import ActionRefused, OneSpanSimulator
-from connector.sandbox.onespan_sim.model import NEWER_EVENTS
-from connector.sandbox.pdfgen import text_pdf
-from connector.sandbox.servers import serve_in_thread
+from connector.runtime.servers import serve_in_thread
+from sandbox.onespan_sim import ActionRefused, OneSpanSimulator
+from sandbox.onespan_sim.model import NEWER_EVENTS
+from sandbox.pdfgen import text_pdf
 
 API_KEY, HOOK_KEY = "sim-api-key", "hook-key-0123456789"
 DANA, ELI = "dana@example.com", "eli@example.com"
@@ -294,7 +294,7 @@ def test_an_account_refusing_the_registration_still_gets_its_requests_sent(caplo
         spec = SigningRequestSpec(external_id="job-1", documents=(DocumentSpec("Q", "q.pdf", QUOTE),),
                                   signers=(SignerSpec(DANA, "Dana", "Lee", 1),), subject="S", message="M",
                                   callback_url="https://hooks.example/onespan")
-        with caplog.at_level("WARNING", logger="adapters.onespan"):
+        with caplog.at_level("WARNING", logger="adapters.onespan.adapter"):
             refs = [provider.create(spec), provider.create(spec)]
         assert [sim.package(r.request_id)["status"] for r in refs] == ["SENT", "SENT"]
         assert sim.callback["url"] is None  # nothing registered: status checks follow these requests

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.settings import WritebackFields
-from connector.org_check import check_against_org
+from connector.admin.org_check import check_against_org
 from mappings.loader import load_mapping
 
 RULES = """version: 1

@@ -9,8 +9,8 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from adapters.base import DocumentSpec, SignerSpec, SigningRequestSpec
-from connector.sandbox.pdfgen import text_pdf, text_width
+from connector.ports.provider import DocumentSpec, SignerSpec, SigningRequestSpec
+from sandbox.pdfgen import text_pdf, text_width
 from tests.contract.harnesses import HARNESSES
 
 PAGE_WIDTH, MARGIN = 612, 72

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.salesforce import build_crm
 from config.settings import Settings
-from connector.crm import CRMError, FileUpload, TaskEntry, Writeback
-from connector.http import make_session
-from connector.salesforce import build_crm
-from connector.sandbox.pdfgen import text_pdf
+from connector.ports.crm import CRMError, FileUpload, TaskEntry, Writeback
+from connector.runtime.http import make_session
+from sandbox.pdfgen import text_pdf
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.salesforce import build_crm, field_settings
 from config.settings import Settings
-from connector.crm import CRMError, FileUpload, TaskEntry, Writeback, WritebackResult
-from connector.http import make_session
-from connector.salesforce import build_crm, field_settings
-from connector.sandbox.pdfgen import text_pdf
+from connector.ports.crm import CRMError, FileUpload, TaskEntry, Writeback, WritebackResult
+from connector.runtime.http import make_session
+from sandbox.pdfgen import text_pdf
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_a_refused_field_fails_only_its_writeback_whole_with_the_error_apply_giv
 
 
 def test_inline_files_are_spread_over_calls_so_that_no_body_passes_the_limit(org, crm, monkeypatch):
-    from connector.sandbox.salesforce_sim import app
+    from sandbox.salesforce_sim import app
 
     monkeypatch.setattr(app, "MAX_TEXT_BODY_BYTES", 2500)  # stands for 50 MB: one file's body fits, two do not
     crm.multipart_threshold = crm.batch_inline_bytes = 1200  # stand for the raw bytes one body may carry inline

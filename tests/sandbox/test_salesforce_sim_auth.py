@@ -191,7 +191,7 @@ def test_daily_limit_refuses_with_403(tmp_path):
 
 
 def test_overlong_uris_get_414():
-    from connector.sandbox.salesforce_sim import SalesforceSimulator
+    from sandbox.salesforce_sim import SalesforceSimulator
 
     sim = SalesforceSimulator()
 

@@ -10,8 +10,8 @@ import pytest
 import urllib3
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest
 
-from connector.sandbox.pdfgen import text_pdf
-from connector.sandbox.salesforce_sim import files
+from sandbox.pdfgen import text_pdf
+from sandbox.salesforce_sim import files
 from tests.sandbox.salesforce_sim_support import make_deal
 
 
@@ -168,7 +168,7 @@ def test_blob_read_is_not_allowed_inside_composite(sf_org, sf, opportunity):
 
 
 def test_text_bodies_over_50_mb_are_refused_but_multipart_is_not(sf_org, sf, opportunity, monkeypatch):
-    from connector.sandbox.salesforce_sim import app
+    from sandbox.salesforce_sim import app
 
     monkeypatch.setattr(app, "MAX_TEXT_BODY_BYTES", 2000)  # stands for 50 MB
     content = b"%PDF-1.4 " + b"x" * 3000

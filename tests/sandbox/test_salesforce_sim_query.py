@@ -7,7 +7,7 @@ import re
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-from connector.sandbox.pdfgen import text_pdf
+from sandbox.pdfgen import text_pdf
 from tests.sandbox.salesforce_sim_support import DATETIME, make_deal
 
 

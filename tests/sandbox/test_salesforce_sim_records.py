@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from connector.sandbox.salesforce_sim.ids import canonical_id
+from sandbox.salesforce_sim.ids import canonical_id
 from tests.sandbox.salesforce_sim_support import make_deal
 
 

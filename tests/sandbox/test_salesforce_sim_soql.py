@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from connector.sandbox.salesforce_sim.auth import Sessions
-from connector.sandbox.salesforce_sim.errors import SfError
-from connector.sandbox.salesforce_sim.ids import IdFactory, canonical_id, checksum_suffix
-from connector.sandbox.salesforce_sim.soql import Comparison, Logical, Query, parse
+from sandbox.salesforce_sim.auth import Sessions
+from sandbox.salesforce_sim.errors import SfError
+from sandbox.salesforce_sim.ids import IdFactory, canonical_id, checksum_suffix
+from sandbox.salesforce_sim.soql import Comparison, Logical, Query, parse
 
 
 def test_parses_fields_subqueries_conditions_order_limit_and_offset():

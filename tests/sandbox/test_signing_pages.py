@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from adapters.base import SignerAuth, SignerSpec, SigningRequestSpec, SigningState
-from connector.sandbox.pages import WRONG_CODE
+from connector.ports.provider import SignerAuth, SignerSpec, SigningRequestSpec, SigningState
+from sandbox.pages import WRONG_CODE
 from tests.contract.harnesses import HARNESSES
 from tests.contract.test_provider_contract import _spec
 

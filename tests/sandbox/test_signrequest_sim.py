@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from connector.sandbox.pdfgen import text_pdf
-from connector.sandbox.servers import serve_in_thread
-from connector.sandbox.signrequest_sim import ActionRefused, SignRequestSimulator
-from connector.sandbox.signrequest_sim.callbacks import event_hash
+from connector.runtime.servers import serve_in_thread
+from sandbox.pdfgen import text_pdf
+from sandbox.signrequest_sim import ActionRefused, SignRequestSimulator
+from sandbox.signrequest_sim.callbacks import event_hash
 
 TOKEN = "sim-token"
 AUTH = {"Authorization": f"Token {TOKEN}"}

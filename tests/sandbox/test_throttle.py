@@ -7,7 +7,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from connector.sandbox.throttle import Throttle, TokenBucket
+from sandbox.throttle import Throttle, TokenBucket
 
 
 class FakeClock:

@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from config.settings import Settings, WritebackFields
-from connector.sandbox.pdfgen import text_pdf
 from mappings.loader import parse_mapping
 from mappings.models import MappingFile
+from sandbox.pdfgen import text_pdf
 from tests.simulation.clock import START, SimClock
 from tests.simulation.faulty_store import FaultyStore
 

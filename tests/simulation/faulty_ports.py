@@ -1,7 +1,7 @@
 """The two ports as the daemon sees them: every call goes through the fault injector before it reaches the
 simulated provider or org.
 
-A write request leaves only while its effect's send window is open (adapters.send_deadline: the engine opens it
+A write request leaves only while its effect's send window is open (connector.ports.send_deadline: the engine opens it
 for the job's lease), as the real adapters check just before a write goes out; past it, nothing is sent and the
 port's "not sent" error is raised. What each fault means for one call (`timeout`: the port's client timeout, 30 s
 by default):
@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from adapters.base import (
+from connector.ports.crm import CRM, NOT_SENT, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from connector.ports.provider import (
     Blob,
     ProviderRateLimited,
     ProviderSendTooLate,
@@ -46,8 +47,7 @@ from adapters.base import (
     SigningRequestSpec,
     WebhookEvent,
 )
-from adapters.send_deadline import SendWindowClosed, check_may_send
-from connector.crm import CRM, NOT_SENT, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from connector.ports.send_deadline import SendWindowClosed, check_may_send
 from tests.simulation.faults import FaultKind, SimCrash, is_mutating
 from tests.simulation.injector import Injector
 from tests.simulation.sim_crm import SimCRM

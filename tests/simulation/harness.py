@@ -1,5 +1,5 @@
 """One simulated run: the real daemon (engine, planner, store, poller, dispatcher, writeback batcher, built by
-`connector.daemon.bootstrap`) around the simulated ports, driven by a single-threaded scheduler on a simulated
+`connector.runtime.daemon.bootstrap`) around the simulated ports, driven by a single-threaded scheduler on a simulated
 clock. No thread is started and nothing sleeps: the same seed gives a byte-identical run.
 
 The model
@@ -28,9 +28,9 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from connector.daemon import Daemon, bootstrap
-from connector.poller import CURSOR_KEY
+from connector.runtime.daemon import Daemon, bootstrap
 from connector.store import NewEvent
+from connector.triggers.poller import CURSOR_KEY
 from tests.simulation.clock import START, Timeline, seconds
 from tests.simulation.determinism import pinned
 from tests.simulation.environment import SimEnvironment

@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from adapters.base import SigningState
+from connector.ports.provider import SigningState
 from connector.store import Job, JobState
-from connector.writebacks import Status
+from connector.writeback.outcomes import Status
 from tests.simulation.sim_crm import STATUS_FIELD, SimCRM
 from tests.simulation.sim_provider import SimProvider
 from tests.simulation.witness import Witness

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from adapters.base import SigningState
+from connector.ports.provider import SigningState
 from tests.simulation.sim_provider import SignerScript
 
 TRIGGER_STAGE = "Contract Sent"

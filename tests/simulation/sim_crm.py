@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters.base import SigningState
-from connector.crm import Writeback, WritebackResult
-from connector.fakes import FakeCRM
-from connector.writebacks import Status
+from connector.ports.crm import Writeback, WritebackResult
+from connector.ports.provider import SigningState
+from connector.writeback.outcomes import Status
+from tests.fakes import FakeCRM
 from tests.simulation.witness import Witness
 
 STATUS_FIELD = "Signing_Status__c"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from adapters.base import (
+from connector.ports.provider import (
     ProviderCapabilities,
     RequestRef,
     RequestStatus,
@@ -20,7 +20,7 @@ from adapters.base import (
     SigningRequestSpec,
     SigningState,
 )
-from connector.fakes import FakeProvider
+from tests.fakes import FakeProvider
 from tests.simulation.clock import Timeline
 from tests.simulation.witness import Witness
 

@@ -10,9 +10,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.base import SigningState
 from config.settings import Settings
-from connector.engine import Engine
+from connector.engine.job_steps import Engine
+from connector.ports.provider import SigningState
 from tests.simulation.faults import KNOWN_ENGINE_BUGS, FaultKind, SimCrash
 from tests.simulation.faulty_ports import LATE_EFFECT_BOUND
 from tests.simulation.harness import run

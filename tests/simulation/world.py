@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from adapters.base import SigningState
-from connector.crm import Contact, ContactRole, FileRef, Opportunity
+from connector.ports.crm import Contact, ContactRole, FileRef, Opportunity
+from connector.ports.provider import SigningState
 from connector.store import Store
 from tests.simulation.callbacks import CallbackSender
 from tests.simulation.clock import START, Timeline

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from config.settings import Settings
-from connector.crm import Contact, ContactRole, FileRef, Opportunity
-from connector.daemon import Daemon, bootstrap
-from connector.fakes import FakeCRM, FakeProvider
-from connector.sandbox.pdfgen import text_pdf
+from connector.ports.crm import Contact, ContactRole, FileRef, Opportunity
+from connector.runtime.daemon import Daemon, bootstrap
 from connector.store import Store
 from mappings.loader import parse_mapping
+from sandbox.pdfgen import text_pdf
+from tests.fakes import FakeCRM, FakeProvider
 
 RULES = """
 version: 1

@@ -1,10 +1,10 @@
-"""The daemon's malloc arena cap (connector.allocator)."""
+"""The daemon's malloc arena cap (connector.runtime.allocator)."""
 
 from __future__ import annotations
 
 import os
 
-from connector.allocator import limit_arenas
+from connector.runtime.allocator import limit_arenas
 
 
 def test_malloc_arenas_are_capped_unless_the_environment_says(monkeypatch):

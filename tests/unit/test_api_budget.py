@@ -6,8 +6,8 @@ import json
 
 from starlette.testclient import TestClient
 
-from adapters.base import SigningState
-from connector import cli
+from connector.admin import cli
+from connector.ports.provider import SigningState
 from connector.store import JobState
 
 OVER = (13_000, 15_000)  # the default budget is 80%: 12,000 calls

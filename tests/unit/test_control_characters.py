@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.base import ProviderCapabilities
-from connector.crm import Contact, ContactRole, FileRef
-from connector.documents import PdfLimits
-from connector.errors import PreparationError
-from connector.planner import plan_request
-from connector.signers import build_signers
+from connector.documents.selection import PdfLimits
+from connector.engine.planner import plan_request
+from connector.engine.signers import build_signers
+from connector.ports.crm import Contact, ContactRole, FileRef
+from connector.ports.errors import PreparationError
+from connector.ports.provider import ProviderCapabilities
 from connector.store import JobState
 from mappings.control_chars import first_control, strip_controls
 from mappings.loader import MappingError, parse_mapping

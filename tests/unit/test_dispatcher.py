@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event as sa_event
 
-from connector.dispatcher import EventDispatcher
+from connector.inbound.dispatcher import EventDispatcher
 from connector.store import NewEvent, Store
 
 GRACE = timedelta(minutes=10)
@@ -92,7 +92,7 @@ def test_an_event_for_no_known_request_waits_for_the_grace_period_then_is_an_orp
     assert dispatcher.dispatch() == 0
     assert _dispositions(store) == {"stray": (None, None)}
     clock.advance(minutes=5)
-    with caplog.at_level(logging.ERROR, logger="connector.dispatcher"):
+    with caplog.at_level(logging.ERROR, logger="connector.inbound.dispatcher"):
         assert dispatcher.dispatch() == 1
     assert _dispositions(store) == {"stray": ("orphan", None)}
     assert "someone-elses-request" in caplog.text and "which no job of this connector created" in caplog.text
@@ -135,7 +135,7 @@ def test_an_event_naming_another_providers_job_wakes_nothing_and_ends_an_orphan(
 def test_a_flood_of_orphans_is_logged_with_a_count_beyond_the_first_few(store, clock, caplog):
     dispatcher = EventDispatcher(store=store, clock=clock, orphan_grace=timedelta(0))
     store.record_events([NewEvent("signrequest", f"e{n}", f"req-{n}", None, "signed") for n in range(50)])
-    with caplog.at_level(logging.ERROR, logger="connector.dispatcher"):
+    with caplog.at_level(logging.ERROR, logger="connector.inbound.dispatcher"):
         assert dispatcher.dispatch() == 50
     assert len(caplog.records) == 21
     assert "30 more webhook events" in caplog.records[-1].getMessage()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from adapters.base import ProviderRateLimited, ProviderTransientError, SigningState
-from connector.crm import CRMError
+from connector.ports.crm import CRMError
+from connector.ports.provider import ProviderRateLimited, ProviderTransientError, SigningState
 from connector.store import JobState
 
 OPP = "006000000000001AAA"

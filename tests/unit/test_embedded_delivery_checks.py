@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import ProviderCapabilities
 from config.settings import WritebackFields
-from connector.delivery import check_embedded_delivery
-from connector.documents import PdfLimits
-from connector.errors import PreparationError
-from connector.fakes import FakeProvider
-from connector.planner import plan_request
+from connector.documents.selection import PdfLimits
+from connector.engine.delivery import check_embedded_delivery
+from connector.engine.planner import plan_request
+from connector.ports.errors import PreparationError
+from connector.ports.provider import ProviderCapabilities
 from mappings.loader import MappingError, load_mapping, parse_mapping
+from tests.fakes import FakeProvider
 from tests.unit.conftest import World
 
 RULES = """version: 1
@@ -74,7 +74,7 @@ def test_the_planner_refuses_embedded_delivery_the_provider_cannot_do(world: Wor
 
 
 def test_check_mappings_reports_embedded_delivery_onespan_cannot_do(tmp_path, capsys, monkeypatch):
-    from connector.cli import main
+    from connector.admin.cli import main
 
     monkeypatch.chdir(tmp_path)  # no .env from the working directory
     path = tmp_path / "rules.yaml"

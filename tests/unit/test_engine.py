@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapters.base import ProviderQuotaError, ProviderTransientError, SigningState
-from connector.crm import CRMError
-from connector.sandbox.pdfgen import encrypted_pdf
+from connector.ports.crm import CRMError
+from connector.ports.provider import ProviderQuotaError, ProviderTransientError, SigningState
 from connector.store import JobState
+from sandbox.pdfgen import encrypted_pdf
 
 
 def _only_job(daemon):
@@ -217,8 +217,8 @@ def test_cancelling_a_request_left_half_created_by_a_crash_does_not_finish_sendi
 def test_the_connectors_own_outputs_are_never_sent_again(world):
     from dataclasses import replace
 
-    from connector.crm import FileRef
-    from connector.documents import select_files
+    from connector.documents.selection import select_files
+    from connector.ports.crm import FileRef
 
     opportunity = world.add_opportunity()
     with_outputs = replace(opportunity, files=opportunity.files + (

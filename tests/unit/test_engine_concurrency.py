@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from connector import ratelimit
+from connector.runtime import ratelimit
 from connector.store import JobState
 
 

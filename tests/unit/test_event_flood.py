@@ -9,9 +9,9 @@ import logging
 
 from starlette.testclient import TestClient
 
-from adapters.base import SigningState, WebhookEvent
-from connector.fakes import FakeProvider
+from connector.ports.provider import SigningState, WebhookEvent
 from connector.store import JobState
+from tests.fakes import FakeProvider
 from tests.unit.conftest import World
 
 
@@ -42,7 +42,7 @@ def test_a_flood_of_replays_costs_one_status_check_a_minute_and_a_real_event_sti
     [job] = daemon.store.list_jobs()
     assert job.state == JobState.AWAITING
     client = TestClient(daemon.webhook_app())
-    with caplog.at_level(logging.WARNING, logger="connector.event_ingest"):
+    with caplog.at_level(logging.WARNING, logger="connector.inbound.event_ingest"):
         for _second in range(120):  # 840 replays over two minutes, the worker running all along
             for _ in range(7):
                 assert client.post("/webhooks/signrequest", content=job.request_id.encode()).status_code == 200

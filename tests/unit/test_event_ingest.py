@@ -11,10 +11,10 @@ import pytest
 import requests
 from sqlalchemy.exc import OperationalError
 
-from connector.fakes import FakeProvider
-from connector.sandbox.servers import serve_in_thread
+from connector.inbound.webhooks import build_webhook_app
+from connector.runtime.servers import serve_in_thread
 from connector.store import NewEvent, Store
-from connector.webhooks import build_webhook_app
+from tests.fakes import FakeProvider
 
 
 class GatedStore(Store):

@@ -1,5 +1,5 @@
 """Booby-trapped PDFs give a located error naming the file and the opportunity, never a crash or a hang:
-each is read in a child process under a deadline and a memory limit (connector.pdf_probe)."""
+each is read in a child process under a deadline and a memory limit (connector.documents.pdf_probe)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.crm import FileRef, Opportunity
-from connector.documents import PdfLimits, check_pdf
-from connector.errors import PreparationError
-from connector.pdf_probe_pool import ProbeLimits, ProbePool
-from connector.sandbox.pdfgen import text_pdf
+from connector.documents.pdf_probe_pool import ProbeLimits, ProbePool
+from connector.documents.selection import PdfLimits, check_pdf
+from connector.ports.crm import FileRef, Opportunity
+from connector.ports.errors import PreparationError
 from connector.store import JobState
+from sandbox.pdfgen import text_pdf
 from tests.unit import hostile_pdfs as hostile
 
 FILE = FileRef("069000000000001AAA", "068000000000001AAA", "Quote Q-1", "pdf", 100)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 import responses
 
-from connector.http import make_session
+from connector.runtime.http import make_session
 
 
 @responses.activate

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 
-from connector.logs import SecretRedactor
+from connector.runtime.logs import SecretRedactor
 
 
 def test_secrets_are_masked_in_messages_args_and_tracebacks(caplog):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import REPO_ROOT
-from connector.sandbox.pdfgen import text_pdf
 from mappings.loader import MappingError, load_mapping, parse_mapping
 from mappings.models import DocumentSelector, TemplateDocument
+from sandbox.pdfgen import text_pdf
 
 TEMPLATE = REPO_ROOT / "mappings" / "templates" / "order_form.pdf"
 HEAD = """version: 1

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.base import ProviderCapabilities, SignerSpec
-from connector.crm import Opportunity
-from connector.fakes import FakeProvider
-from connector.providers import ProviderConfigError, check_rules_have_providers
-from connector.record_fields import fields_needed
-from connector.templates import render
+from connector.documents.templates import render
+from connector.ports.crm import Opportunity
+from connector.ports.provider import ProviderCapabilities, SignerSpec
+from connector.runtime.providers import ProviderConfigError, check_rules_have_providers
+from connector.triggers.record_fields import fields_needed
 from mappings.loader import MappingError, parse_mapping
+from tests.fakes import FakeProvider
 from tests.unit.conftest import RULES
 
 OPPORTUNITY = Opportunity(
@@ -86,9 +86,9 @@ def test_a_provider_with_a_language_list_refuses_what_it_does_not_offer():
 
 
 def test_the_real_adapters_declare_their_languages():
-    from adapters.legalsign import LegalsignProvider
-    from adapters.onespan import OneSpanProvider
-    from adapters.signrequest import SignRequestProvider
+    from adapters.legalsign.adapter import LegalsignProvider
+    from adapters.onespan.adapter import OneSpanProvider
+    from adapters.signrequest.adapter import SignRequestProvider
 
     assert LegalsignProvider.capabilities.languages == frozenset()
     assert OneSpanProvider.capabilities.languages is None
@@ -97,7 +97,7 @@ def test_the_real_adapters_declare_their_languages():
 
 
 def test_check_mappings_locates_a_language_the_provider_cannot_send(tmp_path, capsys, monkeypatch):
-    from connector.cli import main
+    from connector.admin.cli import main
 
     monkeypatch.chdir(tmp_path)  # no .env from the working directory
     path = tmp_path / "rules.yaml"

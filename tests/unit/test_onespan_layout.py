@@ -6,8 +6,8 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import FloatObject, NameObject, RectangleObject
 
-from adapters.onespan_layout import FIELD_HEIGHT, FIELD_WIDTH, MARGIN, PageTooSmall, last_page, signature_boxes
-from connector.sandbox.pdfgen import text_pdf
+from adapters.onespan.layout import FIELD_HEIGHT, FIELD_WIDTH, MARGIN, PageTooSmall, last_page, signature_boxes
+from sandbox.pdfgen import text_pdf
 
 
 def _pdf(*pages: tuple[float, float], rotate: int = 0, crop: tuple[float, float, float, float] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.org_fields import referenced_field_problems
+from connector.admin.org_fields import referenced_field_problems
 from mappings.loader import parse_mapping
 from tests.unit.conftest import RULES
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import hashlib
 
-from connector.documents import PdfLimits
-from connector.plan_command import run_plan
+from connector.admin.plan_command import run_plan
+from connector.documents.selection import PdfLimits
 
 
 def test_plan_shows_documents_signers_and_texts_without_sending(world):

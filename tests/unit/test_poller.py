@@ -25,7 +25,7 @@ def test_reentry_after_a_decline_sends_a_new_request(world):
 
 
 def test_reentry_after_a_completed_signing_does_not_send_again_by_default(world, caplog):
-    caplog.set_level(logging.INFO, logger="connector.poller")
+    caplog.set_level(logging.INFO, logger="connector.triggers.poller")
     assert _reenter_after(world, "completed") == 1
     assert "retrigger_after does not list" in caplog.text
 
@@ -98,7 +98,7 @@ def test_one_poll_is_one_crm_call(world):
 
 
 def test_a_poll_asks_the_store_once_per_chunk_not_once_per_opportunity(world):
-    from connector.poller import CHUNK
+    from connector.triggers.poller import CHUNK
 
     for n in range(CHUNK * 2 + 3):
         world.add_opportunity(f"006{n:012d}AAA")

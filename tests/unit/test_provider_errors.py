@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from adapters.base import (
+from connector.ports.provider import (
     ProviderAuthError,
     ProviderQuotaError,
     ProviderRateLimited,

@@ -4,7 +4,7 @@ that sent it (its port, its host) may reach a callback URL, or callbacks would b
 from __future__ import annotations
 
 from config.settings import Settings
-from connector.daemon import bootstrap
+from connector.runtime.daemon import bootstrap
 from mappings.loader import parse_mapping
 from tests.unit.conftest import RULES
 

@@ -7,7 +7,7 @@ import threading
 import requests
 import responses
 
-from connector.ratelimit import RateLimitedAdapter, RateLimiter, background_calls
+from connector.runtime.ratelimit import RateLimitedAdapter, RateLimiter, background_calls
 
 API = "https://api.example.test/api/v1"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import ProviderCapabilities, ProviderRateLimited, ProviderTransientError
-from connector.reminders import connector_reminders, schedule_for_provider
+from connector.engine.reminders import connector_reminders, schedule_for_provider
+from connector.ports.provider import ProviderCapabilities, ProviderRateLimited, ProviderTransientError
 from connector.store import JobState
 from mappings.loader import MappingError, parse_mapping
 from tests.unit.conftest import RULES

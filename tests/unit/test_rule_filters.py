@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from connector.crm import Opportunity
-from connector.filters import mismatch
+from connector.ports.crm import Opportunity
+from connector.triggers.filters import mismatch
 from mappings.loader import MappingError, parse_mapping
 from mappings.models import RecordFilter
 from tests.unit.conftest import RULES
@@ -58,7 +58,7 @@ def test_a_filter_on_a_field_the_connector_reads_anyway_uses_it():
     mapping = parse_mapping(RULES.replace('    trigger: {stages: ["Contract Sent"]}\n',
                                           '    trigger:\n      stages: ["Contract Sent"]\n'
                                           '      filter: {field_equals: {Name: Deal, Owner.Email: null}}\n'))
-    from connector.record_fields import fields_needed
+    from connector.triggers.record_fields import fields_needed
 
     assert fields_needed(mapping.rules) == ("Name", "Owner.Email")
     rule_filter = mapping.rules[0].trigger.filter
@@ -103,7 +103,7 @@ def test_the_poller_asks_for_the_filter_fields_and_creates_no_job_for_a_mismatch
     renewal = world.add_opportunity("006000000000002AAA")
     world.crm.opportunities[matching.id] = replace(matching, values=MATCHING)
     world.crm.opportunities[renewal.id] = replace(renewal, values={**MATCHING, "RecordType.DeveloperName": "Renewal"})
-    caplog.set_level(logging.DEBUG, logger="connector.poller")
+    caplog.set_level(logging.DEBUG, logger="connector.triggers.poller")
     daemon = world.daemon()
     daemon.run_once()
 

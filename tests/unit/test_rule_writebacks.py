@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.base import ProviderCapabilities, ProviderTransientError, ProviderValidationError, SigningState
+from connector.ports.provider import ProviderCapabilities, ProviderTransientError, ProviderValidationError, SigningState
 from connector.store import JobState
 from mappings.loader import MappingError, parse_mapping
 

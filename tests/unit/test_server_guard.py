@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from connector.fakes import FakeProvider
-from connector.sandbox.servers import serve_in_thread
-from connector.server_guard import ServerLimits
+from connector.inbound.server_guard import ServerLimits
+from connector.inbound.webhooks import build_webhook_app
+from connector.runtime.servers import serve_in_thread
 from connector.store import Store
-from connector.webhooks import build_webhook_app
+from tests.fakes import FakeProvider
 from tests.log_capture import TracebackCatcher
 
 LIMITS = ServerLimits(max_connections=20, header_seconds=0.6, body_seconds=0.8, keep_alive_seconds=0.6)
@@ -128,14 +128,14 @@ def test_connections_beyond_the_limit_get_a_503_and_the_server_serves_on(served,
     held = [connect(server) for _ in range(LIMITS.max_connections)]
     try:
         time.sleep(0.1)
-        with caplog.at_level(logging.WARNING, logger="connector.server_guard"):
+        with caplog.at_level(logging.WARNING, logger="connector.inbound.server_guard"):
             surplus = [connect(server) for _ in range(10)]
             refused = [until_closed(sock, MARGIN) for sock in surplus]
         for sock in surplus:
             sock.close()
         assert all(r is not None and r[0].startswith(b"HTTP/1.1 503 ") for r in refused), refused
         assert max(r[1] for r in refused) < LIMITS.header_seconds  # at once, not at a deadline
-        assert len([r for r in caplog.records if r.name == "connector.server_guard"]) == 1  # one summary line
+        assert len([r for r in caplog.records if r.name == "connector.inbound.server_guard"]) == 1  # one summary line
         # the held ones reach their header deadline and are closed: room again for a real callback
         assert all(until_closed(sock, LIMITS.header_seconds + MARGIN) is not None for sock in held)
     finally:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.base import ProviderNotFound, SigningState
-from connector.sandbox.pdfgen import text_pdf
+from connector.ports.provider import ProviderNotFound, SigningState
 from connector.store import JobState
+from sandbox.pdfgen import text_pdf
 
 OPP = "006000000000001AAA"
 DOCUMENT = text_pdf([["Quote"] * 40])

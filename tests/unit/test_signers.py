@@ -4,14 +4,14 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.base import ProviderCapabilities
-from connector.crm import Contact, ContactRole, Opportunity
-from connector.errors import PreparationError
-from connector.fakes import FakeProvider
-from connector.providers import ProviderConfigError, check_rules_have_providers
-from connector.signers import build_signers
+from connector.engine.signers import build_signers
+from connector.ports.crm import Contact, ContactRole, Opportunity
+from connector.ports.errors import PreparationError
+from connector.ports.provider import ProviderCapabilities
+from connector.runtime.providers import ProviderConfigError, check_rules_have_providers
 from mappings.loader import parse_mapping
 from mappings.models import InternalSigner, SignerRule
+from tests.fakes import FakeProvider
 
 OPP = Opportunity(
     id="006000000000001AAA", name="Deal", stage="Contract Sent", system_modstamp=None,

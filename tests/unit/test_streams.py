@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from adapters.streams import Base64, Blob, BlobTooLarge, BlobWriter, StreamedBody, json_body
+from connector.ports.blobs import Base64, Blob, BlobTooLarge, BlobWriter, StreamedBody, json_body
 
 CONTENT = bytes(range(256)) * 50  # 12,800 bytes
 

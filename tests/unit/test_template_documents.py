@@ -8,11 +8,11 @@ from dataclasses import replace
 
 from pypdf import PdfReader
 
-from adapters.base import ProviderCapabilities
 from config.settings import REPO_ROOT
-from connector.documents import PdfLimits
-from connector.pdf_forms import fill, form_fields
-from connector.plan_command import run_plan
+from connector.admin.plan_command import run_plan
+from connector.documents.pdf_forms import fill, form_fields
+from connector.documents.selection import PdfLimits
+from connector.ports.provider import ProviderCapabilities
 from mappings.loader import parse_mapping
 from tests.unit.conftest import RULES
 

@@ -1,4 +1,4 @@
-"""Amounts, numbers and dates in merge fields print as the rule's language writes them (connector/formatting.py)."""
+"""Amounts, numbers and dates in merge fields print as the rule's language writes them (connector/documents/formatting.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from pypdf import PdfReader
 
 from config.settings import REPO_ROOT
-from connector.crm import Opportunity
-from connector.formatting import ValueFormat
-from connector.pdf_forms import fill
-from connector.templates import render
+from connector.documents.formatting import ValueFormat
+from connector.documents.pdf_forms import fill
+from connector.documents.templates import render
+from connector.ports.crm import Opportunity
 from mappings.loader import MappingError, parse_mapping
 from tests.unit.conftest import RULES
 

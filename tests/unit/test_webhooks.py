@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.base import SigningState, WebhookEvent
-from connector.dispatcher import EventDispatcher
-from connector.fakes import FakeProvider
+from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.webhooks import build_webhook_app
+from connector.ports.provider import SigningState, WebhookEvent
 from connector.store import Store
-from connector.webhooks import build_webhook_app
+from tests.fakes import FakeProvider
 
 
 @pytest.fixture

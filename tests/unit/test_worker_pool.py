@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from connector.worker_pool import WorkerPool
+from connector.runtime.worker_pool import WorkerPool
 
 WAIT = 10.0  # generous upper bound for a condition that holds almost at once; never a speed assertion
 

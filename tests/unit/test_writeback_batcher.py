@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from connector.crm import CRM, CRMError, TaskEntry, Writeback, WritebackResult
-from connector.fakes import FakeCRM
-from connector.writeback_batcher import WritebackBatcher
+from connector.ports.crm import CRM, CRMError, TaskEntry, Writeback, WritebackResult
+from connector.writeback.batcher import WritebackBatcher
+from tests.fakes import FakeCRM
 
 LONG = 60.0  # a linger no test waits out: batches here leave because they are full
 

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 from starlette.testclient import TestClient
 
-from adapters.base import SigningProvider
-from adapters.legalsign import LegalsignProvider
-from adapters.onespan import OneSpanProvider
-from adapters.signrequest import SignRequestProvider
-from adapters.signrequest_callbacks import event_hash
+from adapters.legalsign.adapter import LegalsignProvider
+from adapters.onespan.adapter import OneSpanProvider
+from adapters.signrequest.adapter import SignRequestProvider
+from adapters.signrequest.callbacks import event_hash
+from connector.inbound.webhooks import build_webhook_app
+from connector.ports.provider import SigningProvider
 from connector.store import EventCaps, Store
-from connector.webhooks import build_webhook_app
 
 NOW = 1_790_000_000.0  # the providers' clock: 2026-09-21T14:13:20Z
 MAX_BODY = 4096

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from connector.dispatcher import EventDispatcher
+from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.webhooks import build_webhook_app
 from connector.store import EventCaps, JobState, Store
 from connector.store.models import EventRow
-from connector.webhooks import build_webhook_app
 from tests.webhooks.kits import KITS, MAX_BODY, NOW, Callback, webhook_server
 
 KNOWN_REQUEST = "KnownRequest0001"

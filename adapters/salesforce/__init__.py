@@ -1,0 +1,32 @@
+"""The Salesforce side of the connector: login, the REST client, and the CRM port over it."""
+
+from __future__ import annotations
+
+import requests
+
+from adapters.salesforce.auth import SalesforceAuthenticator
+from adapters.salesforce.client import RetryPolicy, SalesforceClient
+from adapters.salesforce.crm import SalesforceCRM
+from config.settings import Settings
+from connector.runtime.http import make_session
+
+
+def field_settings(settings: Settings) -> dict[str, str]:
+    """Opportunity field API name -> the CONNECTOR_FIELD_* setting that names it."""
+    fields = settings.writeback.model_dump()
+    return {value: f"CONNECTOR_FIELD_{name.upper()}"
+            for name, value in fields.items() if isinstance(value, str)}
+
+
+def build_crm(settings: Settings, session: requests.Session | None = None,
+              retry: RetryPolicy | None = None) -> SalesforceCRM:
+    session = session or make_session(settings.salesforce_ca_bundle)
+    authenticator = SalesforceAuthenticator.from_settings(settings, session)
+    client = SalesforceClient(authenticator, session=session, api_version=settings.salesforce_api_version,
+                              timeout=settings.salesforce_timeout_seconds, retry=retry)
+    return SalesforceCRM(client, field_settings=field_settings(settings),
+                         multipart_threshold=settings.salesforce_inline_file_bytes,
+                         spool_bytes=settings.document_spool_bytes)
+
+
+__all__ = ["RetryPolicy", "SalesforceCRM", "build_crm", "field_settings"]

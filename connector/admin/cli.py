@@ -1,0 +1,218 @@
+"""Command line: run the daemon and the admin commands (the checkout's entry point adds `sandbox`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import Settings
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
+              settings.signrequest_api_token, settings.onespan_api_key, settings.onespan_callback_key,
+              settings.legalsign_api_key, settings.legalsign_callback_secret]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (installed before start-up, so that a replica stopped while it starts
+    still shuts down in order)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from connector.ports.crm import CRMError
+    from connector.runtime.allocator import limit_arenas
+    from connector.runtime.daemon import bootstrap
+    from connector.runtime.logs import configure_logging
+    from connector.runtime.providers import ProviderConfigError
+    from mappings.loader import MappingError
+
+    limit_arenas()  # before any thread starts: see connector.runtime.allocator
+    settings = Settings()
+    configure_logging(settings.log_level, _secrets(settings))
+    stop = _stop_on_signal()
+    try:
+        daemon = bootstrap(settings)
+    except (ProviderConfigError, MappingError, CRMError) as exc:
+        print(f"cannot start: {exc}\nSee config/example.env for every setting, or run `make sandbox` to try the "
+              "connector against simulators.", file=sys.stderr)
+        return 2
+    daemon.start()
+    stop.wait()
+    log = logging.getLogger("connector")
+    log.info("stopping (SIGTERM or SIGINT): up to %.0fs for the steps under way", settings.shutdown_grace_seconds)
+    if not daemon.stop(grace=settings.shutdown_grace_seconds):
+        log.warning("steps still under way after %.0fs (CONNECTOR_SHUTDOWN_GRACE_SECONDS) are abandoned: their "
+                    "leases run out and another replica, or the next start, resumes them",
+                    settings.shutdown_grace_seconds)
+        logging.shutdown()
+        os._exit(0)  # the abandoned worker threads would hold the interpreter's exit
+    log.info("stopped")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from connector.runtime.api_budget import STATE_KEY, describe
+    from connector.store import JobState, Store
+
+    store = Store(Settings().database_url)
+    store.migrate()
+    counts = store.count_jobs_by_state()
+    print("jobs by state:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
+    print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
+    budget = store.get_value(STATE_KEY)
+    print(describe(json.loads(budget) if budget else None))
+    if store.engine.dialect.name == "postgresql":
+        from connector.runtime.leader import current_leader
+
+        with store.engine.connect() as connection:
+            print("poller:", current_leader(connection) or "none (no replica running)")
+    for job in store.list_jobs(states=[JobState.PARKED]):
+        print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
+              f"(at step {job.parked_from}): {job.last_error}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from connector.store import JobState, Store
+
+    store = Store(Settings().database_url)
+    store.migrate()
+    jobs = store.list_jobs(states=[JobState.PARKED]) if args.all_failed else [store.get_job(args.job)]
+    resumed = 0
+    for job in jobs:
+        if job is None or job.state != JobState.PARKED:
+            print(f"job {args.job} is not parked; nothing to retry", file=sys.stderr)
+            return 1
+        job.state = JobState(job.parked_from or JobState.NEW.value)
+        job.attempts, job.parked_from, job.next_run_at = 0, None, store.now()
+        store.save_job(job, release=True)
+        resumed += 1
+    print(f"resumed {resumed} job(s)")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from connector.store import Store
+
+    Store(Settings().database_url).migrate()
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_check_mappings(args: argparse.Namespace) -> int:
+    from mappings.loader import MappingError, load_mapping
+
+    settings = Settings()
+    paths = [Path(p) for p in args.paths] or [settings.mappings_path]
+    describe = None
+    if args.against_org:
+        from adapters.salesforce import build_crm
+
+        client = build_crm(settings).client
+        cache: dict[str, dict] = {}
+
+        def describe(name: str) -> dict:
+            if name not in cache:
+                cache[name] = client.call(f"describe {name}", lambda sf: getattr(sf, name).describe())
+            return cache[name]
+
+    failed = False
+    for path in paths:
+        try:
+            mapping = load_mapping(path)
+        except MappingError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem)
+            continue
+        problems = []
+        try:
+            from connector.engine.delivery import adapter_classes, check_embedded_delivery
+
+            check_embedded_delivery(mapping, adapter_classes(), settings.writeback, path)
+        except MappingError as exc:
+            problems.extend(exc.problems)
+        from connector.runtime.providers import language_problems
+
+        problems.extend(language_problems(mapping, adapter_classes(), path))
+        if describe is not None:
+            from connector.admin.org_check import check_against_org
+
+            problems.extend(check_against_org(mapping, path, describe, settings.writeback))
+        for problem in problems:
+            print(problem)
+        failed = failed or bool(problems)
+        if not problems:
+            print(f"{path}: {len(mapping.rules)} rule(s) OK" + (" against the org" if describe else ""))
+    return 1 if failed else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from adapters.salesforce import build_crm
+    from connector.admin.plan_command import run_plan
+    from connector.documents.selection import PdfLimits
+    from connector.runtime.providers import build_providers
+    from mappings.loader import load_mapping
+
+    settings = Settings()
+    return run_plan(
+        crm=build_crm(settings), providers=build_providers(settings), mapping=load_mapping(settings.mappings_path),
+        opportunity_id=args.opportunity, callback_base_url=settings.public_base_url,
+        limits=PdfLimits.from_settings(settings),
+        templates_dir=settings.mappings_path.parent,
+    )
+
+
+@dataclass(frozen=True)
+class ExtraCommand:
+    """A command the product does not ship, added by the entry point that has it (the checkout's sandbox)."""
+
+    name: str
+    add_parser: Callable[[argparse._SubParsersAction], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def build_parser(extra: Sequence[ExtraCommand] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run_connector.py", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the daemon with settings from the environment / .env (default)")
+    for command in extra:
+        command.add_parser(sub)
+    sub.add_parser("status", help="jobs by state, Salesforce API usage, parked jobs and their reasons")
+    retry = sub.add_parser("retry", help="resume a parked job, or all of them")
+    target = retry.add_mutually_exclusive_group(required=True)
+    target.add_argument("job", nargs="?", help="job id")
+    target.add_argument("--all-failed", action="store_true")
+    sub.add_parser("migrate", help="create or upgrade the state database schema")
+    plan = sub.add_parser("plan", help="dry run: what the rules would send for one opportunity")
+    plan.add_argument("--opportunity", required=True, help="Opportunity Id")
+    check = sub.add_parser("check-mappings", help="validate mapping files")
+    check.add_argument("paths", nargs="*")
+    check.add_argument("--against-org", action="store_true",
+                       help="also check stages, contact roles and write-back fields in the connected org")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "status": cmd_status, "retry": cmd_retry,
+            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings, "plan": cmd_plan}
+
+
+def main(argv: list[str] | None = None, extra: Sequence[ExtraCommand] = ()) -> int:
+    args = build_parser(extra).parse_args(argv)
+    commands = COMMANDS | {command.name: command.run for command in extra}
+    return commands[args.command or "run"](args)

@@ -1,0 +1,563 @@
+"""The signing engine: moves each job one committed step at a time.
+
+new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ──status──▶ completing ──files+status──▶ done
+ │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ done
+ └──bad input──▶ failing ──write error──▶ done
+
+Before each external side effect the job records it as `pending_effect`, with the time, and commits; if a
+crash or a lost response leaves that mark behind, the next attempt first looks for the effect (the request by
+our external id, the Files and Tasks by checksum and subject) instead of repeating it. It looks only once the
+effect can no longer be on its way. A worker makes an effect's requests only while it holds the job's lease
+(connector.ports.send_deadline refuses a write request after that; the daemon renews the leases of the jobs it holds
+while it lives), and a request is answered or abandoned within the client timeout. So the effect has landed,
+or never will, by the client timeout after the later of: the moment the worker that marked it gave up on it,
+and the end of the lease taken over from a worker that died or lost the job mid-step.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connector.documents.selection import PdfLimits
+from connector.engine.planner import plan_request
+from connector.engine.reminders import connector_reminders
+from connector.ports.crm import CRM, CRMError, Writeback
+from connector.ports.errors import PreparationError
+from connector.ports.provider import (
+    ProviderError,
+    RequestRef,
+    RequestStatus,
+    SignerDelivery,
+    SigningProvider,
+    SigningRequestSpec,
+    SigningState,
+)
+from connector.ports.send_deadline import sending_until
+from connector.runtime.ratelimit import background_calls
+from connector.store import Job, JobState, LeaseLost, Store
+from connector.store.codec import opportunity_from_json
+from connector.writeback.outcomes import Status, WritebackBuilder
+from mappings.models import Rule
+
+log = logging.getLogger(__name__)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+_ADVICE = {
+    "authentication": "check the provider's API credentials in the connector settings",
+    "quota": "top up the provider account (no signing credits or quota left)",
+    "validation": "correct the data named above on the opportunity or in the mapping",
+    "not_found": "the request no longer exists at the provider",
+}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    callback_base_url: str
+    status_check_interval: timedelta = timedelta(minutes=30)
+    max_attempts: int = 8
+    retry_base_seconds: float = 5.0
+    lease_seconds: float = 300.0
+    pdf_limits: PdfLimits = PdfLimits()
+    templates_dir: Path | None = None  # what rules' template paths are relative to: the mapping file's folder
+    # A signed file (or the evidence) may be this many times the bytes sent, plus the extra: signing adds to a
+    # PDF, so a cap of its own would refuse the signed copy of a document near it.
+    signed_download_factor: float = 2.0
+    signed_download_extra_bytes: int = 20 * 1024 * 1024
+    # How long a request of an effect may still be on its way once nothing more can leave: the client timeout
+    # (`create_settle` for the provider, `writeback_settle` for Salesforce). After an interruption the effect is
+    # looked for only once that has passed: looking sooner could miss a create or an upload, and make it twice.
+    create_settle: timedelta = timedelta(seconds=30)
+    writeback_settle: timedelta = timedelta(seconds=30)
+
+    def download_limit(self, sent_bytes: int | None) -> int:
+        """The cap for each signed download; a job from before sizes were kept counts the largest document."""
+        sent = sent_bytes if sent_bytes is not None else self.pdf_limits.max_bytes
+        return int(sent * self.signed_download_factor) + self.signed_download_extra_bytes
+
+
+class _PutOff(Exception):  # noqa: N818 - not an error: the step waits (job.next_run_at says until when)
+    """The step cannot go on yet; the job is saved as it is and taken up again at its next_run_at."""
+
+
+class Engine:
+    def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
+                 writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None):
+        self.store = store
+        self.salesforce_wait = salesforce_wait  # see connector.runtime.api_budget
+        self.crm = crm
+        self.providers = providers
+        self.writebacks = writebacks
+        self.options = options
+        self.clock = clock
+        self.worker_id = uuid.uuid4().hex[:12]
+        self._held: dict[str, Job] = {}  # the jobs this engine holds a lease on now, by id
+        self._held_lock = threading.Lock()
+        self._steps = {
+            JobState.NEW: self._send,
+            JobState.SENT: self._write_sent,
+            JobState.AWAITING: self._check_status,
+            JobState.COMPLETING: self._complete,
+            JobState.CLOSING: self._close,
+            JobState.FAILING: self._write_failure,
+            JobState.CANCELLING: self._cancel,
+        }
+
+    # --- driving ---------------------------------------------------------------------------
+
+    def run_due(self, limit: int = 20) -> int:
+        """Advance every due job once as far as it can go now, one after the other; return how many were
+        claimed. The daemon's worker pool (connector.runtime.worker_pool) does the same with many jobs at once."""
+        jobs = self.claim(limit)
+        for job in jobs:
+            self.advance(job, just_claimed=True)
+        return len(jobs)
+
+    def claim(self, limit: int) -> list[Job]:
+        jobs = self.store.claim_due_jobs(self.worker_id, limit=limit, lease_seconds=self.options.lease_seconds)
+        with self._held_lock:
+            self._held.update((job.id, job) for job in jobs if job.lease_token)
+        return jobs
+
+    def advance(self, job: Job, *, just_claimed: bool = False) -> None:
+        """Run the job's steps while it is due. `just_claimed`: its lease is fresh, no need to renew it first."""
+        try:
+            self._advance(job, just_claimed)
+        except LeaseLost:
+            log.warning("job %s: claim lost (lease expired); another worker has it", job.id)
+        finally:
+            with self._held_lock:
+                self._held.pop(job.id, None)
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every job this engine holds (claimed, waiting for a worker or in a step): while
+        this process lives, no other worker takes its jobs, however long a call takes. Returns how many."""
+        with self._held_lock:
+            held = {job_id: job for job_id, job in self._held.items() if job.lease_token}
+        if not held:
+            return 0
+        until = self.clock() + timedelta(seconds=self.options.lease_seconds)
+        renewed = self.store.renew_leases({job_id: job.lease_token for job_id, job in held.items()}, until)
+        for job_id in renewed:
+            held[job_id].lease_until = until
+        return len(renewed)
+
+    def _advance(self, job: Job, just_claimed: bool) -> None:
+        # Each save renews the lease, and fails with LeaseLost once another worker has taken the job.
+        if job.lease_token and not just_claimed and not self.store.renew_lease(job, self.options.lease_seconds):
+            raise LeaseLost(job.id)
+        if job.state.is_terminal or job.next_run_at > self.clock():
+            self.store.save_job(job, release=True)
+            return
+        while True:
+            if job.cancel_reason and job.state in (JobState.NEW, JobState.SENT, JobState.AWAITING):
+                job.state = JobState.CANCELLING
+            before = job.state
+            try:
+                self._steps[job.state](job)
+            except LeaseLost:
+                raise
+            except _PutOff:
+                self.store.save_job(job, release=True)
+                return
+            except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
+                self._on_failure(job, exc)
+                self.store.save_job(job, release=True)
+                return
+            job.attempts = 0
+            if job.state != before and not job.state.is_terminal and job.next_run_at <= self.clock():
+                # Straight on to the next step, unsaved: every step saves before its first side effect
+                # (pending_effect), and a crash before that resumes from the last save, which is safe.
+                continue
+            self.store.save_job(job, release=True)
+            return
+
+    def _on_failure(self, job: Job, exc: Exception) -> None:
+        if isinstance(exc, PreparationError):
+            log.warning("job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, exc.message)
+            job.last_error, job.state, job.outcome = exc.message, JobState.FAILING, "failed"
+            job.next_run_at = self.clock()
+            return
+        if isinstance(exc, ProviderError) and not exc.retriable and job.state == JobState.NEW:
+            message = f"{self._label(job.provider)}: {exc.message} — {_ADVICE.get(exc.kind, 'see the logs')}."
+            log.error("job %s (opportunity %s): %s", job.id, job.opportunity_id, message)
+            job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
+            job.next_run_at = self.clock()
+            return
+        if isinstance(exc, CRMError) and not exc.retriable and job.state == JobState.NEW:
+            # Reading the opportunity's files failed for good (deleted file, no access): bad input.
+            job.last_error, job.state, job.outcome = f"Salesforce: {exc.message}", JobState.FAILING, "failed"
+            job.next_run_at = self.clock()
+            return
+        retriable = getattr(exc, "retriable", True) if isinstance(exc, ProviderError | CRMError) else True
+        backpressure = isinstance(exc, ProviderError | CRMError) and exc.backpressure
+        if not backpressure:  # a 429 asks us to come back later: it is not a failed attempt
+            job.attempts += 1
+        if job.pending_effect and "effect_marked_at" in (job.request_ref or {}):
+            # This worker sends nothing more for it: whatever is on its way lands within the client timeout.
+            job.request_ref = {**(job.request_ref or {}), "effect_marked_at": self.clock().isoformat()}
+        if job.state != JobState.FAILING:  # there, last_error is the refusal still to be written to Salesforce
+            job.last_error = str(exc) or type(exc).__name__
+        if not retriable or job.attempts >= self.options.max_attempts:
+            log.error("job %s (opportunity %s) parked in state %s after %d attempt(s): %s",
+                      job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
+            if isinstance(exc, ProviderError):
+                self._report_parked(job, exc)
+            job.parked_from = job.state.value
+            job.state = JobState.PARKED
+            return
+        delay = getattr(exc, "retry_after", None) or self.options.retry_base_seconds * 2 ** max(job.attempts - 1, 0)
+        delay = min(delay, 3600) * random.uniform(1.0, 1.25)
+        log.warning("job %s (opportunity %s) will retry step %s in %.0fs: %s",
+                    job.id, job.opportunity_id, job.state, delay, str(exc) or type(exc).__name__,
+                    exc_info=not isinstance(exc, ProviderError | CRMError))
+        job.next_run_at = self.clock() + timedelta(seconds=delay)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _send(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
+        provider = self._provider(job)
+        ref = None
+        if job.pending_effect == "create":
+            self._wait_until_settled(job, self.options.create_settle)
+            ref = provider.find_by_external_id(job.id)
+            if ref:
+                log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
+                provider.resume(ref)
+        if ref is None:
+            spec = self._build_request(job, provider)
+            with self._effect(job, "create"):
+                try:
+                    ref = provider.create(spec)
+                except ProviderError as exc:
+                    if exc.nothing_sent:  # refused before it was processed: there is nothing to look for
+                        self._forget_effect(job)
+                    raise
+        job.request_id = ref.request_id
+        job.request_ref = {**(job.request_ref or {}), "provider": ref.provider, "request_id": ref.request_id,
+                           "details": dict(ref.details)}
+        job.pending_effect = None
+        job.sent_at = self.clock()
+        job.provider_state = SigningState.SENT.value
+        job.state = JobState.SENT
+        log.info("job %s: sent %s request %s for opportunity %s",
+                 job.id, job.provider, ref.request_id, job.opportunity_id)
+
+    def _report_parked(self, job: Job, exc: ProviderError) -> None:
+        """A sent request whose job stops on a provider failure (a signed file too large to take, say) would
+        leave the opportunity saying "Sent" for ever: tell the rep on the record. Best effort, and a field
+        write only, so repeating it is harmless; the job is parked whether or not it lands."""
+        step = {JobState.COMPLETING: "attaching the signed documents"}.get(job.state, f"step {job.state.value}")
+        message = (f"{self._label(job.provider)} request {job.request_id or '(not created)'}: {step} failed: "
+                   f"{exc.message}. The connector stopped this signing (job {job.id}); an administrator can "
+                   f"resume it once the cause is fixed: run_connector.py retry {job.id}")
+        try:
+            self.crm.apply(self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=message))
+        except Exception as write_error:  # noqa: BLE001 - the job is parked and logged either way
+            log.error("job %s: could not write the error to opportunity %s: %s", job.id, job.opportunity_id,
+                      write_error)
+
+    def _build_request(self, job: Job, provider: SigningProvider) -> SigningRequestSpec:
+        spec, _ = plan_request(
+            Rule.model_validate(job.rule), opportunity_from_json(job.opportunity),
+            download=self.crm.download_file, capabilities=provider.capabilities,
+            provider_label=provider.display_name, limits=self.options.pdf_limits, external_id=job.id,
+            callback_url=f"{self.options.callback_base_url}{provider.callback_path()}",
+            templates_dir=self.options.templates_dir,
+        )
+        # What was sent is kept with the job: the later writebacks name these titles and signers, and the
+        # signed downloads are capped relative to its size.
+        job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers],
+                           "sent_bytes": sum(d.size for d in spec.documents)}
+        in_order = sorted(spec.signers, key=lambda s: s.order)
+        embedded = [s.email for s in in_order if s.delivery == SignerDelivery.EMBEDDED]
+        if embedded:
+            # One signing-URL field per opportunity: the first embedded signer in signing order gets it.
+            job.request_ref["embedded_signer"] = embedded[0]
+        return spec
+
+    def _write_sent(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
+        ref = job.request_ref or {}
+        builder = self._writebacks(job)
+        signing_url, problem = self._signing_url(job, builder)
+        writeback = builder.sent(
+            opportunity_id=job.opportunity_id, request_id=job.request_id or "",
+            provider_label=self._label(job.provider), titles=ref.get("titles", []),
+            signers=ref.get("signers", []), sent_at=job.sent_at or self.clock(),
+            signing_url=signing_url, problem=problem,
+        )
+        self._apply(job, "writeback:sent", writeback)
+        job.state = JobState.AWAITING
+        self._plan_status_check(job, self._safety_net_time())
+
+    def _check_status(self, job: Job) -> None:
+        # A safety-net check takes at most its share of the provider's rate limit; one a callback woke, any turn.
+        with background_calls() if self._is_safety_net_check(job) else nullcontext():
+            status = self._provider(job).get_status(self._ref(job))
+        if status.state.is_final:
+            self._take_outcome(job, status)
+        else:
+            job.provider_state = status.state.value
+            reminder_due = self._remind_if_due(job)
+            check_at = self._safety_net_time()
+            self._plan_status_check(job, check_at if reminder_due is None else min(check_at, reminder_due))
+
+    def _take_outcome(self, job: Job, status: RequestStatus) -> None:
+        """The request ended at the provider: write back what happened."""
+        job.provider_state = status.state.value
+        if status.state == SigningState.COMPLETED:
+            job.state = JobState.COMPLETING
+        else:
+            job.state, job.outcome = JobState.CLOSING, status.state.value
+            job.decline_reason = status.decline_reason
+            job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
+        job.next_run_at = self.clock()
+
+    def _safety_net_time(self) -> datetime:
+        # Spread the safety-net checks so that many waiting requests don't all ask the provider at once.
+        return self.clock() + self.options.status_check_interval * random.uniform(0.8, 1.2)
+
+    def _plan_status_check(self, job: Job, at: datetime) -> None:
+        """Check the status at `at` unless an event wakes the job earlier; the planned time is kept so that
+        the check can tell whether it is the safety net (background work) or was woken by a callback."""
+        job.next_run_at = at
+        job.request_ref = {**(job.request_ref or {}), "status_check_at": at.isoformat()}
+
+    def _is_safety_net_check(self, job: Job) -> bool:
+        planned = (job.request_ref or {}).get("status_check_at")
+        return planned is not None and job.next_run_at >= datetime.fromisoformat(planned)
+
+    def _remind_if_due(self, job: Job) -> datetime | None:
+        """Send the reminder that is due, if the connector sends this rule's reminders; return the next one's time."""
+        provider = self._provider(job)
+        plan = connector_reminders(Rule.model_validate(job.rule), provider.capabilities)
+        if plan is None or job.sent_at is None:
+            return None
+        sent_at = job.sent_at if job.sent_at.tzinfo else job.sent_at.replace(tzinfo=UTC)
+        if (job.pending_effect or "").startswith("reminder:"):
+            job.pending_effect = None  # interrupted after it was counted: it counts as sent, never sent twice
+        sent_so_far = int((job.request_ref or {}).get("reminders_sent", 0))
+        due = plan.next_due(sent_at, sent_so_far)
+        if due is None or due > self.clock():
+            return due
+        job.request_ref = {**(job.request_ref or {}), "reminders_sent": sent_so_far + 1}
+        try:
+            with self._effect(job, f"reminder:{sent_so_far + 1}"):
+                provider.send_reminder(self._ref(job))
+        except ProviderError as exc:
+            job.pending_effect = None
+            if exc.nothing_sent:  # refused before it was processed: tried again at the retry
+                job.request_ref = {**job.request_ref, "reminders_sent": sent_so_far}
+                raise
+            # Refused, or perhaps sent (a timeout, a reset): it counts as sent. A missing reminder beats a doubled one.
+            log.warning("job %s: reminder %d perhaps not sent: %s", job.id, sent_so_far + 1, exc)
+            return plan.next_due(sent_at, sent_so_far + 1)
+        job.pending_effect = None
+        log.info("job %s: reminder %d of %d sent for request %s", job.id, sent_so_far + 1, plan.count, job.request_id)
+        return plan.next_due(sent_at, sent_so_far + 1)
+
+    def _complete(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
+        provider, ref = self._provider(job), self._ref(job)
+        limit = self.options.download_limit((job.request_ref or {}).get("sent_bytes"))
+        signed = provider.download_signed(ref, max_bytes=limit)
+        evidence = provider.download_evidence(ref, max_bytes=limit)
+        titles = (job.request_ref or {}).get("titles") or [f.filename for f in signed]
+        completed_at = job.completed_at or self.clock()
+        writeback = self._writebacks(job).completed(
+            opportunity_id=job.opportunity_id, request_id=job.request_id or "",
+            provider_label=self._label(job.provider), titles=titles[: len(signed)],
+            signed=[f.blob for f in signed], evidence=evidence.blob, completed_at=completed_at,
+        )
+        job.completed_at = completed_at
+        self._apply(job, "writeback:completed", writeback)
+        job.state, job.outcome = JobState.DONE, "completed"
+        log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
+
+    def _close(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
+        ref = job.request_ref or {}
+        common = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
+                  "provider_label": self._label(job.provider), "titles": ref.get("titles", [])}
+        builder = self._writebacks(job)
+        if job.outcome == SigningState.DECLINED.value:
+            writeback = builder.declined(**common, declined_by=ref.get("declined_by"), reason=job.decline_reason)
+        elif job.outcome == SigningState.EXPIRED.value:
+            writeback = builder.ended(**common, status=Status.EXPIRED, explanation=(
+                "The signing request expired before everyone signed. Move the opportunity to the stage "
+                "again to send a new request."))
+        elif job.outcome == SigningState.CANCELLED.value:
+            # Cancelled because the rep moved the deal to a cancel_on stage: keep the stage they chose.
+            writeback = builder.ended(**common, status=Status.CANCELLED, move_stage=not job.cancel_reason,
+                                      explanation=job.cancel_reason or "The signing request was cancelled at the "
+                                      "provider.")
+        else:
+            writeback = builder.ended(**common, status=Status.ERROR, explanation=(
+                f"{common['provider_label']} reported that the request failed."))
+        self._apply(job, "writeback:closed", writeback)
+        job.state = JobState.DONE
+        log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
+
+    def _cancel(self, job: Job) -> None:
+        provider = self._provider(job)
+        if job.request_ref is None or "request_id" not in job.request_ref:
+            if job.pending_effect == "create":
+                self._wait_until_settled(job, self.options.create_settle)
+            found = provider.find_by_external_id(job.id) if job.pending_effect == "create" else None
+            if found is None:
+                log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
+                job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
+                return
+            job.request_id = found.request_id
+            job.request_ref = {**(job.request_ref or {}), "provider": found.provider,
+                               "request_id": found.request_id, "details": dict(found.details)}
+        ref = self._ref(job)
+        job.pending_effect = None
+        status = provider.get_status(ref)
+        if not status.state.is_final:
+            try:
+                provider.cancel(ref)
+                status = None
+            except ProviderError as exc:
+                status = None if exc.retriable else provider.get_status(ref)  # did it end meanwhile?
+                if status is None or not status.state.is_final:
+                    raise
+        if status is not None and status.state != SigningState.CANCELLED:
+            # It ended before the cancel reached it (its callback lost or late): what happened is what is written
+            # back, the signed documents included.
+            log.info("job %s: request %s had already ended as %s; not cancelled", job.id, job.request_id,
+                     status.state.value)
+            self._take_outcome(job, status)
+            return
+        job.state, job.outcome = JobState.CLOSING, "cancelled"
+        job.next_run_at = self.clock()
+        log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
+
+    def _write_failure(self, job: Job) -> None:
+        if self._waits_for_salesforce_budget(job):
+            return
+        writeback = self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
+        self._apply(job, "writeback:failed", writeback)
+        job.state, job.outcome = JobState.DONE, job.outcome or "failed"
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _writebacks(self, job: Job) -> WritebackBuilder:
+        """Field names and stage moves of the rule as it was when the job started."""
+        return self.writebacks.for_rule(Rule.model_validate(job.rule))
+
+    def _signing_url(self, job: Job, builder: WritebackBuilder) -> tuple[str | None, str | None]:
+        """(link, problem): the embedded signer's signing link, asked of the provider (a read, so safe to
+        repeat after a crash). A lasting refusal does not hold up the request: "Sent" is written with
+        the problem in the last-error field instead."""
+        email = (job.request_ref or {}).get("embedded_signer")
+        if not email or not builder.field_names.get("signing_url"):
+            return None, None
+        try:
+            return self._provider(job).signing_url(self._ref(job), email), None
+        except ProviderError as exc:
+            if exc.retriable:
+                raise
+            log.error("job %s: no signing link for the embedded signer: %s", job.id, exc)
+            return None, (f"{self._label(job.provider)} gave no signing link for {email}: {exc.message}. "
+                          f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
+
+    @contextmanager
+    def _effect(self, job: Job, effect: str) -> Iterator[None]:
+        """Mark `effect` on the job and commit, then let its write requests leave while the job's lease lasts."""
+        job.pending_effect = effect
+        job.request_ref = {**(job.request_ref or {}), "effect_marked_at": self.clock().isoformat()}
+        self._save(job)
+        if job.lease_token is None:  # advanced without a claim (tests): nobody else can take it over
+            yield
+            return
+        # A margin for the clocks of replicas that disagree a little about when the lease ends.
+        margin = timedelta(seconds=self.options.lease_seconds / 6)
+        with sending_until(lambda: (job.lease_until or datetime.min.replace(tzinfo=UTC)) - margin, self.clock):
+            yield
+
+    def _forget_effect(self, job: Job) -> None:
+        job.pending_effect = None
+        self._unmark_time(job)
+
+    def _unmark_time(self, job: Job) -> None:
+        """The effect may have happened in part (look before repeating it), but nothing of it is on its way."""
+        job.request_ref = {k: v for k, v in (job.request_ref or {}).items() if k != "effect_marked_at"}
+
+    def _wait_until_settled(self, job: Job, settle: timedelta) -> None:
+        """Put the step off (_PutOff) while the effect marked on the job may still be on its way: sent by a
+        process that died, or by one whose call outlived its lease. Looking sooner could miss it."""
+        ref = job.request_ref or {}
+        marked = ref.get("effect_marked_at") or ref.get("create_marked_at")  # the latter: kept by 0.1 versions
+        last_sent = [_aware(datetime.fromisoformat(marked))] if marked else []
+        if job.taken_over_at is not None:
+            last_sent.append(job.taken_over_at)
+        if not last_sent:  # nothing on its way (or marked by a version that did not keep the time)
+            return
+        settled_at = max(last_sent) + settle
+        if self.clock() >= settled_at:
+            return
+        job.next_run_at = settled_at
+        log.info("job %s: %s may still be on its way; looking for it at %s",
+                 job.id, job.pending_effect, settled_at.isoformat(timespec="seconds"))
+        raise _PutOff
+
+    def _waits_for_salesforce_budget(self, job: Job) -> bool:
+        """Over the Salesforce API budget, a step that calls Salesforce is put off; the job keeps its state."""
+        wait = self.salesforce_wait()
+        if wait is None:
+            return False
+        job.next_run_at = self.clock() + wait
+        log.info("job %s: step %s waits %.0fs: Salesforce API usage is over the connector's budget",
+                 job.id, job.state, wait.total_seconds())
+        return True
+
+    def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
+        if job.pending_effect == effect:
+            self._wait_until_settled(job, self.options.writeback_settle)
+            writeback = self.crm.missing_parts(writeback)
+        with self._effect(job, effect):
+            try:
+                self.crm.apply(writeback)
+            except CRMError as exc:
+                if exc.backpressure:  # refused before it was processed: nothing is on its way, no need to wait
+                    self._unmark_time(job)
+                raise
+        self._forget_effect(job)
+
+    def _save(self, job: Job) -> None:
+        """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""
+        self.store.save_job(job, lease_seconds=self.options.lease_seconds)
+
+    def _provider(self, job: Job) -> SigningProvider:
+        provider = self.providers.get(job.provider)
+        if provider is None:
+            raise PreparationError(
+                f"Provider {job.provider!r} is not configured. Set its credentials in the connector settings."
+            )
+        return provider
+
+    def _label(self, name: str) -> str:
+        provider = self.providers.get(name)
+        return provider.display_name if provider else name
+
+    def _ref(self, job: Job) -> RequestRef:
+        ref = job.request_ref or {}
+        return RequestRef(provider=ref["provider"], request_id=ref["request_id"], details=ref.get("details", {}))

@@ -1,5 +1,0 @@
-"""A simulated Legalesign API v1 with realtime callbacks and signing pages."""
-
-from connector.sandbox.legalsign_sim.simulator import ActionRefused, LegalsignSimulator
-
-__all__ = ["ActionRefused", "LegalsignSimulator"]
