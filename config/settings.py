@@ -7,9 +7,9 @@ str are masked; call .get_secret_value() only at the point of use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,28 +65,10 @@ class Settings(BaseSettings):
     salesforce_api_budget_slowdown: float = Field(default=4.0, ge=1)
     salesforce_api_usage_refresh_seconds: float = Field(default=300.0, gt=0)
 
-    # --- SignRequest
-    signrequest_api_token: SecretStr | None = None
-    signrequest_base_url: str = "https://signrequest.com/api/v1"
-    signrequest_from_email: str | None = None
-    signrequest_download_hosts: list[str] = Field(
-        default_factory=lambda: ["signrequest.com", "*.signrequest.com", "signrequest-pro.s3.amazonaws.com"]
-    )
-
-    # --- OneSpan Sign
-    onespan_api_key: SecretStr | None = None
-    onespan_base_url: str = "https://sandbox.esignlive.com"
-    onespan_callback_key: SecretStr | None = None
-
-    # --- Legalsign (Legalesign API v1)
-    legalsign_username: str | None = None
-    legalsign_api_key: SecretStr | None = None
-    legalsign_group: str | None = None
-    legalsign_base_url: str = "https://eu-api.legalesign.com/api/v1"
-    legalsign_callback_secret: SecretStr | None = None
-    # Legalesign serves the PDF from its API host (GET /pdf/{id}/); the host of the short-lived link it may
-    # redirect to is not documented, so none is trusted by default (the refusal names it; add it then).
-    legalsign_download_hosts: list[str] = Field(default_factory=lambda: ["*.legalesign.com"])
+    # --- signing providers: each reads its own CONNECTOR_<NAME>_* settings (adapters/<name>/__init__.py).
+    # Values given in code, as Settings(signrequest_api_token=...), are kept here by provider and override those.
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False, exclude=True)
+    _env_file: Any = PrivateAttr(default=None)
 
     # --- webhook server
     webhook_host: str = "127.0.0.1"
@@ -139,12 +121,10 @@ class Settings(BaseSettings):
 
     # --- concurrency and provider rate limits (worker pool)
     # Jobs advanced at once; each busy worker holds one database connection and one HTTP connection.
+    # Each provider's own rate limit is its CONNECTOR_<NAME>_MAX_REQUESTS_PER_SECOND.
     workers: int = Field(default=64, ge=1, le=512)
     # Requests a second the connector sends each provider (0: no limit of its own; a 429 still pauses
     # every call to that provider for its Retry-After). Set them to your plan's limits.
-    signrequest_max_requests_per_second: float = Field(default=0, ge=0)
-    onespan_max_requests_per_second: float = Field(default=0, ge=0)
-    legalsign_max_requests_per_second: float = Field(default=100 / 60, ge=0)  # its sandbox allows 100 calls/min
     # At most this share of a provider's limit goes to safety-net status checks, so they never starve creates.
     status_check_share: float = Field(default=0.2, gt=0, le=1)
     # --- Salesforce writeback batching (connector/writeback/batcher.py): writebacks of jobs advancing at once
@@ -157,17 +137,33 @@ class Settings(BaseSettings):
     signed_download_factor: float = Field(default=2.0, ge=1)  # a signed file or evidence may be this many times
     signed_download_extra_bytes: int = Field(default=20 * 1024 * 1024, ge=0)  # what was sent, plus this
 
-    @field_validator("salesforce_login_url", "signrequest_base_url", "onespan_base_url", "legalsign_base_url",
-                     "public_base_url")
+    def __init__(self, **values: Any):
+        super().__init__(**values)
+        # Where this instance read its values from, so that each provider's settings read the same place.
+        self._env_file = values.get("_env_file", self.model_config.get("env_file"))
+
+    @property
+    def env_file(self) -> Any:
+        return self._env_file
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_values_by_provider(cls, data: Any) -> Any:
+        """`signrequest_api_token=...` given in code goes to `providers["signrequest"]["api_token"]`: each
+        provider's settings are its own model (a provider name has no underscore)."""
+        if not isinstance(data, dict):
+            return data
+        providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
+        kept = {}
+        for key, value in data.items():
+            name, _, field = key.partition("_")
+            if key in cls.model_fields or key.startswith("_") or not field or not name.isalnum():
+                kept[key] = value
+            else:
+                providers.setdefault(name, {})[field] = value
+        return {**kept, "providers": providers}
+
+    @field_validator("salesforce_login_url", "public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
-
-    @field_validator("signrequest_download_hosts", "legalsign_download_hosts")
-    @classmethod
-    def _host_patterns(cls, patterns: list[str]) -> list[str]:
-        from adapters.transport.http import split_host_pattern
-
-        for pattern in patterns:
-            split_host_pattern(pattern)  # ValueError names the malformed pattern
-        return patterns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,9 +108,11 @@ def _rule_label(data: object, loc: tuple) -> str:
     return ""
 
 
-def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | None = None) -> MappingFile:
+def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | None = None,
+                  providers: Collection[str] | None = None) -> MappingFile:
     """The mapping in `text`, or MappingError with every problem located. Template paths are resolved
-    against `base_dir` (default: the folder of `filename`)."""
+    against `base_dir` (default: the folder of `filename`); `providers`, the provider names a rule may use
+    (None: any well-formed name)."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -122,7 +125,7 @@ def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | No
     if not isinstance(data, dict):
         raise MappingError([MappingProblem(filename, 1, 1, "expected a mapping with a 'rules:' list")])
     try:
-        mapping = MappingFile.model_validate(data)
+        mapping = MappingFile.model_validate(data, context={"providers": providers})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -159,9 +162,9 @@ def locate(text: str, loc: tuple, *, at_key: bool = False) -> tuple[int, int]:
     return _position(yaml.compose(text), loc, at_key)
 
 
-def load_mapping(path: Path) -> MappingFile:
+def load_mapping(path: Path, providers: Collection[str] | None = None) -> MappingFile:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingError([MappingProblem(str(path), 1, 1, f"cannot read mapping file: {exc.strerror}")]) from None
-    return parse_mapping(text, str(path), base_dir=path.parent)
+    return parse_mapping(text, str(path), base_dir=path.parent, providers=providers)

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -27,7 +28,17 @@ from mappings.control_chars import describe, first_control
 from mappings.merge_fields import check_text
 from mappings.writeback import RuleWriteback, StageMoves, move_cycles
 
-PROVIDERS = ("signrequest", "onespan", "legalsign")
+
+def _known_provider(name: str, info: ValidationInfo) -> str:
+    """Which providers exist is the runtime's knowledge (its registry); the loader passes their names in the
+    validation context. Without them, any well-formed name passes here and the daemon refuses it at start."""
+    known = (info.context or {}).get("providers")
+    if known is not None and name not in known:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(sorted(known))}")
+    return name
+
+
+ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*$"), AfterValidator(_known_provider)]
 
 
 class _Strict(BaseModel):
@@ -194,7 +205,8 @@ class ReminderSchedule(_Strict):
 class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Stable rule id.")
     trigger: Trigger
-    provider: Literal["signrequest", "onespan", "legalsign"]
+    provider: ProviderName = Field(description="The signing provider: signrequest, onespan, legalsign, or "
+                                                "another one installed.")
     documents: list[DocumentItem] = Field(
         default_factory=lambda: [DocumentSelector()], min_length=1,
         description="What is sent, in order: opportunity files (title_pattern/select/required) or `template:` "

@@ -7,6 +7,7 @@ stale. Editors that read `# yaml-language-server: $schema=...` validate and comp
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from mappings.models import MappingFile
@@ -25,14 +26,18 @@ def _single_selector_too(schema: dict) -> None:
     }
 
 
-def generate() -> str:
+def generate(providers: Sequence[str]) -> str:
+    """The schema, with `providers` (the registry's names) as the values an editor offers for `provider`."""
     schema = MappingFile.model_json_schema()
     _single_selector_too(schema)
+    schema["$defs"]["Rule"]["properties"]["provider"]["enum"] = sorted(providers)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "esign-connector mappings"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":
-    SCHEMA_PATH.write_text(generate(), encoding="utf-8")
+    from connector.runtime.provider_registry import names  # the installation's providers; a dev-time tool
+
+    SCHEMA_PATH.write_text(generate(names()), encoding="utf-8")
     print(f"wrote {SCHEMA_PATH}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from mappings.loader import MappingError, load_mapping
@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 class MappingSource:
     def __init__(self, path: Path | None, initial: MappingFile | None = None,
-                 check: Callable[[MappingFile], None] = lambda _m: None):
+                 check: Callable[[MappingFile], None] = lambda _m: None, providers: Collection[str] | None = None):
         self.path = path
+        self._providers = providers
         self._check = check
         self._lock = threading.Lock()
         self._stamp = self._file_stamp()
@@ -43,7 +44,7 @@ class MappingSource:
 
     def _load(self) -> MappingFile:
         assert self.path is not None
-        mapping = load_mapping(self.path)
+        mapping = load_mapping(self.path, self._providers)
         self._check(mapping)
         return mapping
 

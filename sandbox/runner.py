@@ -18,9 +18,11 @@ from pathlib import Path
 import requests
 
 from config.settings import REPO_ROOT, Settings
+from connector.runtime import provider_registry
 from connector.runtime.daemon import Daemon, bootstrap
 from connector.runtime.http import make_session
 from connector.runtime.logs import configure_logging
+from connector.runtime.provider_registry import all_provider_settings
 from connector.runtime.servers import RunningServer, serve_in_thread
 from sandbox import faultspec
 from sandbox.legalsign_sim import LegalsignSimulator
@@ -139,13 +141,20 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """`settings` as CONNECTOR_* environment variables, to run the daemon as a separate process."""
+    env = _as_variables("CONNECTOR_", settings.model_dump(exclude={"writeback"}))
+    for name, own in all_provider_settings(settings).items():
+        env.update(_as_variables(provider_registry.plugin(name).env_prefix, own.model_dump()))  # type: ignore[attr-defined]
+    return env
+
+
+def _as_variables(prefix: str, values: dict) -> dict[str, str]:
     env = {}
-    for name, value in settings.model_dump(exclude={"writeback"}).items():
+    for name, value in values.items():
         if value is None:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
-        env[f"CONNECTOR_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        env[f"{prefix}{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     return env
 
 

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
+from connector.runtime import provider_registry
 
 
 def _secrets(settings: Settings) -> list[str]:
-    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
-              settings.signrequest_api_token, settings.onespan_api_key, settings.onespan_callback_key,
-              settings.legalsign_api_key, settings.legalsign_callback_secret]
-    return [v.get_secret_value() for v in values if v is not None]
+    from connector.runtime.provider_registry import all_provider_settings
+
+    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token]
+    own = [v.get_secret_value() for v in values if v is not None]
+    return own + [secret for provider in all_provider_settings(settings).values()
+                  for secret in provider.secret_values()]
 
 
 def _stop_on_signal() -> threading.Event:
@@ -134,7 +137,7 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
     failed = False
     for path in paths:
         try:
-            mapping = load_mapping(path)
+            mapping = load_mapping(path, provider_registry.names())
         except MappingError as exc:
             failed = True
             for problem in exc.problems:
@@ -142,7 +145,8 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
             continue
         problems = []
         try:
-            from connector.engine.delivery import adapter_classes, check_embedded_delivery
+            from connector.engine.delivery import check_embedded_delivery
+            from connector.runtime.providers import adapter_classes
 
             check_embedded_delivery(mapping, adapter_classes(), settings.writeback, path)
         except MappingError as exc:
@@ -171,7 +175,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     settings = Settings()
     return run_plan(
-        crm=build_crm(settings), providers=build_providers(settings), mapping=load_mapping(settings.mappings_path),
+        crm=build_crm(settings), providers=build_providers(settings),
+        mapping=load_mapping(settings.mappings_path, provider_registry.names()),
         opportunity_id=args.opportunity, callback_base_url=settings.public_base_url,
         limits=PdfLimits.from_settings(settings),
         templates_dir=settings.mappings_path.parent,

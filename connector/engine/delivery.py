@@ -57,11 +57,3 @@ def check_embedded_delivery(mapping: MappingFile, providers: Mapping[str, Signin
     if problems:
         raise MappingError(problems)
 
-
-def adapter_classes() -> dict[str, type[SigningProvider]]:
-    """Each provider's adapter class: its capabilities are known without credentials (check-mappings)."""
-    from adapters.legalsign.adapter import LegalsignProvider
-    from adapters.onespan.adapter import OneSpanProvider
-    from adapters.signrequest.adapter import SignRequestProvider
-
-    return {cls.name: cls for cls in (SignRequestProvider, OneSpanProvider, LegalsignProvider)}

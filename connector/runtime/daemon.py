@@ -25,6 +25,7 @@ from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
+from connector.runtime import provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.http import make_session, size_pools
 from connector.runtime.leader import Leadership, leadership_for
@@ -285,7 +286,7 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
         check_rules_have_providers(m.rules, known)
         check_embedded_delivery(m, known, settings.writeback, path)
 
-    mappings = MappingSource(path, initial=mapping, check=check)
+    mappings = MappingSource(path, initial=mapping, check=check, providers=provider_registry.names())
     if mapping is not None:
         check(mapping)
     if crm is None:

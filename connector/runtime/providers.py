@@ -1,4 +1,5 @@
-"""Build the configured signing providers from settings (only those with credentials)."""
+"""Build the configured signing providers from settings (only those with credentials), and check rules
+against them."""
 
 from __future__ import annotations
 
@@ -9,80 +10,49 @@ from urllib.parse import urlparse
 import requests
 
 from config.settings import Settings
+from connector.ports.plugin import BuildContext, ProviderConfigError, ProviderSettings
 from connector.ports.provider import SigningProvider
+from connector.runtime import provider_registry
 from connector.runtime.http import make_session
 from connector.runtime.ratelimit import RateLimitedAdapter, RateLimiter
 from connector.runtime.shared_ratelimit import SharedRateLimiter
 from mappings.loader import MappingProblem, locate
 
-
-class ProviderConfigError(Exception):
-    pass
+__all__ = ["ProviderConfigError", "build_providers", "check_rules_have_providers", "language_problems",
+           "limit_provider_calls"]
 
 
 def build_providers(settings: Settings, *, session: requests.Session | None = None,
                     require_https_downloads: bool = True, store=None) -> dict[str, SigningProvider]:
-    """`store`: the daemon's state store; on PostgreSQL the providers' rate limits are shared through it by
-    every replica (connector.runtime.shared_ratelimit)."""
-    providers: dict[str, SigningProvider] = {}
+    """Every registered provider whose credentials are set (connector.runtime.provider_registry). `store`: the
+    daemon's state store; on PostgreSQL the providers' rate limits are shared through it by every replica
+    (connector.runtime.shared_ratelimit)."""
     session = session or make_session(pool_size=settings.workers)
-    if settings.signrequest_api_token:
-        from adapters.signrequest.adapter import SignRequestProvider
-
-        providers["signrequest"] = SignRequestProvider(
-            api_token=settings.signrequest_api_token.get_secret_value(),
-            base_url=settings.signrequest_base_url,
-            from_email=settings.signrequest_from_email,
-            download_hosts=list(settings.signrequest_download_hosts),
-            require_https_downloads=require_https_downloads,
-            session=session, timeout=settings.provider_timeout_seconds,
-            replay_window_seconds=settings.webhook_replay_window_seconds,
-            spool_bytes=settings.document_spool_bytes,
-        )
-    if settings.onespan_api_key:
-        from adapters.onespan.adapter import OneSpanProvider
-
-        if settings.onespan_callback_key is None:
-            raise ProviderConfigError("OneSpan needs CONNECTOR_ONESPAN_CALLBACK_KEY (a long random value) so that "
-                                      "its callbacks can be authenticated.")
-        providers["onespan"] = OneSpanProvider(
-            api_key=settings.onespan_api_key.get_secret_value(), base_url=settings.onespan_base_url,
-            callback_key=settings.onespan_callback_key.get_secret_value(), session=session,
-            timeout=settings.provider_timeout_seconds,
-            replay_window_seconds=settings.webhook_replay_window_seconds,
-        )
-    if settings.legalsign_api_key:
-        from adapters.legalsign.adapter import LegalsignProvider
-
-        if not (settings.legalsign_username and settings.legalsign_group and settings.legalsign_callback_secret):
-            raise ProviderConfigError("Legalsign needs CONNECTOR_LEGALSIGN_USERNAME, CONNECTOR_LEGALSIGN_GROUP and "
-                                      "CONNECTOR_LEGALSIGN_CALLBACK_SECRET as well as the API key.")
-        providers["legalsign"] = LegalsignProvider(
-            username=settings.legalsign_username, api_key=settings.legalsign_api_key.get_secret_value(),
-            group=settings.legalsign_group, base_url=settings.legalsign_base_url,
-            callback_secret=settings.legalsign_callback_secret.get_secret_value(),
-            download_hosts=list(settings.legalsign_download_hosts), require_https_downloads=require_https_downloads,
-            session=session, timeout=settings.provider_timeout_seconds,
-            replay_window_seconds=settings.webhook_replay_window_seconds,
-        )
-    limit_provider_calls(session, settings, providers, store=store)
+    context = BuildContext(session=session, timeout=settings.provider_timeout_seconds,
+                           replay_window_seconds=settings.webhook_replay_window_seconds,
+                           spool_bytes=settings.document_spool_bytes,
+                           require_https_downloads=require_https_downloads)
+    providers: dict[str, SigningProvider] = {}
+    configured: dict[str, ProviderSettings] = {}
+    for name, own in provider_registry.all_provider_settings(settings).items():
+        if own.configured():
+            providers[name] = provider_registry.plugin(name).build(own, context)
+            configured[name] = own
+    limit_provider_calls(session, settings, providers, store=store, provider_settings=configured)
     return providers
 
 
-def limit_provider_calls(session: requests.Session, settings: Settings,
-                         providers: Mapping[str, SigningProvider], store=None) -> dict[str, RateLimiter]:
-    """Put each provider's API origin on `session` behind its own rate limiter (see connector.runtime.ratelimit); with a
-    PostgreSQL `store`, one whose schedule every replica shares (connector.runtime.shared_ratelimit)."""
+def limit_provider_calls(session: requests.Session, settings: Settings, providers: Mapping[str, SigningProvider],
+                         store=None, provider_settings: Mapping[str, ProviderSettings] | None = None,
+                         ) -> dict[str, RateLimiter]:
+    """Put each provider's API origin on `session` behind its own rate limiter (see connector.runtime.ratelimit);
+    with a PostgreSQL `store`, one whose schedule every replica shares (connector.runtime.shared_ratelimit)."""
     shared = store is not None and store.engine.dialect.name == "postgresql"
-    limits = {
-        "signrequest": (settings.signrequest_base_url, settings.signrequest_max_requests_per_second),
-        "onespan": (settings.onespan_base_url, settings.onespan_max_requests_per_second),
-        "legalsign": (settings.legalsign_base_url, settings.legalsign_max_requests_per_second),
-    }
     limiters = {}
     for name, provider in providers.items():
-        base_url, rate = limits[name]
-        url = urlparse(base_url)
+        own = (provider_settings or {}).get(name) or provider_registry.provider_settings(settings, name)
+        rate = own.max_requests_per_second
+        url = urlparse(own.base_url)
         if shared:
             limiters[name] = SharedRateLimiter(provider.display_name, rate or None, slots=store, key=name,
                                                background_share=settings.status_check_share)
@@ -96,13 +66,17 @@ def limit_provider_calls(session: requests.Session, settings: Settings,
 def check_rules_have_providers(stage_rules, providers: dict[str, SigningProvider]) -> None:
     """Refuse rules whose provider is not configured, or cannot do what the rule asks."""
     missing = sorted({rule.provider for rule in stage_rules if rule.provider not in providers})
+    known = provider_registry.names()
+    unknown = [name for name in missing if name not in known]
+    if unknown:
+        raise ProviderConfigError(f"The mappings use provider(s) {', '.join(unknown)}, which this connector does "
+                                  f"not know (known: {', '.join(known)}). Correct the rules' provider.")
     if missing:
         names = ", ".join(missing)
+        prefixes = ", ".join(f"{provider_registry.plugin(name).env_prefix}*" for name in missing)
         raise ProviderConfigError(
             f"The mappings use provider(s) {names} but no credentials are configured for them. "
-            "Set the provider's credentials (CONNECTOR_SIGNREQUEST_API_TOKEN, CONNECTOR_ONESPAN_API_KEY, "
-            "CONNECTOR_LEGALSIGN_API_KEY) or remove "
-            "those rules."
+            f"Set the provider's credentials ({prefixes}) or remove those rules."
         )
     for rule in stage_rules:
         provider = providers[rule.provider]
@@ -146,3 +120,8 @@ def language_problems(mapping, providers: Mapping[str, SigningProvider | type[Si
             line, column = locate(text, ("rules", index, "language"))
             problems.append(MappingProblem(str(path), line, column, f"rule {rule.id}: language: {problem}"))
     return problems
+
+
+def adapter_classes() -> dict[str, type[SigningProvider]]:
+    """Each known provider's adapter class: its capabilities are known without credentials (check-mappings)."""
+    return {name: plugin.adapter_class for name, plugin in provider_registry.plugins().items()}

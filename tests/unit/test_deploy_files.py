@@ -7,10 +7,12 @@ import configparser
 import yaml
 
 from config.settings import REPO_ROOT, Settings
+from connector.runtime.provider_registry import variable_names
 from mappings.loader import parse_mapping
 
 DEPLOY = REPO_ROOT / "deploy"
-SETTINGS = {f"CONNECTOR_{name.upper()}" for name in Settings.model_fields}
+SETTINGS = {f"CONNECTOR_{name.upper()}" for name in Settings.model_fields} | {
+    variable for names in variable_names().values() for variable in names}
 
 
 def _manifests() -> dict[str, dict]:
