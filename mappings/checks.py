@@ -44,7 +44,7 @@ def _template_problems(folder: Path, loc: tuple, document: TemplateDocument) -> 
     except (OSError, ValueError) as exc:
         yield Found((*loc, "path"), f"template path {spec.path!r} cannot be used: {exc}")
         return
-    if not present:
+    if target is None or not present:
         requested = Path(spec.path)
         beside = folder / requested.parent
         found = sorted(str(requested.parent / p.name) for p in beside.glob("*.pdf")) if beside.is_dir() else []

@@ -202,13 +202,24 @@ class ReminderSchedule(_Strict):
     count: int = Field(ge=1, le=20, description="How many reminders at most.")
 
 
+def _one_default_selector() -> list[DocumentItem]:
+    return [DocumentSelector()]
+
+
+Outcome = Literal["completed", "declined", "expired", "cancelled", "failed"]
+
+
+def _retrigger_default() -> list[Outcome]:
+    return ["declined", "expired", "cancelled", "failed"]
+
+
 class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Stable rule id.")
     trigger: Trigger
     provider: ProviderName = Field(description="The signing provider: signrequest, onespan, legalsign, or "
                                                 "another one installed.")
     documents: list[DocumentItem] = Field(
-        default_factory=lambda: [DocumentSelector()], min_length=1,
+        default_factory=_one_default_selector, min_length=1,
         description="What is sent, in order: opportunity files (title_pattern/select/required) or `template:` "
                     "items. A single selector (the original form) is read as a list of one.")
     signers: list[SignerRule] = Field(min_length=1, description="Signers in signing order.")
@@ -224,8 +235,8 @@ class Rule(_Strict):
         default_factory=list,
         description="Stages that cancel this rule's pending request (e.g. 'Closed Lost').",
     )
-    retrigger_after: list[Literal["completed", "declined", "expired", "cancelled", "failed"]] = Field(
-        default_factory=lambda: ["declined", "expired", "cancelled", "failed"],
+    retrigger_after: list[Outcome] = Field(
+        default_factory=_retrigger_default,
         description="When the opportunity enters the stage again, send a new request only if this rule's last one "
                     "ended so. By default a completed signing is never sent again.",
     )

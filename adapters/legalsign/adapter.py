@@ -221,7 +221,7 @@ class LegalsignProvider(SigningProvider):
             deadline = datetime.fromtimestamp(self.clock(), UTC) + timedelta(days=spec.expires_in_days)
         entries = []
         for signer in signers:
-            entry = {"firstname": _person(signer.first_name, "Signer"),
+            entry: dict[str, object] = {"firstname": _person(signer.first_name, "Signer"),
                      "lastname": _person(signer.last_name, "-"), "email": signer.email,
                      "subject": spec.subject[:150], "message": spec.message}
             if signer.auth == SignerAuth.SMS:
@@ -276,7 +276,8 @@ class LegalsignProvider(SigningProvider):
                 if found and _ID.fullmatch(str(document.get("uuid", ""))):
                     return RequestRef(provider=self.name, request_id=str(document["uuid"]))
             offset += len(objects)
-            if not objects or not (listed.get("meta") or {}).get("next"):
+            meta = listed.get("meta") if isinstance(listed, dict) else None
+            if not objects or not (isinstance(meta, dict) and meta.get("next")):
                 return None
         return None
 

@@ -172,6 +172,9 @@ class SalesforceCRM(CRM):
             lambda sf: sf.restful("sobjects/ContentVersion", method="POST", data=body,
                                   headers={"Content-Type": content_type}),
             idempotent=False)
+        if not isinstance(reply, dict) or "id" not in reply:
+            raise CRMError(f"Salesforce: the upload of {upload.title!r} to Opportunity {opportunity_id} answered "
+                           "without a ContentVersion id", code="UNEXPECTED_REPLY")
         return str(reply["id"])
 
     def missing_parts(self, writeback: Writeback) -> Writeback:

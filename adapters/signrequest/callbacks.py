@@ -59,6 +59,7 @@ def parse_callback(headers: Mapping[str, str], body: bytes, *, api_token: str, n
         raise WebhookRejected(400, "callback lacks document.uuid")
     if not _text(event_uuid):
         raise WebhookRejected(400, "callback lacks the event uuid")
+    assert isinstance(document, dict)  # checked with document_uuid above
     external_id = document.get("external_id")
     return WebhookEvent(provider=PROVIDER, event_id=event_uuid, request_id=document_uuid, kind=event_type,
                         external_id=external_id if _text(external_id) else None, occurred_at=occurred_at,

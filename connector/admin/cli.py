@@ -122,17 +122,19 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
 
     settings = Settings()
     paths = [Path(p) for p in args.paths] or [settings.mappings_path]
-    describe = None
+    describe: Callable[[str], dict] | None = None
     if args.against_org:
         from adapters.salesforce import build_crm
 
         client = build_crm(settings).client
         cache: dict[str, dict] = {}
 
-        def describe(name: str) -> dict:
+        def describe_object(name: str) -> dict:
             if name not in cache:
                 cache[name] = client.call(f"describe {name}", lambda sf: getattr(sf, name).describe())
             return cache[name]
+
+        describe = describe_object
 
     failed = False
     for path in paths:

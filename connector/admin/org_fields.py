@@ -27,9 +27,9 @@ def _references(rule: Rule, index: int) -> Iterator[tuple[tuple, str, bool]]:
             yield (*base, "field_equals", path), path, True
     for loc, text in rule_texts(rule, index):
         for name in merge_fields.names_in(text):
-            path = merge_fields.soql_path(name)
-            if path:
-                yield loc, path, False
+            merge_path = merge_fields.soql_path(name)
+            if merge_path:
+                yield loc, merge_path, False
 
 
 class _Org:

@@ -59,6 +59,8 @@ class _Worker:
             [sys.executable, "-m", "connector.documents.pdf_probe", str(limits.memory_bytes), str(cpu_seconds)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.ready = False
 
     def wait_ready(self, timeout: float) -> bool:
@@ -74,7 +76,7 @@ class _Worker:
     def idle_and_sound(self) -> bool:
         """Alive, and with nothing to say: an idle probe whose output is readable has ended (its end of
         file) or is ending, and must not be handed a document."""
-        return self.alive and not select.select([self.process.stdout.fileno()], [], [], 0)[0]
+        return self.alive and not select.select([self.stdout.fileno()], [], [], 0)[0]
 
     def probe(self, content: Blob, max_pages: int, deadline: float) -> dict | None:
         """The probe's answer, or None when it died or missed the deadline (it is then killed).
@@ -84,9 +86,9 @@ class _Worker:
         path = content.path
         kind, payload = (PATH, os.fsencode(path)) if path else (INLINE, content.read_bytes())
         try:
-            self.process.stdin.write(HEADER.pack(kind, len(payload), max_pages))
-            self.process.stdin.write(payload)
-            self.process.stdin.flush()
+            self.stdin.write(HEADER.pack(kind, len(payload), max_pages))
+            self.stdin.write(payload)
+            self.stdin.flush()
             header = self._read(4, deadline)
             answer = self._read(struct.unpack(">I", header)[0], deadline) if header else None
         except (BrokenPipeError, OSError):
@@ -97,7 +99,7 @@ class _Worker:
         return json.loads(answer)
 
     def _read(self, size: int, deadline: float) -> bytes | None:
-        fd, chunks, left = self.process.stdout.fileno(), [], size
+        fd, chunks, left = self.stdout.fileno(), [], size
         while left:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([fd], [], [], wait)[0]:
@@ -117,7 +119,7 @@ class _Worker:
         if self.alive:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.stdin, self.stdout):
             try:
                 stream.close()
             except OSError:
@@ -130,7 +132,7 @@ class ProbePool:
     def __init__(self, limits: ProbeLimits, size: int):
         self.limits = limits
         self.size = size
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[_Worker | _DeadWorker] = queue.LifoQueue()
         self._started = 0
         self._lock = threading.Lock()
 
@@ -173,7 +175,7 @@ class ProbePool:
                 return self._start()  # outside the lock: a start takes a while, and idle probes may free up
             if worker is None:
                 worker = self._idle.get()
-            if worker is _DEAD:
+            if isinstance(worker, _DeadWorker):
                 continue  # a worker died: loop to start its replacement
             if worker.idle_and_sound:
                 return worker
@@ -197,7 +199,7 @@ class ProbePool:
         else:
             self._forget(worker)
 
-    def _forget(self, worker: _Worker) -> None:
+    def _forget(self, worker: _Worker | _DeadWorker) -> None:
         worker.kill()
         with self._lock:
             self._started -= 1

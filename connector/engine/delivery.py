@@ -36,7 +36,8 @@ def check_embedded_delivery(mapping: MappingFile, providers: Mapping[str, Signin
     problems = []
     for index, rule in enumerate(mapping.rules):
         internal = rule.internal_signer
-        entries = [(("signers", n), s.delivery) for n, s in enumerate(rule.signers)]
+        entries: list[tuple[tuple[str | int, ...], str]] = [(("signers", n), s.delivery)
+                                                            for n, s in enumerate(rule.signers)]
         if internal:
             entries.append((("internal_signer",), internal.delivery))
         embedded = [where for where, delivery in entries if delivery == "embedded"]

@@ -22,6 +22,7 @@ logged as one WARNING line a minute at most, with counts, whatever their number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -76,8 +77,9 @@ class _Closures:
 class _GuardedProtocol(HttpToolsProtocol):
     limits: ServerLimits
     closures: _Closures
+    _deadline: asyncio.TimerHandle | None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self._deadline = None
         self._head_bytes = 0
         super().connection_made(transport)

@@ -37,7 +37,7 @@ class Blob:
 
     def __init__(self, data: bytes = b"", *, _file: tempfile._TemporaryFileWrapper | None = None,
                  _size: int | None = None):
-        self._data = bytes(data) if _file is None else None
+        self._data = bytes(data) if _file is None else b""  # empty when the bytes are in the file
         self._file = _file
         self._size = len(data) if _file is None else int(_size or 0)
         self._digests: dict[str, str] = {}

@@ -70,7 +70,9 @@ def blob_field(owner: object, content: bytes | Blob | None, blob: Blob | None) -
     """Set `owner.blob` in a frozen dataclass's __init__ that takes the bytes as `content` (or `blob`)."""
     if (content is None) == (blob is None):
         raise TypeError(f"{type(owner).__name__} takes its bytes as content= or blob=, once")
-    object.__setattr__(owner, "blob", Blob.of(blob if blob is not None else content))
+    chosen = blob if blob is not None else content
+    assert chosen is not None
+    object.__setattr__(owner, "blob", Blob.of(chosen))
 
 
 @dataclass(frozen=True, init=False)

@@ -94,7 +94,7 @@ class ApiBudget:
         over = usage is not None and usage[1] > 0 and usage[0] >= self.share * usage[1]
         if over != self._was_over:
             self._was_over = over
-            if over:
+            if usage is not None and over:
                 log.warning("Salesforce API usage %d/%d is at or over the connector's budget (%.0f%%): polling "
                             "every %.0fs and Salesforce writes wait until usage falls", *usage, self.share * 100,
                             self.current_poll_interval(over=True))

@@ -237,7 +237,7 @@ class Daemon:
             log.info("stopping: no more claims; waiting for %d step(s) under way", self._pool.busy)
             finished = self._pool.stop(timeout=left(), release=self._hand_back)
             self._pool = None
-        polled = self._polling.acquire(timeout=-1 if deadline is None else left())
+        polled = self._polling.acquire(timeout=-1 if deadline is None else max(0.0, deadline - time.monotonic()))
         if polled:
             self._polling.release()
         finished = finished and polled

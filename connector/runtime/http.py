@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -28,23 +29,24 @@ class ConnectorSession(requests.Session):
     def __init__(self, *, pin_verify: bool = False):
         super().__init__()
         self.pin_verify = pin_verify
-        self._environment: dict[tuple, dict] = {}
+        self._environment: dict[tuple, Any] = {}
         self._environment_lock = threading.Lock()
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings: Any
         if proxies:  # given per call: nothing to keep
             settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         else:
             parts = urlsplit(url)
             key = (parts.scheme, parts.netloc, stream, verify, cert)
-            settings = self._environment.get(key)
-            if settings is None:
-                settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            cached = self._environment.get(key)
+            if cached is None:
+                cached = super().merge_environment_settings(url, proxies, stream, verify, cert)
                 with self._environment_lock:
                     if len(self._environment) > 256:  # hosts come from settings and providers' links: few
                         self._environment.clear()
-                    self._environment[key] = settings
-            settings = {**settings, "proxies": dict(settings["proxies"])}
+                    self._environment[key] = cached
+            settings = {**cached, "proxies": dict(cached["proxies"])}
         if self.pin_verify and (verify is None or verify is True):
             settings["verify"] = self.verify
         return settings

@@ -35,9 +35,9 @@ def configure_logging(level: str, secrets: Iterable[str]) -> SecretRedactor:
     root = logging.getLogger()
     root.setLevel(level.upper())
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        terminal = logging.StreamHandler()
+        terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(terminal)
     for handler in root.handlers:
         if not any(isinstance(f, SecretRedactor) for f in handler.filters):
             handler.addFilter(redactor)

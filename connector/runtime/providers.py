@@ -48,7 +48,7 @@ def limit_provider_calls(session: requests.Session, settings: Settings, provider
     """Put each provider's API origin on `session` behind its own rate limiter (see connector.runtime.ratelimit);
     with a PostgreSQL `store`, one whose schedule every replica shares (connector.runtime.shared_ratelimit)."""
     shared = store is not None and store.engine.dialect.name == "postgresql"
-    limiters = {}
+    limiters: dict[str, RateLimiter] = {}
     for name, provider in providers.items():
         own = (provider_settings or {}).get(name) or provider_registry.provider_settings(settings, name)
         rate = own.max_requests_per_second

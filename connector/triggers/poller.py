@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from connector.ports.crm import CRM
 from connector.store import Store
 from connector.store.jobs import LatestJob
-from connector.triggers.decision import concerns, decide
+from connector.triggers.decision import StartJob, concerns, decide
 from connector.triggers.intake import create_jobs, request_cancel
 from connector.triggers.record_fields import fields_needed
 from mappings.models import MappingFile
@@ -65,7 +65,7 @@ class Poller:
             latest: dict[str, dict[str, LatestJob]] = {}
             for (rule_id, opportunity_id), job in self.store.latest_jobs_for({o.id for o in relevant}).items():
                 latest.setdefault(opportunity_id, {})[rule_id] = job
-            starts = []
+            starts: list[StartJob] = []
             for opportunity in relevant:
                 # Edited while sitting in the stage, which it entered before our window.
                 entered = opportunity.stage_changed_at

@@ -157,7 +157,7 @@ class WritebackBatcher(CRM):
             except Exception as exc:  # noqa: BLE001 - raised again in the caller's thread
                 return [exc]
         log.debug("%d writebacks leave together", len(writebacks))
-        outcomes = list(self.inner.apply_many(writebacks))
+        outcomes: list[WritebackResult | BaseException] = list(self.inner.apply_many(writebacks))
         if len(outcomes) != len(writebacks):
             raise RuntimeError(f"apply_many returned {len(outcomes)} results for {len(writebacks)} writebacks")
         return outcomes

@@ -49,7 +49,11 @@ class WritebackBuilder:
 
     def _fields(self, values: dict[str, object], *, outcome: str | None = None) -> dict[str, object]:
         """API name -> value for the keys that have a field; later keys win when two share a name."""
-        fields = {self.field_names[key]: value for key, value in values.items() if self.field_names.get(key)}
+        fields: dict[str, object] = {}
+        for key, value in values.items():
+            name = self.field_names.get(key)
+            if name:
+                fields[name] = value
         if outcome and outcome in self.moves:
             fields[STAGE_FIELD] = self.moves[outcome]
         return fields
