@@ -1,7 +1,8 @@
 """The JSON Schema of the mapping format, generated from the models.
 
-`python -m mappings.schema` rewrites mappings/schema.json; a test fails when the shipped file is
-stale. Editors that read `# yaml-language-server: $schema=...` validate and complete the YAML.
+`python -m connector.admin.write_schema` rewrites mappings/schema.json, offering the installed providers;
+a test fails when the shipped file is stale. Editors that read `# yaml-language-server: $schema=...`
+validate and complete the YAML.
 """
 
 from __future__ import annotations
@@ -35,9 +36,3 @@ def generate(providers: Sequence[str]) -> str:
     schema["title"] = "esign-connector mappings"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
-
-if __name__ == "__main__":
-    from connector.runtime.provider_registry import names  # the installation's providers; a dev-time tool
-
-    SCHEMA_PATH.write_text(generate(names()), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH}")

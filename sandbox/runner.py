@@ -17,10 +17,10 @@ from pathlib import Path
 
 import requests
 
+from adapters.transport.session import make_session
 from config.settings import REPO_ROOT, Settings
 from connector.runtime import provider_registry
 from connector.runtime.daemon import Daemon, bootstrap
-from connector.runtime.http import make_session
 from connector.runtime.logs import configure_logging
 from connector.runtime.provider_registry import all_provider_settings
 from connector.runtime.servers import RunningServer, serve_in_thread

@@ -7,8 +7,8 @@ import requests
 from adapters.salesforce.auth import SalesforceAuthenticator
 from adapters.salesforce.client import RetryPolicy, SalesforceClient
 from adapters.salesforce.crm import SalesforceCRM
+from adapters.transport.session import make_session
 from config.settings import Settings
-from connector.runtime.http import make_session
 
 
 def field_settings(settings: Settings) -> dict[str, str]:

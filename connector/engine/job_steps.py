@@ -29,6 +29,7 @@ from pathlib import Path
 from connector.documents.selection import PdfLimits
 from connector.engine.planner import plan_request
 from connector.engine.reminders import connector_reminders
+from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
 from connector.ports.errors import PreparationError
 from connector.ports.provider import (
@@ -41,7 +42,6 @@ from connector.ports.provider import (
     SigningState,
 )
 from connector.ports.send_deadline import sending_until
-from connector.runtime.ratelimit import background_calls
 from connector.store import Job, JobState, LeaseLost, Store
 from connector.store.codec import opportunity_from_json
 from connector.writeback.outcomes import Status, WritebackBuilder

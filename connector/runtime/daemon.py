@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from adapters.transport.session import make_session, size_pools
 from config.settings import Settings
 from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
@@ -27,7 +28,6 @@ from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
 from connector.runtime import provider_registry
 from connector.runtime.api_budget import ApiBudget
-from connector.runtime.http import make_session, size_pools
 from connector.runtime.leader import Leadership, leadership_for
 from connector.runtime.providers import build_providers, check_rules_have_providers
 from connector.runtime.servers import RunningServer, serve_in_thread

@@ -9,11 +9,11 @@ from urllib.parse import urlparse
 
 import requests
 
+from adapters.transport.session import make_session
 from config.settings import Settings
 from connector.ports.plugin import BuildContext, ProviderConfigError, ProviderSettings
 from connector.ports.provider import SigningProvider
 from connector.runtime import provider_registry
-from connector.runtime.http import make_session
 from connector.runtime.ratelimit import RateLimitedAdapter, RateLimiter
 from connector.runtime.shared_ratelimit import SharedRateLimiter
 from mappings.loader import MappingProblem, locate

@@ -15,39 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from adapters.transport.http import retry_after_seconds
+from connector.ports.call_priority import background_calls, in_background
 from connector.ports.send_deadline import check_may_send
+
+__all__ = ["RateLimitedAdapter", "RateLimiter", "background_calls", "in_background"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PAUSE_SECONDS = 1.0
 MAX_PAUSE_SECONDS = 300.0
-_background: ContextVar[bool] = ContextVar("provider_background_calls", default=False)
-
-
-@contextmanager
-def background_calls() -> Iterator[None]:
-    """Provider calls made inside this block (in this thread) are background work."""
-    token = _background.set(True)
-    try:
-        yield
-    finally:
-        _background.reset(token)
-
-
-def in_background() -> bool:
-    """Whether provider calls made now, in this thread, are background work."""
-    return _background.get()
-
-
 class _Schedule:
     """Evenly spaced turns at `rate` a second; each caller reserves the next free turn."""
 

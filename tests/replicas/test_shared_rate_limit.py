@@ -7,9 +7,9 @@ import threading
 import time
 from urllib.parse import urlparse
 
+from adapters.transport.session import make_session
 from config.settings import Settings
 from connector.runtime.daemon import bootstrap
-from connector.runtime.http import make_session
 from mappings.loader import parse_mapping
 from tests.fakes import FakeCRM
 from tests.unit.conftest import RULES

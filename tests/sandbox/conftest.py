@@ -6,7 +6,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from connector.runtime.http import make_session
+from adapters.transport.session import make_session
 from connector.runtime.servers import serve_in_thread
 from sandbox.salesforce_sim import SalesforceSimulator
 from sandbox.tls import make_certificate

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.salesforce import build_crm
+from adapters.transport.session import make_session
 from config.settings import Settings
 from connector.ports.crm import CRMError, FileUpload, TaskEntry, Writeback
-from connector.runtime.http import make_session
 from sandbox.pdfgen import text_pdf
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from adapters.salesforce import build_crm, field_settings
+from adapters.transport.session import make_session
 from config.settings import Settings
 from connector.ports.crm import CRMError, FileUpload, TaskEntry, Writeback, WritebackResult
-from connector.runtime.http import make_session
 from sandbox.pdfgen import text_pdf
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 import responses
 
-from connector.runtime.http import make_session
+from adapters.transport.session import make_session
 
 
 @responses.activate

@@ -107,4 +107,4 @@ def test_shipped_json_schema_is_up_to_date():
     from connector.runtime.provider_registry import names
     from mappings.schema import SCHEMA_PATH, generate
 
-    assert SCHEMA_PATH.read_text() == generate(names()), "run: python -m mappings.schema"
+    assert SCHEMA_PATH.read_text() == generate(names()), "run: python -m connector.admin.write_schema"
