@@ -121,10 +121,10 @@ class Settings(BaseSettings):
 
     # --- concurrency and provider rate limits (worker pool)
     # Jobs advanced at once; each busy worker holds one database connection and one HTTP connection.
-    # Each provider's own rate limit is its CONNECTOR_<NAME>_MAX_REQUESTS_PER_SECOND.
-    workers: int = Field(default=64, ge=1, le=512)
-    # Requests a second the connector sends each provider (0: no limit of its own; a 429 still pauses
-    # every call to that provider for its Retry-After). Set them to your plan's limits.
+    # A completion holds a worker for ~4 calls in a row (status, two downloads, writeback): at 150 ms a call,
+    # 100 completions/s keep ~100 busy, so 64 made them queue for a worker (benchmarks: completion).
+    workers: int = Field(default=128, ge=1, le=512)
+    # Each provider's own rate limit is its CONNECTOR_<NAME>_MAX_REQUESTS_PER_SECOND (the account's limit).
     # At most this share of a provider's limit goes to safety-net status checks, so they never starve creates.
     status_check_share: float = Field(default=0.2, gt=0, le=1)
     # --- Salesforce writeback batching (connector/writeback/batcher.py): writebacks of jobs advancing at once
