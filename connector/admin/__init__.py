@@ -1,0 +1,1 @@
+"""The command line and the administrator's commands (status, retry, plan, check-mappings)."""
