@@ -1,14 +1,12 @@
 """The JSON Schema of the mapping format, generated from the models.
 
-`python -m connector.admin.write_schema` rewrites mappings/schema.json, offering the installed providers;
-a test fails when the shipped file is stale. Editors that read `# yaml-language-server: $schema=...`
-validate and complete the YAML.
+`python -m mappings.schema` rewrites mappings/schema.json; a test fails when the shipped file is stale.
+Editors that read `# yaml-language-server: $schema=...` validate and complete the YAML.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from mappings.models import MappingFile
@@ -27,12 +25,16 @@ def _single_selector_too(schema: dict) -> None:
     }
 
 
-def generate(providers: Sequence[str]) -> str:
-    """The schema, with `providers` (the registry's names) as the values an editor offers for `provider`."""
+def generate() -> str:
+    """The schema. `provider` is a pattern, not a list: which providers exist is the installation's registry
+    (the loader checks the name against it), so a provider added as a package leaves this file as it is."""
     schema = MappingFile.model_json_schema()
     _single_selector_too(schema)
-    schema["$defs"]["Rule"]["properties"]["provider"]["enum"] = sorted(providers)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "esign-connector mappings"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(generate(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
