@@ -66,7 +66,8 @@ def serve_in_thread(
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, loop="auto",
         http=http,  # type: ignore[arg-type]  # a protocol class, which uvicorn takes though its stub says str
-        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # seconds for loop.call_later: float is fine ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, lifespan="off",
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # seconds for loop.call_later: float is fine
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, lifespan="off",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
