@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import cast
 
+from sqlalchemy import String
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -29,8 +31,8 @@ class _TooLarge(Exception):
     pass
 
 
-_STORED_LENGTHS = {name: EventRow.__table__.c[name].type.length
-                   for name in ("event_id", "request_id", "external_id", "kind")}
+_STORED_LENGTHS: dict[str, int] = {name: cast(int, cast(String, EventRow.__table__.c[name].type).length)
+                                   for name in ("event_id", "request_id", "external_id", "kind")}
 
 
 def _unstorable(event: WebhookEvent) -> str | None:

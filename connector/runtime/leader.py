@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
@@ -30,7 +30,8 @@ from connector.store.store import application_name, lock_key
 log = logging.getLogger(__name__)
 
 # libpq's client-side keepalives: a dead server or network is noticed in idle + interval x count seconds.
-CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+CLIENT_KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 # The server's side of the same, for this session only: the lock of a client cut off is freed as soon.
 SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5",
                      "SET tcp_keepalives_count = 3")

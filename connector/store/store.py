@@ -21,10 +21,12 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast, overload
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    Table,
     and_,
     bindparam,
     case,
@@ -40,9 +42,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.events import EventCaps, NewEvent
 from connector.store.jobs import Job, JobState, LatestJob
@@ -59,7 +62,8 @@ _TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 _JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in (
     "cancel_reason", "lease_owner", "lease_until", "id", "entry_key", "rule_id", "rule", "provider",
     "opportunity_id", "opportunity", "created_at", "woken_at")]
-_JOBS = JobRow.__table__
+_JOBS = cast(Table, JobRow.__table__)
+_EVENTS = cast(Table, EventRow.__table__)
 _CAPS = EventCaps()
 
 
@@ -72,6 +76,15 @@ def lock_key(name: str) -> int:
     return zlib.crc32(f"esign-connector:{name}".encode())
 
 
+def _rowcount(result: Result) -> int:
+    """Rows an UPDATE or DELETE matched (every `execute` of one returns a CursorResult; the stub says Result)."""
+    return cast(CursorResult, result).rowcount
+
+
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone=True columns.
     if value is not None and value.tzinfo is None:
@@ -91,6 +104,7 @@ def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | N
     are the server's to share among replicas, so the pool keeps `pool_size`, opens at most `max_overflow` more
     under a burst, and a thread finding them all busy waits up to `pool_timeout` for one. Every statement is a
     short transaction, so a connection is only held while one runs."""
+    pool: dict[str, float]
     if url.startswith("sqlite"):
         pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
         if ":memory:" in url:
@@ -317,7 +331,7 @@ class Store:
             params["v_lease_until"] = now + timedelta(seconds=lease_seconds) if lease_seconds else None
         with self._core_tx() as connection:
             result = connection.execute(self._save_statements[(leased, release)], params)
-        if leased and result.rowcount == 0:
+        if leased and _rowcount(result) == 0:
             raise LeaseLost(job.id)
         job.seen_next_run_at = job.next_run_at
         if leased and lease_seconds and not release:
@@ -333,7 +347,7 @@ class Store:
                 update(JobRow).where(JobRow.id == job.id, JobRow.lease_owner == job.lease_token)
                 .values(lease_until=until)
             )
-        if result.rowcount > 0:
+        if _rowcount(result) > 0:
             job.lease_until = until
             return True
         return False
@@ -360,7 +374,7 @@ class Store:
         with self._tx() as session:
             result = session.execute(update(JobRow).where(pairs).values(lease_owner=None, lease_until=None),
                                      execution_options={"synchronize_session": False})
-            return result.rowcount
+            return _rowcount(result)
 
     def wake_job(self, job_id: str) -> None:
         """Make a job due now (an event arrived for it)."""
@@ -381,7 +395,7 @@ class Store:
                        JobRow.state.in_([JobState.NEW.value, JobState.SENT.value, JobState.AWAITING.value]))
                 .values(cancel_reason=reason, next_run_at=self.now())
             )
-            return result.rowcount > 0
+            return _rowcount(result) > 0
 
     # --- events ----------------------------------------------------------------------------
 
@@ -415,7 +429,7 @@ class Store:
             if waking:
                 over_cap = _over_caps(connection, waking, caps or _CAPS)
             kept = [row for key, row in rows.items() if key not in over_cap]
-            fresh = {tuple(row) for row in connection.execute(statement, kept)} if kept else set()
+            fresh = {(row[0], row[1]) for row in connection.execute(statement, kept)} if kept else set()
             if any(not first[key].informational for key in fresh):
                 self._notify(connection, "events")  # other replicas: match them now, wherever the job runs
         answers: list[bool | None] = []
@@ -444,7 +458,7 @@ class Store:
         """Every unprocessed event with a row id in (`after_id`, `up_to_id`] (and in `ids`, if given) -> the
         job it concerns, or None; found in one query. The job must be of the event's provider; the job
         id the request carried (`external_id`) wins over the provider's request id."""
-        events, jobs = EventRow.__table__, JobRow.__table__
+        events, jobs = _EVENTS, _JOBS
         pending = _pending(after_id, up_to_id)
         if ids is not None:
             pending.append(events.c.id.in_(list(ids)))
@@ -475,7 +489,7 @@ class Store:
         marks += [{"row_id": row_id, "job": None, "disposition": "orphan"} for row_id in orphans]
         if not marks:
             return
-        events = EventRow.__table__
+        events = _EVENTS
         with self._core_tx() as connection:
             if matched:
                 _wake(connection, set(matched.values()), now, wake_interval)
@@ -488,14 +502,14 @@ class Store:
     def prune_events(self, older_than: datetime, *, batch: int = 1000, max_batches: int = 1000) -> int:
         """Delete events handled before `older_than`, `batch` rows a transaction (writers wait for one batch at
         most), at most `max_batches` of them a call; returns how many. Unhandled events are never deleted."""
-        events = EventRow.__table__
+        events = _EVENTS
         cutoff = older_than.astimezone(UTC) if older_than.tzinfo else older_than  # SQLite compares the UTC digits
         oldest = (select(events.c.id).where(events.c.processed_at.is_not(None), events.c.processed_at < cutoff)
                   .order_by(events.c.id).limit(batch))
         deleted = 0
         for _ in range(max_batches):
             with self._core_tx() as connection:
-                count = connection.execute(events.delete().where(events.c.id.in_(oldest.scalar_subquery()))).rowcount
+                count = _rowcount(connection.execute(events.delete().where(events.c.id.in_(oldest.scalar_subquery()))))
             deleted += count
             if count < batch:
                 break
@@ -585,7 +599,8 @@ _RATE_PAUSE = text(
 def _save_statement(*, leased: bool, release: bool):
     """The UPDATE of `save_job`, built once: values come as bound parameters named v_<column>."""
     columns = _JOBS.c
-    values = {name: bindparam(f"v_{name}", type_=columns[name].type) for name in _JOB_FIELDS}
+    values: dict[str, ColumnElement[Any] | None] = {
+        name: bindparam(f"v_{name}", type_=columns[name].type) for name in _JOB_FIELDS}
     statement = update(_JOBS).where(columns.id == bindparam("v_id"))
     if leased:
         statement = statement.where(columns.lease_owner == bindparam("v_token"))
@@ -604,7 +619,7 @@ def _save_statement(*, leased: bool, release: bool):
 def _over_caps(connection: Connection, rows: list[dict], caps: EventCaps) -> set[tuple[str, str]]:
     """Match these new event rows to their jobs (setting `job_id`, as `pending_event_matches` will match them)
     and return the keys of those `caps` leave out, in the order given."""
-    jobs, events = _JOBS.c, EventRow.__table__.c
+    jobs, events = _JOBS.c, _EVENTS.c
     named = {row["external_id"] for row in rows if row["external_id"]}
     by_id = {(provider, job_id) for job_id, provider in connection.execute(
         select(jobs.id, jobs.provider).where(jobs.id.in_(named)))} if named else set()
@@ -625,7 +640,7 @@ def _over_caps(connection: Connection, rows: list[dict], caps: EventCaps) -> set
         stored |= {(provider, request_id): count for provider, request_id, count in connection.execute(
             select(events.provider, events.request_id, func.count()).where(events.request_id.in_(unknown), no_job)
             .group_by(events.provider, events.request_id))}
-        unmatched = connection.scalar(select(func.count()).select_from(EventRow.__table__).where(no_job)) or 0
+        unmatched = connection.scalar(select(func.count()).select_from(_EVENTS).where(no_job)) or 0
     left_out = set()
     for row in rows:
         counted = row["job_id"] or (row["provider"], row["request_id"])
@@ -655,13 +670,13 @@ def _wake(connection: Connection, job_ids: set[str], now: datetime, interval: ti
             at = woken_at if woken_at >= now else woken_at + interval
         wakes.append({"job": job_id, "at": at.astimezone(UTC)})  # SQLite compares the UTC digits
     if wakes:
-        at = bindparam("at", type_=jobs.next_run_at.type)
+        wake_at = bindparam("at", type_=jobs.next_run_at.type)
         connection.execute(update(_JOBS).where(jobs.id == bindparam("job")).values(
-            next_run_at=case((jobs.next_run_at > at, at), else_=jobs.next_run_at), woken_at=at), wakes)
+            next_run_at=case((jobs.next_run_at > wake_at, wake_at), else_=jobs.next_run_at), woken_at=wake_at), wakes)
 
 
-def _pending(after_id: int, up_to_id: int | None) -> list:
-    conditions = [EventRow.processed_at.is_(None)]
+def _pending(after_id: int, up_to_id: int | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [EventRow.processed_at.is_(None)]
     if after_id:
         conditions.append(EventRow.id > after_id)
     if up_to_id is not None:
