@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from adapters.legalsign.adapter import LegalsignProvider
-from adapters.transport.settings import ProviderSettingsBase, check_host_patterns
+from adapters.transport.settings import DownloadingProviderSettings
 from connector.ports.plugin import BuildContext, ProviderConfigError, ProviderPlugin
 
 
-class LegalsignSettings(ProviderSettingsBase):
+class LegalsignSettings(DownloadingProviderSettings):
     model_config = SettingsConfigDict(env_prefix="CONNECTOR_LEGALSIGN_", env_file=".env", extra="ignore")
 
     username: str | None = None
@@ -22,11 +22,6 @@ class LegalsignSettings(ProviderSettingsBase):
     # redirect to is not documented, so none is trusted by default (the refusal names it; add it then).
     download_hosts: list[str] = Field(default_factory=lambda: ["*.legalesign.com"])
     max_requests_per_second: float = Field(default=100 / 60, ge=0)  # its sandbox allows 100 calls/min
-
-    @field_validator("download_hosts")
-    @classmethod
-    def _hosts(cls, patterns: list[str]) -> list[str]:
-        return check_host_patterns(patterns)
 
     def configured(self) -> bool:
         return bool(self.api_key and self.api_key.get_secret_value())

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from adapters.signrequest.adapter import SignRequestProvider
-from adapters.transport.settings import ProviderSettingsBase, check_host_patterns
+from adapters.transport.settings import DownloadingProviderSettings
 from connector.ports.plugin import BuildContext, ProviderPlugin
 
 
-class SignRequestSettings(ProviderSettingsBase):
+class SignRequestSettings(DownloadingProviderSettings):
     model_config = SettingsConfigDict(env_prefix="CONNECTOR_SIGNREQUEST_", env_file=".env", extra="ignore")
 
     api_token: SecretStr | None = None
@@ -18,11 +18,6 @@ class SignRequestSettings(ProviderSettingsBase):
     from_email: str | None = None
     download_hosts: list[str] = Field(
         default_factory=lambda: ["signrequest.com", "*.signrequest.com", "signrequest-pro.s3.amazonaws.com"])
-
-    @field_validator("download_hosts")
-    @classmethod
-    def _hosts(cls, patterns: list[str]) -> list[str]:
-        return check_host_patterns(patterns)
 
     def configured(self) -> bool:
         return bool(self.api_token and self.api_token.get_secret_value())

@@ -31,8 +31,15 @@ class ProviderSettingsBase(BaseSettings):
                 if isinstance(value, SecretStr) and value.get_secret_value()]
 
 
-def check_host_patterns(patterns: list[str]) -> list[str]:
-    """A settings validator for download host allow-lists: a malformed pattern is refused by name."""
-    for pattern in patterns:
-        split_host_pattern(pattern)
-    return patterns
+class DownloadingProviderSettings(ProviderSettingsBase):
+    """A provider that hands out links to files on hosts other than its API's: the hosts the connector may
+    download from (`*` is one label; a subclass sets the provider's documented hosts as the default)."""
+
+    download_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("download_hosts")
+    @classmethod
+    def _known_host_patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            split_host_pattern(pattern)  # a malformed pattern is refused by name
+        return patterns
