@@ -32,6 +32,9 @@ def _start_idle(daemon) -> None:
     """Start the replica, then let its periodic dispatch sleep as long as its claimer does."""
     daemon.start()
     daemon._pool.dispatch_seconds = IDLE
+    # A NOTIFY sent before the LISTEN is lost: on a loaded machine the listener's connection may take longer
+    # than the wait below (seen once in a full run).
+    assert daemon._listener.listening.wait(10)
     time.sleep(1.0)  # the dispatch wait under way (0.5 s) ends; the next ones last IDLE
 
 
