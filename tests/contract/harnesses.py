@@ -2,7 +2,8 @@
 
 The simulators share the signer-action names (sign, view, decline, expire), so a harness only
 says how to build its adapter, count reminders and forge a callback. A new adapter joins the
-contract suite by adding a harness here.
+contract suite by adding a harness here. FakeProvider (tests/fakes.py), the unit tests' provider,
+runs the same suite in memory, so that it cannot drift from the real adapters.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from starlette.routing import Route
 from adapters.legalsign.adapter import LegalsignProvider
 from adapters.onespan.adapter import OneSpanProvider
 from adapters.signrequest.adapter import SignRequestProvider
-from connector.ports.provider import RequestRef, SigningProvider
+from connector.ports.provider import ProviderCapabilities, RequestRef, SigningProvider
 from connector.runtime.servers import serve_in_thread
 from sandbox.legalsign_sim import LegalsignSimulator
 from sandbox.onespan_sim import OneSpanSimulator
 from sandbox.signrequest_sim import SignRequestSimulator
+from tests.fakes import FakeProvider
 
 
 @dataclass
@@ -48,6 +50,11 @@ class Callbacks:
 
 
 class Harness:
+    # Whether the provider is reached over HTTP and serves pages (signing pages, file links) a test can open.
+    # A harness without it says why; the tests about wire behaviour then say they do not apply to it.
+    over_http = True
+    no_http_reason = ""
+
     def __init__(self, sim, base_url: str, callbacks: Callbacks, callback_url: str):
         self.sim, self.callbacks, self.callback_url = sim, callbacks, callback_url
         self.provider: SigningProvider = self.build_provider(base_url)
@@ -141,6 +148,40 @@ class LegalsignHarness(Harness):
         return {**headers, "content-type": "application/x-www-form-urlencoded"}, body
 
 
+class FakeHarness(Harness):
+    """tests.fakes.FakeProvider, the unit tests' provider: it is its own simulator, and its callbacks are handed
+    to `callbacks` as the daemon's webhook endpoint would receive them."""
+
+    over_http = False
+    no_http_reason = "FakeProvider lives in memory: its signing URLs open no page"
+
+    def build_provider(self, base_url):
+        return self.sim
+
+    def wait_for_callbacks(self):
+        with self.callbacks.lock:
+            self.callbacks.received[:] = [(c.headers, c.body) for c in self.sim.sent_callbacks
+                                          if c.url == self.callback_url]
+
+    def reminders_sent(self, ref):
+        return self.sim.reminders.count(ref.request_id)
+
+    def emailed(self, ref, email):
+        return email in self.sim.requests[ref.request_id].emailed
+
+    def forge(self, headers, body):
+        # The signature is an HMAC of the whole body: claiming another event type breaks it.
+        return headers, json.dumps({**json.loads(body), "event_type": "declined"}).encode()
+
+
+def _fake(capabilities: ProviderCapabilities) -> Callable[[], Iterator[Harness]]:
+    @contextmanager
+    def running() -> Iterator[Harness]:
+        yield FakeHarness(FakeProvider(capabilities), "", Callbacks(), "https://connector.example/webhooks/fake")
+
+    return running
+
+
 def _harness(make_sim: Callable[[], object], harness: type[Harness]) -> Callable[[], Iterator[Harness]]:
     @contextmanager
     def running() -> Iterator[Harness]:
@@ -164,4 +205,8 @@ HARNESSES = {
                             SignRequestHarness),
     "onespan": _harness(lambda: OneSpanSimulator(api_key="contract-api-key"), OneSpanHarness),
     "legalsign": _harness(lambda: LegalsignSimulator(callback_retry_delays=(0.05,)), LegalsignHarness),
+    # The fake twice: declaring every capability, and none (what it must then refuse).
+    "fake": _fake(ProviderCapabilities(sms_authentication=True, multiple_documents=True, embedded_signing=True,
+                                       mixed_delivery=True, languages=None, reminder_schedule=True)),
+    "fake-plain": _fake(ProviderCapabilities()),
 }

@@ -55,11 +55,12 @@ def test_a_callback_recorded_by_one_replica_is_taken_up_at_once_by_another(fresh
         [job] = front.store.list_jobs()
         assert job.state == JobState.AWAITING
         _start_idle(idle)
-        world.provider.set_state(job.request_id, SigningState.COMPLETED)
+        world.provider.end(job.request_id, SigningState.COMPLETED)
         # The load balancer sent the callback to a replica whose workers are all busy: it records and matches
         # the event, the job is due, and another replica must run it.
-        response = TestClient(front.webhook_app()).post("/webhooks/signrequest", content=job.request_id.encode(),
-                                                         headers={"X-Fake-Signature": "good"})
+        signed = world.provider.sent_callbacks[-1]
+        response = TestClient(front.webhook_app()).post("/webhooks/signrequest", content=signed.body,
+                                                         headers=signed.headers)
         assert response.status_code == 200
         front.dispatcher.dispatch()
         assert _eventually(lambda: front.store.get_job(job.id).state == JobState.DONE)  # was IDLE s later

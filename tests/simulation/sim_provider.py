@@ -8,7 +8,7 @@ completed (the engine must have confirmed the state before acting on it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connector.ports.provider import (
@@ -16,7 +16,6 @@ from connector.ports.provider import (
     RequestRef,
     RequestStatus,
     SignedFile,
-    SignerStatus,
     SigningRequestSpec,
     SigningState,
 )
@@ -76,23 +75,20 @@ class SimProvider(FakeProvider):
 
     def _sign(self, request_id: str, signer: int) -> None:
         request = self.requests[request_id]
-        if request.status.state.is_final:
+        if request.state.is_final:
             return
-        signers = tuple(replace(s, signed=True) if i == signer else s for i, s in enumerate(request.status.signers))
-        done = all(s.signed for s in signers)
-        request.status = replace(request.status, signers=signers,
-                                 state=SigningState.COMPLETED if done else SigningState.PARTIALLY_SIGNED)
+        self.sign(request_id, request.spec.signers[signer].email)
+        done = request.state == SigningState.COMPLETED
         self._notify(request_id, "completed" if done else f"signer_{signer + 1}_signed", final=done)
 
     def _end(self, request_id: str, outcome: SigningState) -> None:
         request = self.requests[request_id]
-        if request.status.state.is_final:
+        if request.state.is_final:
             return
-        declined_by = request.spec.signers[0].email if outcome == SigningState.DECLINED else None
-        request.status = replace(request.status, state=outcome, declined_by=declined_by,
-                                 decline_reason="Terms" if declined_by else None,
-                                 signers=tuple(SignerStatus(s.email, declined=bool(declined_by) and i == 0)
-                                               for i, s in enumerate(request.spec.signers)))
+        if outcome == SigningState.DECLINED:
+            self.decline(request_id, request.spec.signers[0].email, "Terms")
+        else:
+            self.expire(request_id)
         self._notify(request_id, outcome.value, final=True)
 
     def _notify(self, request_id: str, kind: str, *, final: bool) -> None:
@@ -102,8 +98,8 @@ class SimProvider(FakeProvider):
 
     def cancel(self, ref: RequestRef) -> None:
         """Cancelling an ended request changes nothing (a real provider would not cancel a signed document)."""
-        if not self.requests[ref.request_id].status.state.is_final:
-            self.set_state(ref.request_id, SigningState.CANCELLED)
+        if not self.requests[ref.request_id].state.is_final:
+            super().cancel(ref)
             self._notify(ref.request_id, "cancelled", final=True)
 
     def get_status(self, ref: RequestRef) -> RequestStatus:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from config.settings import Settings
 from connector.engine.job_steps import Engine
-from connector.ports.provider import SigningState
+from connector.ports.provider import SignedFile, SigningState
+from sandbox.pdfgen import text_pdf
 from tests.simulation.faults import KNOWN_ENGINE_BUGS, FaultKind, SimCrash
 from tests.simulation.faulty_ports import LATE_EFFECT_BOUND
 from tests.simulation.harness import run
@@ -147,7 +148,14 @@ def test_the_invariants_catch_acting_on_a_status_the_provider_never_had(sim_env,
     def says_completed(self, ref):
         return real(self, ref).__class__(state=SigningState.COMPLETED)
 
+    def hands_out_what_was_sent(self, ref, max_bytes=None):  # as the signed copies of a completed request
+        self._check_completed(ref, "signed documents")
+        return [SignedFile(d.filename, d.content) for d in self.requests[ref.request_id].spec.documents]
+
     monkeypatch.setattr(SimProvider, "get_status", says_completed)
+    monkeypatch.setattr(SimProvider, "download_signed", hands_out_what_was_sent)
+    monkeypatch.setattr(SimProvider, "download_evidence", lambda self, ref, max_bytes=None: SignedFile(
+        "evidence.pdf", text_pdf([["Evidence"]])))
     result = run(RunConfig(seed=0, scenario="decline", inject=()), sim_env)
     assert any("'Completed' written to 006000000000001AAA while its requests were ['sent']" in problem
                for problem in result.problems), result.report()

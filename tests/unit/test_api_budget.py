@@ -43,7 +43,7 @@ def test_over_the_budget_a_completion_waits_then_is_written_once(world):
     daemon.run_once()
     [job] = daemon.store.list_jobs()
     assert job.state == JobState.AWAITING
-    world.provider.set_state(job.request_id, SigningState.COMPLETED)
+    world.provider.end(job.request_id, SigningState.COMPLETED)
     world.crm.usage = OVER
     calls = world.crm.calls
     daemon.store.wake_job(job.id)  # as a callback would
@@ -83,7 +83,7 @@ def test_provider_status_checks_go_on_over_the_budget(world):
     daemon = world.daemon()
     daemon.run_once()
     [job] = daemon.store.list_jobs()
-    world.provider.set_state(job.request_id, SigningState.DECLINED, decline_reason="No budget")
+    world.provider.end(job.request_id, SigningState.DECLINED, reason="No budget")
     world.crm.usage = OVER
     daemon.store.wake_job(job.id)
     daemon.work()

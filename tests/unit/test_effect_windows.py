@@ -121,7 +121,7 @@ def _awaiting_completed(world):
     daemon = world.daemon()
     daemon.run_once()
     [job] = daemon.store.list_jobs()
-    world.provider.set_state(job.request_id, SigningState.COMPLETED)
+    world.provider.end(job.request_id, SigningState.COMPLETED)
     daemon.store.wake_job(job.id)
     return job
 

@@ -46,7 +46,7 @@ def test_completion_attaches_signed_and_evidence_once(world):
     world.add_opportunity()
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
-    world.provider.set_state(request_id, SigningState.COMPLETED)
+    world.provider.end(request_id, SigningState.COMPLETED)
     world.clock.advance(minutes=37)  # the safety-net status check, no webhook needed
     daemon = world.daemon()
     daemon.run_once()
@@ -76,7 +76,7 @@ def test_lost_writeback_response_does_not_attach_twice(world):
     world.add_opportunity()
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
-    world.provider.set_state(request_id, SigningState.COMPLETED)
+    world.provider.end(request_id, SigningState.COMPLETED)
     world.crm.crash_after_next_apply = CRMError("timeout", retriable=True)
     world.clock.advance(minutes=37)
     world.daemon().run_once()
@@ -92,8 +92,7 @@ def test_decline_writes_status_and_reason(world):
     world.add_opportunity()
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
-    world.provider.set_state(request_id, SigningState.DECLINED, decline_reason="Price too high",
-                             declined_by="dana@example.com")
+    world.provider.decline(request_id, "dana@example.com", "Price too high")
     world.clock.advance(minutes=37)
     world.daemon().run_once()
     assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Declined"
@@ -195,7 +194,7 @@ def test_a_request_that_ended_before_the_cancel_is_written_back_as_it_ended(worl
     opportunity = world.add_opportunity()
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
-    world.provider.set_state(request_id, SigningState.COMPLETED)  # and nobody told the connector
+    world.provider.end(request_id, SigningState.COMPLETED)  # and nobody told the connector
     world.clock.advance(minutes=1)
     world.crm.opportunities[opportunity.id] = replace(
         opportunity, stage="Closed Lost", system_modstamp=world.clock(), stage_changed_at=world.clock())

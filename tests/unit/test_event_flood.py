@@ -54,7 +54,7 @@ def test_a_flood_of_replays_costs_one_status_check_a_minute_and_a_real_event_sti
     assert sum(counts.values()) == 500  # the job's cap; the rest were acknowledged and not kept
     assert "340 events acknowledged but not kept" in caplog.text
 
-    world.provider.set_state(job.request_id, SigningState.COMPLETED)  # now the signer really signs
+    world.provider.end(job.request_id, SigningState.COMPLETED)  # now the signer really signs
     daemon.work()
     assert world.provider.status_calls == 3  # the wake held back at 120 s
     assert daemon.store.get_job(job.id).state == JobState.DONE
@@ -67,8 +67,8 @@ def test_the_daemon_deletes_events_handled_longer_ago_than_the_retention(world: 
     daemon.run_once()
     [job] = daemon.store.list_jobs()
     client = TestClient(daemon.webhook_app())
-    assert client.post("/webhooks/signrequest", content=job.request_id.encode(),
-                       headers={"X-Fake-Signature": "good"}).status_code == 200
+    headers, body = world.provider.callback(job.request_id, "signed")
+    assert client.post("/webhooks/signrequest", content=body, headers=headers).status_code == 200
     daemon.work()
     world.clock.advance(days=29)
     assert daemon.prune_events() == 0
@@ -97,7 +97,7 @@ def test_a_stale_callback_wakes_a_status_check_and_is_never_taken_for_the_outcom
     daemon.work()
     assert world.provider.status_calls == 1  # woken at once, like a fresh event
     assert daemon.store.get_job(job.id).state == JobState.AWAITING  # the provider says it is still out
-    world.provider.set_state(job.request_id, SigningState.COMPLETED)
+    world.provider.end(job.request_id, SigningState.COMPLETED)
     world.clock.advance(seconds=61)
     assert client.post("/webhooks/signrequest", content=job.request_id.encode()).status_code == 200
     daemon.work()

@@ -53,9 +53,10 @@ class Callbacks:
         self.pool = ThreadPoolExecutor(8)
 
     def send(self, request_id: str) -> Future:
-        """POST an authentic callback (FakeProvider: the body is the request id and names the event)."""
-        return self.pool.submit(requests.post, f"{self.server.url}/webhooks/fake", data=request_id.encode(),
-                                headers={"X-Fake-Signature": "good"}, timeout=20)
+        """POST an authentic callback: one event per request id, so sending an id again is a redelivery."""
+        headers, body = FakeProvider().callback(request_id, "signed", event_id=f"evt-{request_id}")
+        return self.pool.submit(requests.post, f"{self.server.url}/webhooks/fake", data=body, headers=headers,
+                                timeout=20)
 
     def hold_first_transaction(self, request_id: str) -> Future:
         first = self.send(request_id)

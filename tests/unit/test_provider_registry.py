@@ -137,7 +137,7 @@ def test_a_signing_runs_through_it_end_to_end(dummy, tmp_path, monkeypatch):
     [request] = provider.requests.values()
     assert request.spec.callback_url == "https://connector.example/webhooks/dummy"
     assert [s.email for s in request.spec.signers] == ["dana@example.com", "eli@example.com"]
-    provider.set_state(request.ref.request_id, SigningState.COMPLETED)
+    provider.end(request.ref.request_id, SigningState.COMPLETED)
     clock.advance(minutes=37)  # the safety-net status check
     daemon.run_once()
     [job] = store.list_jobs()

@@ -19,8 +19,9 @@ from tests.log_capture import TracebackCatcher
 
 LIMITS = ServerLimits(max_connections=20, header_seconds=0.6, body_seconds=0.8, keep_alive_seconds=0.6)
 MARGIN = 2.5  # the machine may be busy: a closure may come this much after its deadline
-CALLBACK = (b"POST /webhooks/fake HTTP/1.1\r\nHost: c\r\nX-Fake-Signature: good\r\nContent-Length: 5\r\n"
-            b"\r\nreq-1")
+_HEADERS, _BODY = FakeProvider().callback("req-1", "signed", event_id="evt-1")  # an authentic callback
+CALLBACK = (b"POST /webhooks/fake HTTP/1.1\r\nHost: c\r\nX-Fake-Signature: %s\r\nContent-Length: %d\r\n\r\n%s"
+            % (_HEADERS["x-fake-signature"].encode(), len(_BODY), _BODY))
 
 
 @pytest.fixture

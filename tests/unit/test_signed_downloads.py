@@ -14,7 +14,7 @@ def _signed_at_provider(world) -> str:
     world.add_opportunity(content=DOCUMENT)
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
-    world.provider.set_state(request_id, SigningState.COMPLETED)
+    world.provider.end(request_id, SigningState.COMPLETED)
     world.clock.advance(minutes=37)  # the safety-net status check
     return request_id
 
@@ -31,7 +31,7 @@ def test_the_signed_download_may_be_a_multiple_of_what_was_sent(world):
 
 
 def test_a_signed_file_over_the_limit_parks_the_job_and_tells_the_rep(world):
-    # The fake signs by appending a few bytes: a limit of exactly what was sent refuses the signed copy.
+    # The fake signs by adding a signature page: a limit of exactly what was sent refuses the signed copy.
     world.settings = world.settings.model_copy(update={"signed_download_factor": 1.0,
                                                        "signed_download_extra_bytes": 0})
     request_id = _signed_at_provider(world)

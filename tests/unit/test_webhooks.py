@@ -15,6 +15,12 @@ from connector.store import Store
 from tests.fakes import FakeProvider
 
 
+def _authentic(request_id: str = "req-1") -> dict:
+    """An authentic callback as FakeProvider signs it; the same event each time, so a second is a redelivery."""
+    headers, body = FakeProvider().callback(request_id, "signed", event_id=f"evt-{request_id}")
+    return {"content": body, "headers": headers}
+
+
 @pytest.fixture
 def setup(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/s.db")
@@ -27,7 +33,7 @@ def setup(tmp_path):
 
 def test_authentic_event_is_recorded_then_acknowledged(setup):
     client, store, woken = setup
-    response = client.post("/webhooks/fake", content=b"req-1", headers={"X-Fake-Signature": "good"})
+    response = client.post("/webhooks/fake", **_authentic())
     assert (response.status_code, response.text) == (200, "OK")
     [event] = store.unprocessed_events()
     assert (event.provider, event.request_id) == ("fake", "req-1")
@@ -36,14 +42,16 @@ def test_authentic_event_is_recorded_then_acknowledged(setup):
 
 def test_forged_event_is_refused_and_not_recorded(setup):
     client, store, woken = setup
-    response = client.post("/webhooks/fake", content=b"req-1", headers={"X-Fake-Signature": "forged"})
+    authentic = _authentic()
+    forged = authentic["content"].replace(b'"signed"', b'"declined"')  # the signature no longer matches
+    response = client.post("/webhooks/fake", content=forged, headers=authentic["headers"])
     assert response.status_code == 401
     assert store.unprocessed_events() == [] and woken == []
 
 
 def test_oversized_body_is_refused(setup):
     client, store, _ = setup
-    response = client.post("/webhooks/fake", content=b"x" * 1001, headers={"X-Fake-Signature": "good"})
+    response = client.post("/webhooks/fake", content=b"x" * 1001, headers=_authentic()["headers"])
     assert response.status_code == 413
     assert store.unprocessed_events() == []
 
@@ -56,7 +64,7 @@ def test_unknown_provider_is_404(setup):
 def test_duplicate_delivery_is_acknowledged_once_recorded(setup):
     client, store, woken = setup
     for _ in range(2):
-        assert client.post("/webhooks/fake", content=b"req-1", headers={"X-Fake-Signature": "good"}).status_code == 200
+        assert client.post("/webhooks/fake", **_authentic()).status_code == 200
     assert len(store.unprocessed_events()) == 1 and woken == [1]
 
 
@@ -127,4 +135,4 @@ def test_readyz_follows_the_daemon_and_healthz_stays_up(tmp_path):
     state["ready"] = False  # shutting down: the load balancer stops sending callbacks here
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
-    assert client.post("/webhooks/fake", content=b"req-1", headers={"X-Fake-Signature": "good"}).status_code == 200
+    assert client.post("/webhooks/fake", **_authentic()).status_code == 200
