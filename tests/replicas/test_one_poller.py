@@ -3,6 +3,7 @@ and goes on from the poll cursor it left in the database."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -53,12 +54,17 @@ def test_only_the_elected_replica_polls_and_a_follower_takes_over_from_the_curso
         cursor = first.store.get_value(CURSOR_KEY)
 
         # The leader dies: its session ends (SIGKILL closes its sockets; here, the server ends it).
+        held = text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
         with second.store.engine.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                              "AND granted AND objid = :key AND database = "
-                              "(SELECT oid FROM pg_database WHERE datname = current_database())"),
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM ({held.text}) AS leader"),
                          {"key": first.leadership.key})
             conn.commit()
+            # pg_terminate_backend only signals the backend: wait until its session, and the lock, are gone.
+            deadline = time.monotonic() + 10
+            while conn.execute(held, {"key": first.leadership.key}).first() and time.monotonic() < deadline:
+                conn.commit()
+                time.sleep(0.05)
         world.add_opportunity("006000000000002AAA")
         second.poll()  # the next follower to tick takes over, and polls from the shared cursor
         third.poll()
