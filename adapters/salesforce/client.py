@@ -41,6 +41,7 @@ from adapters.salesforce.errors import (
     to_crm_error,
 )
 from connector.ports.crm import NOT_SENT, CRMError
+from connector.ports.errors import ErrorKind
 from connector.ports.send_deadline import SendWindowClosed, check_may_send
 
 log = logging.getLogger(__name__)
@@ -174,12 +175,12 @@ class SalesforceClient:
 
 
 def not_sent(exc: SendWindowClosed, what: str) -> CRMError:
-    return CRMError(f"{what} was not sent: {exc}", code=NOT_SENT, backpressure=True)
+    return CRMError(f"{what} was not sent: {exc}", code=NOT_SENT, kind=ErrorKind.BACKPRESSURE)
 
 
 def translate(exc: Exception, what: str) -> CRMError:
     if isinstance(exc, requests.JSONDecodeError):
-        return CRMError(f"Salesforce's reply to {what} was not JSON (a proxy in the way?)", retriable=True,
+        return CRMError(f"Salesforce's reply to {what} was not JSON (a proxy in the way?)", kind=ErrorKind.TRANSIENT,
                         code="UNEXPECTED_REPLY")
     if isinstance(exc, requests.Timeout):
         return TransientSalesforceError(f"Salesforce did not answer {what} in time ({type(exc).__name__})",
@@ -189,4 +190,4 @@ def translate(exc: Exception, what: str) -> CRMError:
                                         "CONNECTION")
     if isinstance(exc, SalesforceError):
         return to_crm_error(SalesforceProblem.from_body(exc.content, exc.status), what)
-    return CRMError(f"{what} failed at Salesforce ({type(exc).__name__})", retriable=True, code="UNEXPECTED")
+    return CRMError(f"{what} failed at Salesforce ({type(exc).__name__})", kind=ErrorKind.TRANSIENT, code="UNEXPECTED")

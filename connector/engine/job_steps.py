@@ -53,12 +53,6 @@ log = logging.getLogger(__name__)
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-_ADVICE = {
-    "authentication": "check the provider's API credentials in the connector settings",
-    "quota": "top up the provider account (no signing credits or quota left)",
-    "validation": "correct the data named above on the opportunity or in the mapping",
-    "not_found": "the request no longer exists at the provider",
-}
 
 
 @dataclass(frozen=True)
@@ -190,7 +184,7 @@ class Engine:
             job.next_run_at = self.clock()
             return
         if isinstance(exc, ProviderError) and not exc.retriable and job.state == JobState.NEW:
-            message = f"{self._label(job.provider)}: {exc.message} — {_ADVICE.get(exc.kind, 'see the logs')}."
+            message = f"{self._label(job.provider)}: {exc.message} — {exc.advice}."
             log.error("job %s (opportunity %s): %s", job.id, job.opportunity_id, message)
             job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
             job.next_run_at = self.clock()
