@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from connector.engine.planner import plan_request
 from connector.engine.reminders import connector_reminders
 from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
-from connector.ports.errors import PreparationError
+from connector.ports.errors import ConnectorError, ErrorKind, PreparationError
 from connector.ports.provider import (
     ProviderError,
     RequestRef,
@@ -42,6 +43,7 @@ from connector.ports.provider import (
     SigningRequestSpec,
     SigningState,
 )
+from connector.ports.retry import RetryPolicy
 from connector.ports.send_deadline import sending_until
 from connector.store import Effect, Job, JobState, LeaseLost, PendingEffect, Reminder, RequestState, Store
 from connector.store.codec import opportunity_from_json
@@ -51,12 +53,33 @@ from mappings.models import Rule
 log = logging.getLogger(__name__)
 
 
+# A job's backoff between attempts of a step; the daemon sets attempts and base delay from the settings.
+JOB_RETRY = RetryPolicy(attempts=8, base_delay=5.0, cap=3600.0, jitter=0.25)
+
+
+class _Next(Enum):
+    """What a step that failed leads to."""
+
+    REFUSE = "refuse"  # the error is written back to the opportunity; the job ends
+    STOP = "stop"      # refuse while nothing is sent yet; once it is, park the job for an administrator
+    RETRY = "retry"    # the step again after the backoff: a failed attempt, parked after the last one
+    WAIT = "wait"      # the step again when asked (Retry-After): not a failed attempt
+
+
+_ON_FAILURE = {
+    ErrorKind.BAD_INPUT: _Next.REFUSE,
+    ErrorKind.CONFIG: _Next.STOP,
+    ErrorKind.PERMANENT: _Next.STOP,
+    ErrorKind.TRANSIENT: _Next.RETRY,
+    ErrorKind.BACKPRESSURE: _Next.WAIT,
+}
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     callback_base_url: str
     status_check_interval: timedelta = timedelta(minutes=30)
-    max_attempts: int = 8
-    retry_base_seconds: float = 5.0
+    retry: RetryPolicy = JOB_RETRY
     lease_seconds: float = 300.0
     pdf_limits: PdfLimits = PdfLimits()
     templates_dir: Path | None = None  # what rules' template paths are relative to: the mapping file's folder
@@ -177,32 +200,21 @@ class Engine:
             return
 
     def _on_failure(self, job: Job, exc: Exception, rule: Rule | None) -> None:
-        if isinstance(exc, PreparationError):
-            log.warning("job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, exc.message)
-            job.last_error, job.state, job.outcome = exc.message, JobState.FAILING, "failed"
-            job.next_run_at = self.clock()
+        kind = exc.kind if isinstance(exc, ConnectorError) else ErrorKind.TRANSIENT
+        next_move = _ON_FAILURE[kind]
+        refuse = next_move is _Next.REFUSE or (next_move is _Next.STOP and job.state == JobState.NEW)
+        if refuse and isinstance(exc, ConnectorError):
+            self._refuse(job, exc)
             return
-        if isinstance(exc, ProviderError) and not exc.retriable and job.state == JobState.NEW:
-            message = f"{self._label(job.provider)}: {exc.message} — {exc.advice}."
-            log.error("job %s (opportunity %s): %s", job.id, job.opportunity_id, message)
-            job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
-            job.next_run_at = self.clock()
-            return
-        if isinstance(exc, CRMError) and not exc.retriable and job.state == JobState.NEW:
-            # Reading the opportunity's files failed for good (deleted file, no access): bad input.
-            job.last_error, job.state, job.outcome = f"Salesforce: {exc.message}", JobState.FAILING, "failed"
-            job.next_run_at = self.clock()
-            return
-        retriable = exc.retriable if isinstance(exc, ProviderError | CRMError) else True
-        backpressure = isinstance(exc, ProviderError | CRMError) and exc.backpressure
-        if not backpressure:  # a 429 asks us to come back later: it is not a failed attempt
+        if next_move is not _Next.WAIT:
             job.attempts += 1
         if job.pending_effect and job.request.effect_marked_at is not None:
             # This worker sends nothing more for it: whatever is on its way lands within the client timeout.
             job.request = replace(job.request, effect_marked_at=self.clock())
         if job.state != JobState.FAILING:  # there, last_error is the refusal still to be written to Salesforce
             job.last_error = str(exc) or type(exc).__name__
-        if not retriable or job.attempts >= self.options.max_attempts:
+        retry = self.options.retry
+        if next_move is _Next.STOP or retry.exhausted(job.attempts):
             log.error("job %s (opportunity %s) parked in state %s after %d attempt(s): %s",
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
             if isinstance(exc, ProviderError) and rule is not None:
@@ -210,12 +222,25 @@ class Engine:
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             return
-        delay = getattr(exc, "retry_after", None) or self.options.retry_base_seconds * 2 ** max(job.attempts - 1, 0)
-        delay = min(delay, 3600) * random.uniform(1.0, 1.25)
+        asked = exc.retry_after if isinstance(exc, ConnectorError) else None
+        delay = retry.delay(job.attempts, asked=asked)
         log.warning("job %s (opportunity %s) will retry step %s in %.0fs: %s",
                     job.id, job.opportunity_id, job.state, delay, str(exc) or type(exc).__name__,
-                    exc_info=not isinstance(exc, ProviderError | CRMError))
+                    exc_info=not isinstance(exc, ConnectorError))
         job.next_run_at = self.clock() + timedelta(seconds=delay)
+
+    def _refuse(self, job: Job, exc: ConnectorError) -> None:
+        """Nothing was sent, or the input is bad: the error goes to the opportunity (FAILING), never retried."""
+        if isinstance(exc, ProviderError):
+            message = f"{self._label(job.provider)}: {exc.message} — {exc.advice}."
+        elif isinstance(exc, CRMError):  # reading the opportunity's files failed for good (deleted, no access)
+            message = f"Salesforce: {exc.message}"
+        else:
+            message = exc.message
+        log.log(logging.WARNING if exc.kind is ErrorKind.BAD_INPUT else logging.ERROR,
+                "job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, message)
+        job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
+        job.next_run_at = self.clock()
 
     # --- steps -----------------------------------------------------------------------------
 

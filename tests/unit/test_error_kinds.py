@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.documents.pdf_forms import TemplateError
+from connector.engine.job_steps import _ON_FAILURE, _Next
 from connector.ports.crm import CRMError
 from connector.ports.errors import ConnectorError, ErrorKind, PreparationError
 from connector.ports.plugin import ProviderConfigError
@@ -19,6 +20,7 @@ from connector.ports.provider import (
     ProviderTransientError,
     ProviderValidationError,
 )
+from connector.store import JobState
 
 
 @pytest.mark.parametrize(("error", "kind", "retriable", "backpressure"), [
@@ -49,3 +51,34 @@ def test_messages_are_kept():
                                                               "429 Too Many Requests", 120)
     assert str(CRMError("Salesforce refused", code="INVALID_FIELD")) == "Salesforce refused"
     assert str(PreparationError("no signer")) == PreparationError("no signer").message == "no signer"
+
+
+def test_the_engine_has_a_next_step_for_every_kind():
+    assert set(_ON_FAILURE) == set(ErrorKind)
+    assert _ON_FAILURE == {
+        ErrorKind.BAD_INPUT: _Next.REFUSE,
+        ErrorKind.CONFIG: _Next.STOP,
+        ErrorKind.PERMANENT: _Next.STOP,
+        ErrorKind.TRANSIENT: _Next.RETRY,
+        ErrorKind.BACKPRESSURE: _Next.WAIT,
+    }
+
+
+def test_a_permanent_failure_once_the_request_is_sent_parks_the_job(world):
+    world.add_opportunity()
+    world.crm.fail_next_apply = CRMError("Salesforce refused the update: INVALID_FIELD", code="INVALID_FIELD")
+    world.daemon().run_once()
+    [job] = world.daemon().store.list_jobs()
+    assert (job.state, job.parked_from, job.attempts) == (JobState.PARKED, "sent", 1)
+    assert world.provider.create_calls == 1
+
+
+def test_backpressure_never_uses_up_the_attempts(world):
+    world.add_opportunity()
+    daemon = world.daemon()
+    for _ in range(12):
+        world.crm.fail_next_apply = CRMError("REQUEST_LIMIT_EXCEEDED", kind=ErrorKind.BACKPRESSURE, retry_after=1)
+        daemon.run_once()
+        world.clock.advance(seconds=10)
+    [job] = daemon.store.list_jobs()
+    assert (job.state, job.attempts) == (JobState.SENT, 0)

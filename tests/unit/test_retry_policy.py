@@ -6,6 +6,7 @@ import pytest
 
 from adapters.salesforce.client import SALESFORCE_CALLS
 from adapters.transport.http import PROVIDER_CALLS
+from connector.engine.job_steps import JOB_RETRY
 from connector.ports.retry import RetryPolicy
 
 STEADY = RetryPolicy(attempts=5, base_delay=0.5, cap=3.0, jitter=0.0)
@@ -43,6 +44,7 @@ def test_the_attempts_are_used_up_at_the_last_one():
 @pytest.mark.parametrize(("policy", "attempts", "first", "cap"), [
     (PROVIDER_CALLS, 4, (0.5, 0.75), 20.0),
     (SALESFORCE_CALLS, 4, (0.5, 0.75), 8.0),
+    (JOB_RETRY, 8, (5.0, 6.25), 3600.0),
 ])
 def test_each_caller_declares_its_own_values(policy, attempts, first, cap):
     assert (policy.attempts, policy.cap) == (attempts, cap)
