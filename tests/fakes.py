@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from adapters.transport.callback_json import callback_json
 from connector.ports.crm import CRM, NOT_SENT, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
+from connector.ports.errors import ErrorKind
 from connector.ports.provider import (
     Blob,
     ProviderCapabilities,
@@ -144,7 +145,7 @@ def _may_write(what: str) -> None:
     try:
         check_may_send("POST", what)
     except SendWindowClosed as exc:
-        raise CRMError(str(exc), code=NOT_SENT, backpressure=True) from None
+        raise CRMError(str(exc), code=NOT_SENT, kind=ErrorKind.BACKPRESSURE) from None
 
 
 class ActionRefused(ValueError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import requests
 
 from adapters.salesforce.auth import SalesforceAuthenticator
-from adapters.salesforce.client import RetryPolicy, SalesforceClient
+from adapters.salesforce.client import SALESFORCE_CALLS, SalesforceClient
 from adapters.salesforce.crm import SalesforceCRM
 from adapters.transport.session import make_session
 from config.settings import Settings
+from connector.ports.retry import RetryPolicy
 
 
 def field_settings(settings: Settings) -> dict[str, str]:
@@ -19,7 +20,7 @@ def field_settings(settings: Settings) -> dict[str, str]:
 
 
 def build_crm(settings: Settings, session: requests.Session | None = None,
-              retry: RetryPolicy | None = None) -> SalesforceCRM:
+              retry: RetryPolicy = SALESFORCE_CALLS) -> SalesforceCRM:
     session = session or make_session(settings.salesforce_ca_bundle)
     authenticator = SalesforceAuthenticator.from_settings(settings, session)
     client = SalesforceClient(authenticator, session=session, api_version=settings.salesforce_api_version,
@@ -29,4 +30,4 @@ def build_crm(settings: Settings, session: requests.Session | None = None,
                          spool_bytes=settings.document_spool_bytes)
 
 
-__all__ = ["RetryPolicy", "SalesforceCRM", "build_crm", "field_settings"]
+__all__ = ["SalesforceCRM", "build_crm", "field_settings"]

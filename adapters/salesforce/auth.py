@@ -22,6 +22,7 @@ import jwt
 import requests
 
 from connector.ports.crm import CRMError
+from connector.ports.errors import ErrorKind
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -53,7 +54,7 @@ class SalesforceAuthError(CRMError):
     """Login refused or impossible as configured; repeating it will not help."""
 
     def __init__(self, message: str, code: str = "AUTHENTICATION"):
-        super().__init__(message, retriable=False, code=code)
+        super().__init__(message, code=code)
 
 
 def jwt_audience(login_url: str) -> str:
@@ -109,7 +110,7 @@ class SalesforceAuthenticator:
             return self._token_login()
         except requests.RequestException as exc:
             raise CRMError(f"Salesforce login ({self.flow}) at {self.login_url} failed: {type(exc).__name__}",
-                           retriable=True, code="CONNECTION") from None
+                           kind=ErrorKind.TRANSIENT, code="CONNECTION") from None
 
     # --- OAuth token endpoint ------------------------------------------------------------------
 
@@ -213,7 +214,7 @@ class SalesforceAuthenticator:
 
     def _unavailable(self, status: int) -> CRMError:
         return CRMError(f"Salesforce login ({self.flow}) at {self.login_url} failed with HTTP {status}",
-                        retriable=True, code="SERVER_ERROR")
+                        kind=ErrorKind.TRANSIENT, code="SERVER_ERROR")
 
     def _redact(self, text: str) -> str:
         """Belt and braces: a login host that echoes what it was sent must not leak it into logs."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from adapters.salesforce.errors import SalesforceProblem
 from adapters.salesforce.writes import COMPOSITE_LIMIT, Subrequest
 from connector.ports.crm import CRMError, WritebackResult
+from connector.ports.errors import ErrorKind
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class BatchReply:
 def read_reply(parts: Sequence[BatchPart], reply: object) -> BatchReply:
     results = reply.get("compositeResponse") if isinstance(reply, dict) else None
     if not isinstance(results, list):
-        raise CRMError("Salesforce answered a Composite call without compositeResponse", retriable=True,
+        raise CRMError("Salesforce answered a Composite call without compositeResponse", kind=ErrorKind.TRANSIENT,
                        code="UNEXPECTED_REPLY")
     by_reference = {r.get("referenceId"): r for r in results if isinstance(r, dict)}
     created: dict[str, str] = {}

@@ -3,7 +3,7 @@
 Policy per kind of failure:
 - INVALID_SESSION_ID (401): log in again once and repeat the call once. The client is built in
   simple-salesforce's direct mode (session_id + instance_url), which never refreshes by itself.
-- connection errors, timeouts, HTTP 5xx: repeated with exponential backoff and jitter (RetryPolicy),
+- connection errors, timeouts, HTTP 5xx: repeated with exponential backoff and jitter (SALESFORCE_CALLS),
   for idempotent calls only; a write whose reply was lost may have been applied, so the job's own
   retry, which first checks what is already in Salesforce, takes over instead.
 - UNABLE_TO_LOCK_ROW: repeated the same way for any call, since Salesforce rolled the write back.
@@ -17,21 +17,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from adapters.salesforce.auth import SalesforceAuthenticator
 from adapters.salesforce.errors import (
@@ -41,35 +33,29 @@ from adapters.salesforce.errors import (
     to_crm_error,
 )
 from connector.ports.crm import NOT_SENT, CRMError
+from connector.ports.errors import ErrorKind
+from connector.ports.retry import RetryPolicy
 from connector.ports.send_deadline import SendWindowClosed, check_may_send
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Repeats inside one call. What is still failing after `max_attempts` goes back to the job."""
+# Repeats inside one call. What is still failing after the last attempt goes back to the job.
+SALESFORCE_CALLS = RetryPolicy(attempts=4, base_delay=0.5, cap=8.0, jitter=0.5)
 
-    max_attempts: int = 4
-    initial_wait: float = 0.5
-    max_wait: float = 8.0
-    jitter: float = 0.5
-    sleep: Callable[[float], None] = time.sleep
 
-    def retrying(self, worth_repeating: Callable[[BaseException], bool], what: str) -> Retrying:
-        def announce(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("Salesforce: %s failed (%s); attempt %d of %d in %.1fs", what,
-                        getattr(exc, "code", exc), state.attempt_number + 1, self.max_attempts,
-                        state.upcoming_sleep)
+def _retrying(policy: RetryPolicy, worth_repeating: Callable[[BaseException], bool], what: str,
+              sleep: Callable[[float], None]) -> Retrying:
+    def announce(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("Salesforce: %s failed (%s); attempt %d of %d in %.1fs", what,
+                    getattr(exc, "code", exc), state.attempt_number + 1, policy.attempts, state.upcoming_sleep)
 
-        return Retrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=(wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
-                  + wait_random(0, self.jitter)),
-            retry=retry_if_exception(worth_repeating), sleep=self.sleep, before_sleep=announce, reraise=True,
-        )
+    return Retrying(
+        stop=stop_after_attempt(policy.attempts), wait=lambda state: policy.delay(state.attempt_number),
+        retry=retry_if_exception(worth_repeating), sleep=sleep, before_sleep=announce, reraise=True,
+    )
 
 
 class _MeteredSession:
@@ -95,10 +81,12 @@ class _MeteredSession:
 
 class SalesforceClient:
     def __init__(self, authenticator: SalesforceAuthenticator, *, session: requests.Session,
-                 api_version: str = "59.0", timeout: float = 30.0, retry: RetryPolicy | None = None):
+                 api_version: str = "59.0", timeout: float = 30.0, retry: RetryPolicy = SALESFORCE_CALLS,
+                 sleep: Callable[[float], None] = time.sleep):
         self.authenticator = authenticator
         self.api_version = api_version
-        self.retry = retry or RetryPolicy()
+        self.retry = retry
+        self._sleep = sleep
         self._session = _MeteredSession(session, timeout, self._count)
         self._sf: Salesforce | None = None
         self._login_lock = threading.Lock()
@@ -140,7 +128,7 @@ class SalesforceClient:
         def worth_repeating(exc: BaseException) -> bool:
             return isinstance(exc, TransientSalesforceError) and (idempotent or exc.code in REPEAT_AT_ONCE)
 
-        for attempt in self.retry.retrying(worth_repeating, what):
+        for attempt in _retrying(self.retry, worth_repeating, what, self._sleep):
             with attempt:
                 return self._with_fresh_session(what, operation)
         raise AssertionError("unreachable")  # pragma: no cover - Retrying re-raises the last error
@@ -174,12 +162,12 @@ class SalesforceClient:
 
 
 def not_sent(exc: SendWindowClosed, what: str) -> CRMError:
-    return CRMError(f"{what} was not sent: {exc}", code=NOT_SENT, backpressure=True)
+    return CRMError(f"{what} was not sent: {exc}", code=NOT_SENT, kind=ErrorKind.BACKPRESSURE)
 
 
 def translate(exc: Exception, what: str) -> CRMError:
     if isinstance(exc, requests.JSONDecodeError):
-        return CRMError(f"Salesforce's reply to {what} was not JSON (a proxy in the way?)", retriable=True,
+        return CRMError(f"Salesforce's reply to {what} was not JSON (a proxy in the way?)", kind=ErrorKind.TRANSIENT,
                         code="UNEXPECTED_REPLY")
     if isinstance(exc, requests.Timeout):
         return TransientSalesforceError(f"Salesforce did not answer {what} in time ({type(exc).__name__})",
@@ -189,4 +177,4 @@ def translate(exc: Exception, what: str) -> CRMError:
                                         "CONNECTION")
     if isinstance(exc, SalesforceError):
         return to_crm_error(SalesforceProblem.from_body(exc.content, exc.status), what)
-    return CRMError(f"{what} failed at Salesforce ({type(exc).__name__})", retriable=True, code="UNEXPECTED")
+    return CRMError(f"{what} failed at Salesforce ({type(exc).__name__})", kind=ErrorKind.TRANSIENT, code="UNEXPECTED")

@@ -22,6 +22,7 @@ from adapters.salesforce.writes import (
 )
 from connector.ports.blobs import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobWriter
 from connector.ports.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
+from connector.ports.errors import ErrorKind
 
 
 class SalesforceCRM(CRM):
@@ -111,7 +112,7 @@ class SalesforceCRM(CRM):
             return tuple(records.opportunity(row, fields) for row in rows)
         except (KeyError, TypeError, ValueError) as exc:
             raise CRMError(f"Salesforce returned an Opportunity the connector cannot read: {exc}",
-                           retriable=True, code="UNEXPECTED_REPLY") from None
+                           kind=ErrorKind.TRANSIENT, code="UNEXPECTED_REPLY") from None
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class SalesforceCRM(CRM):
     def _created_ids(self, chunk: list[Subrequest], reply: object) -> dict[str, str]:
         results = reply.get("compositeResponse") if isinstance(reply, dict) else None
         if not isinstance(results, list):
-            raise CRMError("Salesforce answered a Composite call without compositeResponse", retriable=True,
+            raise CRMError("Salesforce answered a Composite call without compositeResponse", kind=ErrorKind.TRANSIENT,
                            code="UNEXPECTED_REPLY")
         by_reference = {r.get("referenceId"): r for r in results if isinstance(r, dict)}
         failures: list[tuple[Subrequest, SalesforceProblem]] = []
@@ -149,7 +150,7 @@ class SalesforceCRM(CRM):
             result = by_reference.get(subrequest.reference)
             if result is None:
                 raise CRMError(f"Salesforce's Composite reply says nothing about {subrequest.what}",
-                               retriable=True, code="UNEXPECTED_REPLY")
+                               kind=ErrorKind.TRANSIENT, code="UNEXPECTED_REPLY")
             status = int(result.get("httpStatusCode") or 0)
             if status >= 400:
                 failures.append((subrequest, SalesforceProblem.from_body(result.get("body"), status)))
@@ -161,7 +162,7 @@ class SalesforceCRM(CRM):
             return {s.reference: str(by_reference[s.reference]["body"]["id"])
                     for s in chunk if s.kind != "fields"}
         except (KeyError, TypeError):
-            raise CRMError("Salesforce's Composite reply lacks the Id of a created record", retriable=True,
+            raise CRMError("Salesforce's Composite reply lacks the Id of a created record", kind=ErrorKind.TRANSIENT,
                            code="UNEXPECTED_REPLY") from None
 
     def _upload_separately(self, opportunity_id: str, upload: FileUpload) -> str:
@@ -235,7 +236,7 @@ class SalesforceCRM(CRM):
             try:
                 reply = read_reply(parts, self._post_composite(what, payload(parts)))
             except CRMError as exc:
-                outcomes.update({p.index: CRMError(exc.message, retriable=exc.retriable, code=exc.code)
+                outcomes.update({p.index: CRMError(exc.message, kind=exc.kind, code=exc.code)
                                  for p in parts})
                 parts = []
                 break
@@ -275,5 +276,5 @@ def _require_id(value: str, sobject: str) -> None:
 
 
 def _lacks_an_id(what: str) -> CRMError:
-    return CRMError(f"Salesforce's Composite reply to {what} lacks the Id of a created record", retriable=True,
-                    code="UNEXPECTED_REPLY")
+    return CRMError(f"Salesforce's Composite reply to {what} lacks the Id of a created record",
+                    kind=ErrorKind.TRANSIENT, code="UNEXPECTED_REPLY")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.ports.crm import CRMError
+from connector.ports.errors import ErrorKind
 
 REPEAT_AT_ONCE = frozenset({"UNABLE_TO_LOCK_ROW"})  # the write was rolled back; the lock clears in moments
 BACK_OFF = frozenset({"REQUEST_LIMIT_EXCEEDED"})  # repeating now only burns the allocation
@@ -79,7 +80,7 @@ class TransientSalesforceError(CRMError):
     """A failure worth repeating within the same call (with backoff): row lock, 5xx, dropped connection."""
 
     def __init__(self, message: str, code: str):
-        super().__init__(message, retriable=True, code=code)
+        super().__init__(message, kind=ErrorKind.TRANSIENT, code=code)
 
 
 def to_crm_error(problem: SalesforceProblem, what: str,
@@ -94,8 +95,9 @@ def to_crm_error(problem: SalesforceProblem, what: str,
     if problem.repeat_at_once:
         return TransientSalesforceError(text, problem.code)
     if problem.code in BACK_OFF:
-        return CRMError(text, code=problem.code, backpressure=True)
-    return CRMError(text, retriable=problem.code == "INVALID_SESSION_ID", code=problem.code)
+        return CRMError(text, code=problem.code, kind=ErrorKind.BACKPRESSURE)
+    kind = ErrorKind.TRANSIENT if problem.code == "INVALID_SESSION_ID" else ErrorKind.PERMANENT
+    return CRMError(text, kind=kind, code=problem.code)
 
 
 def _advice(problem: SalesforceProblem, field_settings: Mapping[str, str]) -> str:

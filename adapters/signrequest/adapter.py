@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from adapters.signrequest.callbacks import parse_callback
-from adapters.transport.http import ProviderHttp, RetryPolicy
+from adapters.transport.http import PROVIDER_CALLS, ProviderHttp
 from connector.ports.blobs import DEFAULT_SPOOL_BYTES, Blob, json_body
 from connector.ports.provider import (
     ProviderCapabilities,
@@ -37,6 +37,7 @@ from connector.ports.provider import (
     SigningState,
     WebhookEvent,
 )
+from connector.ports.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class SignRequestProvider(SigningProvider):
                  download_hosts: Sequence[str] = DEFAULT_DOWNLOAD_HOSTS, require_https_downloads: bool = True,
                  session: requests.Session | None = None, timeout: float = 30.0,
                  clock: Callable[[], float] = time.time, replay_window_seconds: int = 900,
-                 max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES, retry: RetryPolicy | None = None,
+                 max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES, retry: RetryPolicy = PROVIDER_CALLS,
                  retry_wait_initial: float | None = None, spool_bytes: int = DEFAULT_SPOOL_BYTES):
         self._token = api_token
         self.from_email = from_email

@@ -12,21 +12,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import requests
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-    wait_random,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.stop import stop_base
 
 from connector.ports.blobs import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobTooLarge, BlobWriter
@@ -41,6 +33,7 @@ from connector.ports.provider import (
     ProviderTransientError,
     ProviderValidationError,
 )
+from connector.ports.retry import RetryPolicy
 from connector.ports.send_deadline import SendWindowClosed, check_may_send
 
 log = logging.getLogger(__name__)
@@ -54,37 +47,22 @@ _MAX_DETAIL = 500
 _MAX_REDIRECTS = 3
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How idempotent calls are retried on transient failures and rate limits.
+# Idempotent provider calls: a few quick tries inside the call. A Retry-After longer than the cap is not slept
+# through here: the error goes back to the job, whose backoff honours `retry_after`.
+PROVIDER_CALLS = RetryPolicy(attempts=4, base_delay=0.5, cap=20.0, jitter=0.5)
+_MAX_TOTAL_WAIT = 60.0  # seconds since the first try, after which an idempotent call is not tried again
 
-    Waits grow exponentially from `wait_initial` (plus up to `wait_initial` of jitter) and never exceed
-    `wait_max`. A Retry-After longer than `wait_max` is not slept through here: the error goes back to
-    the caller, whose scheduler honours `retry_after`. Retrying stops after `max_attempts` attempts or
-    once `max_total_delay` seconds have passed since the first one.
-    """
 
-    max_attempts: int = 4
-    wait_initial: float = 0.5
-    wait_max: float = 20.0
-    max_total_delay: float = 60.0
-
-    def retrying(self, sleep: Callable[[float], None] = time.sleep) -> Retrying:
-        return Retrying(
-            retry=retry_if_exception(_worth_repeating),
-            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_total_delay)
-            | _stop_if_asked_to_wait_longer_than(self.wait_max),
-            wait=self._wait,
-            sleep=sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-
-    def _wait(self, state: RetryCallState) -> float:
-        exponential = wait_exponential(multiplier=self.wait_initial, max=self.wait_max)
-        planned = (exponential + wait_random(0, self.wait_initial))(state)
-        asked = _retry_after_of(state)
-        return min(max(planned, asked or 0.0), self.wait_max)
+def _retrying(policy: RetryPolicy, sleep: Callable[[float], None]) -> Retrying:
+    return Retrying(
+        retry=retry_if_exception(_worth_repeating),
+        stop=stop_after_attempt(policy.attempts) | stop_after_delay(_MAX_TOTAL_WAIT)
+        | _stop_if_asked_to_wait_longer_than(policy.cap),
+        wait=lambda state: policy.delay(state.attempt_number, asked=_retry_after_of(state)),
+        sleep=sleep,
+        before_sleep=_log_retry,
+        reraise=True,
+    )
 
 
 class _stop_if_asked_to_wait_longer_than(stop_base):  # noqa: N801 - named like tenacity's own stop conditions
@@ -180,7 +158,7 @@ class ProviderHttp:
 
     def __init__(self, *, provider: str, base_url: str, auth_header: str,
                  session: requests.Session | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, wait_initial: float | None = None,
+                 retry: RetryPolicy = PROVIDER_CALLS, wait_initial: float | None = None,
                  describe_error: Callable[[requests.Response], str] | None = None,
                  sleep: Callable[[float], None] = time.sleep, spool_bytes: int = DEFAULT_SPOOL_BYTES):
         self.provider = provider
@@ -188,9 +166,7 @@ class ProviderHttp:
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        if wait_initial is not None:
-            self.retry = replace(self.retry, wait_initial=wait_initial)
+        self.retry = retry if wait_initial is None else replace(retry, base_delay=wait_initial)
         self._auth_header = auth_header
         self._secrets = _secret_parts(auth_header)
         self._describe = describe_error or (lambda response: response.text)
@@ -209,7 +185,7 @@ class ProviderHttp:
             idempotent = method.upper() in ("GET", "HEAD")
         if not idempotent:
             return self._once(method, path, **kwargs)
-        for attempt in self.retry.retrying(self._sleep):
+        for attempt in _retrying(self.retry, self._sleep):
             with attempt:
                 return self._once(method, path, **kwargs)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

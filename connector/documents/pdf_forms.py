@@ -13,6 +13,8 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PdfReadError
 from pypdf.generic import NameObject
 
+from connector.ports.errors import ConnectorError, ErrorKind
+
 # Invisible direction marks (CLDR puts them in Hebrew and Arabic amounts) that the templates' WinAnsi
 # Helvetica cannot encode, and the narrow no-break space, which it draws as an ordinary one.
 _UNDRAWABLE = str.maketrans({"\u200e": None, "\u200f": None, "\u061c": None, "\u202f": "\u00a0"})
@@ -21,12 +23,10 @@ _FIELD_KINDS = {"/Tx": "text", "/Btn": "button or checkbox", "/Ch": "choice list
 READ_ERRORS = (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError)
 
 
-class TemplateError(Exception):
+class TemplateError(ConnectorError):
     """The template cannot be read or filled; `message` says why."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    kind = ErrorKind.BAD_INPUT
 
 
 def form_fields(content: bytes) -> dict[str, str]:

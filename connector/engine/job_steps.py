@@ -22,16 +22,18 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from connector.documents.selection import PdfLimits
 from connector.engine.planner import plan_request
 from connector.engine.reminders import connector_reminders
 from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
-from connector.ports.errors import PreparationError
+from connector.ports.errors import ConnectorError, ErrorKind, PreparationError
 from connector.ports.provider import (
     ProviderError,
     RequestRef,
@@ -41,8 +43,9 @@ from connector.ports.provider import (
     SigningRequestSpec,
     SigningState,
 )
+from connector.ports.retry import RetryPolicy
 from connector.ports.send_deadline import sending_until
-from connector.store import Job, JobState, LeaseLost, Store
+from connector.store import Effect, Job, JobState, LeaseLost, PendingEffect, Reminder, RequestState, Store
 from connector.store.codec import opportunity_from_json
 from connector.writeback.outcomes import Status, WritebackBuilder
 from mappings.models import Rule
@@ -50,14 +53,25 @@ from mappings.models import Rule
 log = logging.getLogger(__name__)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+# A job's backoff between attempts of a step; the daemon sets attempts and base delay from the settings.
+JOB_RETRY = RetryPolicy(attempts=8, base_delay=5.0, cap=3600.0, jitter=0.25)
 
-_ADVICE = {
-    "authentication": "check the provider's API credentials in the connector settings",
-    "quota": "top up the provider account (no signing credits or quota left)",
-    "validation": "correct the data named above on the opportunity or in the mapping",
-    "not_found": "the request no longer exists at the provider",
+
+class _Next(Enum):
+    """What a step that failed leads to."""
+
+    REFUSE = "refuse"  # the error is written back to the opportunity; the job ends
+    STOP = "stop"      # refuse while nothing is sent yet; once it is, park the job for an administrator
+    RETRY = "retry"    # the step again after the backoff: a failed attempt, parked after the last one
+    WAIT = "wait"      # the step again when asked (Retry-After): not a failed attempt
+
+
+_ON_FAILURE = {
+    ErrorKind.BAD_INPUT: _Next.REFUSE,
+    ErrorKind.CONFIG: _Next.STOP,
+    ErrorKind.PERMANENT: _Next.STOP,
+    ErrorKind.TRANSIENT: _Next.RETRY,
+    ErrorKind.BACKPRESSURE: _Next.WAIT,
 }
 
 
@@ -65,8 +79,7 @@ _ADVICE = {
 class EngineOptions:
     callback_base_url: str
     status_check_interval: timedelta = timedelta(minutes=30)
-    max_attempts: int = 8
-    retry_base_seconds: float = 5.0
+    retry: RetryPolicy = JOB_RETRY
     lease_seconds: float = 300.0
     pdf_limits: PdfLimits = PdfLimits()
     templates_dir: Path | None = None  # what rules' template paths are relative to: the mapping file's folder
@@ -144,13 +157,13 @@ class Engine:
         """Extend the lease of every job this engine holds (claimed, waiting for a worker or in a step): while
         this process lives, no other worker takes its jobs, however long a call takes. Returns how many."""
         with self._held_lock:
-            held = {job_id: job for job_id, job in self._held.items() if job.lease_token}
+            held = {job_id: (job, job.lease_token) for job_id, job in self._held.items() if job.lease_token}
         if not held:
             return 0
         until = self.clock() + timedelta(seconds=self.options.lease_seconds)
-        renewed = self.store.renew_leases({job_id: job.lease_token for job_id, job in held.items()}, until)
+        renewed = self.store.renew_leases({job_id: token for job_id, (_, token) in held.items()}, until)
         for job_id in renewed:
-            held[job_id].lease_until = until
+            held[job_id][0].lease_until = until
         return len(renewed)
 
     def _advance(self, job: Job, just_claimed: bool) -> None:
@@ -160,19 +173,22 @@ class Engine:
         if job.state.is_terminal or job.next_run_at > self.clock():
             self.store.save_job(job, release=True)
             return
+        rule: Rule | None = None  # the rule as it was when the job started: validated once, for all its steps
         while True:
             if job.cancel_reason and job.state in (JobState.NEW, JobState.SENT, JobState.AWAITING):
                 job.state = JobState.CANCELLING
             before = job.state
             try:
-                self._steps[job.state](job)
+                if rule is None:
+                    rule = Rule.model_validate(job.rule)
+                self._steps[job.state](job, rule)
             except LeaseLost:
                 raise
             except _PutOff:
                 self.store.save_job(job, release=True)
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
-                self._on_failure(job, exc)
+                self._on_failure(job, exc, rule)
                 self.store.save_job(job, release=True)
                 return
             job.attempts = 0
@@ -183,72 +199,72 @@ class Engine:
             self.store.save_job(job, release=True)
             return
 
-    def _on_failure(self, job: Job, exc: Exception) -> None:
-        if isinstance(exc, PreparationError):
-            log.warning("job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, exc.message)
-            job.last_error, job.state, job.outcome = exc.message, JobState.FAILING, "failed"
-            job.next_run_at = self.clock()
+    def _on_failure(self, job: Job, exc: Exception, rule: Rule | None) -> None:
+        kind = exc.kind if isinstance(exc, ConnectorError) else ErrorKind.TRANSIENT
+        next_move = _ON_FAILURE[kind]
+        refuse = next_move is _Next.REFUSE or (next_move is _Next.STOP and job.state == JobState.NEW)
+        if refuse and isinstance(exc, ConnectorError):
+            self._refuse(job, exc)
             return
-        if isinstance(exc, ProviderError) and not exc.retriable and job.state == JobState.NEW:
-            message = f"{self._label(job.provider)}: {exc.message} — {_ADVICE.get(exc.kind, 'see the logs')}."
-            log.error("job %s (opportunity %s): %s", job.id, job.opportunity_id, message)
-            job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
-            job.next_run_at = self.clock()
-            return
-        if isinstance(exc, CRMError) and not exc.retriable and job.state == JobState.NEW:
-            # Reading the opportunity's files failed for good (deleted file, no access): bad input.
-            job.last_error, job.state, job.outcome = f"Salesforce: {exc.message}", JobState.FAILING, "failed"
-            job.next_run_at = self.clock()
-            return
-        retriable = getattr(exc, "retriable", True) if isinstance(exc, ProviderError | CRMError) else True
-        backpressure = isinstance(exc, ProviderError | CRMError) and exc.backpressure
-        if not backpressure:  # a 429 asks us to come back later: it is not a failed attempt
+        if next_move is not _Next.WAIT:
             job.attempts += 1
-        if job.pending_effect and "effect_marked_at" in (job.request_ref or {}):
+        if job.pending_effect and job.request.effect_marked_at is not None:
             # This worker sends nothing more for it: whatever is on its way lands within the client timeout.
-            job.request_ref = {**(job.request_ref or {}), "effect_marked_at": self.clock().isoformat()}
+            job.request = replace(job.request, effect_marked_at=self.clock())
         if job.state != JobState.FAILING:  # there, last_error is the refusal still to be written to Salesforce
             job.last_error = str(exc) or type(exc).__name__
-        if not retriable or job.attempts >= self.options.max_attempts:
+        retry = self.options.retry
+        if next_move is _Next.STOP or retry.exhausted(job.attempts):
             log.error("job %s (opportunity %s) parked in state %s after %d attempt(s): %s",
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
-            if isinstance(exc, ProviderError):
-                self._report_parked(job, exc)
+            if isinstance(exc, ProviderError) and rule is not None:
+                self._report_parked(job, exc, rule)
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             return
-        delay = getattr(exc, "retry_after", None) or self.options.retry_base_seconds * 2 ** max(job.attempts - 1, 0)
-        delay = min(delay, 3600) * random.uniform(1.0, 1.25)
+        asked = exc.retry_after if isinstance(exc, ConnectorError) else None
+        delay = retry.delay(job.attempts, asked=asked)
         log.warning("job %s (opportunity %s) will retry step %s in %.0fs: %s",
                     job.id, job.opportunity_id, job.state, delay, str(exc) or type(exc).__name__,
-                    exc_info=not isinstance(exc, ProviderError | CRMError))
+                    exc_info=not isinstance(exc, ConnectorError))
         job.next_run_at = self.clock() + timedelta(seconds=delay)
+
+    def _refuse(self, job: Job, exc: ConnectorError) -> None:
+        """Nothing was sent, or the input is bad: the error goes to the opportunity (FAILING), never retried."""
+        if isinstance(exc, ProviderError):
+            message = f"{self._label(job.provider)}: {exc.message} — {exc.advice}."
+        elif isinstance(exc, CRMError):  # reading the opportunity's files failed for good (deleted, no access)
+            message = f"Salesforce: {exc.message}"
+        else:
+            message = exc.message
+        log.log(logging.WARNING if exc.kind is ErrorKind.BAD_INPUT else logging.ERROR,
+                "job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, message)
+        job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
+        job.next_run_at = self.clock()
 
     # --- steps -----------------------------------------------------------------------------
 
-    def _send(self, job: Job) -> None:
+    def _send(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
             return
         provider = self._provider(job)
         ref = None
-        if job.pending_effect == "create":
+        if job.pending_effect is Effect.CREATE:
             self._wait_until_settled(job, self.options.create_settle)
             ref = provider.find_by_external_id(job.id)
             if ref:
                 log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
                 provider.resume(ref)
         if ref is None:
-            spec = self._build_request(job, provider)
-            with self._effect(job, "create"):
+            spec = self._build_request(job, rule, provider)
+            with self._effect(job, Effect.CREATE):
                 try:
                     ref = provider.create(spec)
                 except ProviderError as exc:
                     if exc.nothing_sent:  # refused before it was processed: there is nothing to look for
                         self._forget_effect(job)
                     raise
-        job.request_id = ref.request_id
-        job.request_ref = {**(job.request_ref or {}), "provider": ref.provider, "request_id": ref.request_id,
-                           "details": dict(ref.details)}
+        self._keep_ref(job, ref)
         job.pending_effect = None
         job.sent_at = self.clock()
         job.provider_state = SigningState.SENT.value
@@ -256,7 +272,7 @@ class Engine:
         log.info("job %s: sent %s request %s for opportunity %s",
                  job.id, job.provider, ref.request_id, job.opportunity_id)
 
-    def _report_parked(self, job: Job, exc: ProviderError) -> None:
+    def _report_parked(self, job: Job, exc: ProviderError, rule: Rule) -> None:
         """A sent request whose job stops on a provider failure (a signed file too large to take, say) would
         leave the opportunity saying "Sent" for ever: tell the rep on the record. Best effort, and a field
         write only, so repeating it is harmless; the job is parked whether or not it lands."""
@@ -265,14 +281,14 @@ class Engine:
                    f"{exc.message}. The connector stopped this signing (job {job.id}); an administrator can "
                    f"resume it once the cause is fixed: run_connector.py retry {job.id}")
         try:
-            self.crm.apply(self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=message))
+            self.crm.apply(self.writebacks.for_rule(rule).failed(opportunity_id=job.opportunity_id, message=message))
         except Exception as write_error:  # noqa: BLE001 - the job is parked and logged either way
             log.error("job %s: could not write the error to opportunity %s: %s", job.id, job.opportunity_id,
                       write_error)
 
-    def _build_request(self, job: Job, provider: SigningProvider) -> SigningRequestSpec:
+    def _build_request(self, job: Job, rule: Rule, provider: SigningProvider) -> SigningRequestSpec:
         spec, _ = plan_request(
-            Rule.model_validate(job.rule), opportunity_from_json(job.opportunity),
+            rule, opportunity_from_json(job.opportunity),
             download=self.crm.download_file, capabilities=provider.capabilities,
             provider_label=provider.display_name, limits=self.options.pdf_limits, external_id=job.id,
             callback_url=f"{self.options.callback_base_url}{provider.callback_path()}",
@@ -280,32 +296,31 @@ class Engine:
         )
         # What was sent is kept with the job: the later writebacks name these titles and signers, and the
         # signed downloads are capped relative to its size.
-        job.request_ref = {"titles": [d.title for d in spec.documents], "signers": [s.email for s in spec.signers],
-                           "sent_bytes": sum(d.size for d in spec.documents)}
         in_order = sorted(spec.signers, key=lambda s: s.order)
         embedded = [s.email for s in in_order if s.delivery == SignerDelivery.EMBEDDED]
-        if embedded:
+        job.request = RequestState(
+            titles=tuple(d.title for d in spec.documents), signers=tuple(s.email for s in spec.signers),
+            sent_bytes=sum(d.size for d in spec.documents),
             # One signing-URL field per opportunity: the first embedded signer in signing order gets it.
-            job.request_ref["embedded_signer"] = embedded[0]
+            embedded_signer=embedded[0] if embedded else None)
         return spec
 
-    def _write_sent(self, job: Job) -> None:
+    def _write_sent(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
             return
-        ref = job.request_ref or {}
-        builder = self._writebacks(job)
+        builder = self.writebacks.for_rule(rule)
         signing_url, problem = self._signing_url(job, builder)
         writeback = builder.sent(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
-            provider_label=self._label(job.provider), titles=ref.get("titles", []),
-            signers=ref.get("signers", []), sent_at=job.sent_at or self.clock(),
+            provider_label=self._label(job.provider), titles=job.request.titles,
+            signers=job.request.signers, sent_at=job.sent_at or self.clock(),
             signing_url=signing_url, problem=problem,
         )
-        self._apply(job, "writeback:sent", writeback)
+        self._apply(job, Effect.WRITEBACK_SENT, writeback)
         job.state = JobState.AWAITING
         self._plan_status_check(job, self._safety_net_time())
 
-    def _check_status(self, job: Job) -> None:
+    def _check_status(self, job: Job, rule: Rule) -> None:
         # A safety-net check takes at most its share of the provider's rate limit; one a callback woke, any turn.
         with background_calls() if self._is_safety_net_check(job) else nullcontext():
             status = self._provider(job).get_status(self._ref(job))
@@ -313,7 +328,7 @@ class Engine:
             self._take_outcome(job, status)
         else:
             job.provider_state = status.state.value
-            reminder_due = self._remind_if_due(job)
+            reminder_due = self._remind_if_due(job, rule)
             check_at = self._safety_net_time()
             self._plan_status_check(job, check_at if reminder_due is None else min(check_at, reminder_due))
 
@@ -325,7 +340,7 @@ class Engine:
         else:
             job.state, job.outcome = JobState.CLOSING, status.state.value
             job.decline_reason = status.decline_reason
-            job.request_ref = {**(job.request_ref or {}), "declined_by": status.declined_by}
+            job.request = replace(job.request, declined_by=status.declined_by)
         job.next_run_at = self.clock()
 
     def _safety_net_time(self) -> datetime:
@@ -336,33 +351,33 @@ class Engine:
         """Check the status at `at` unless an event wakes the job earlier; the planned time is kept so that
         the check can tell whether it is the safety net (background work) or was woken by a callback."""
         job.next_run_at = at
-        job.request_ref = {**(job.request_ref or {}), "status_check_at": at.isoformat()}
+        job.request = replace(job.request, status_check_at=at)
 
     def _is_safety_net_check(self, job: Job) -> bool:
-        planned = (job.request_ref or {}).get("status_check_at")
-        return planned is not None and job.next_run_at >= datetime.fromisoformat(planned)
+        planned = job.request.status_check_at
+        return planned is not None and job.next_run_at >= planned
 
-    def _remind_if_due(self, job: Job) -> datetime | None:
+    def _remind_if_due(self, job: Job, rule: Rule) -> datetime | None:
         """Send the reminder that is due, if the connector sends this rule's reminders; return the next one's time."""
         provider = self._provider(job)
-        plan = connector_reminders(Rule.model_validate(job.rule), provider.capabilities)
+        plan = connector_reminders(rule, provider.capabilities)
         if plan is None or job.sent_at is None:
             return None
         sent_at = job.sent_at if job.sent_at.tzinfo else job.sent_at.replace(tzinfo=UTC)
-        if (job.pending_effect or "").startswith("reminder:"):
+        if isinstance(job.pending_effect, Reminder):
             job.pending_effect = None  # interrupted after it was counted: it counts as sent, never sent twice
-        sent_so_far = int((job.request_ref or {}).get("reminders_sent", 0))
+        sent_so_far = job.request.reminders_sent
         due = plan.next_due(sent_at, sent_so_far)
         if due is None or due > self.clock():
             return due
-        job.request_ref = {**(job.request_ref or {}), "reminders_sent": sent_so_far + 1}
+        job.request = replace(job.request, reminders_sent=sent_so_far + 1)
         try:
-            with self._effect(job, f"reminder:{sent_so_far + 1}"):
+            with self._effect(job, Reminder(sent_so_far + 1)):
                 provider.send_reminder(self._ref(job))
         except ProviderError as exc:
             job.pending_effect = None
             if exc.nothing_sent:  # refused before it was processed: tried again at the retry
-                job.request_ref = {**job.request_ref, "reminders_sent": sent_so_far}
+                job.request = replace(job.request, reminders_sent=sent_so_far)
                 raise
             # Refused, or perhaps sent (a timeout, a reset): it counts as sent. A missing reminder beats a doubled one.
             log.warning("job %s: reminder %d perhaps not sent: %s", job.id, sent_so_far + 1, exc)
@@ -371,34 +386,33 @@ class Engine:
         log.info("job %s: reminder %d of %d sent for request %s", job.id, sent_so_far + 1, plan.count, job.request_id)
         return plan.next_due(sent_at, sent_so_far + 1)
 
-    def _complete(self, job: Job) -> None:
+    def _complete(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
             return
         provider, ref = self._provider(job), self._ref(job)
-        limit = self.options.download_limit((job.request_ref or {}).get("sent_bytes"))
+        limit = self.options.download_limit(job.request.sent_bytes)
         signed = provider.download_signed(ref, max_bytes=limit)
         evidence = provider.download_evidence(ref, max_bytes=limit)
-        titles = (job.request_ref or {}).get("titles") or [f.filename for f in signed]
+        titles = job.request.titles or tuple(f.filename for f in signed)
         completed_at = job.completed_at or self.clock()
-        writeback = self._writebacks(job).completed(
+        writeback = self.writebacks.for_rule(rule).completed(
             opportunity_id=job.opportunity_id, request_id=job.request_id or "",
             provider_label=self._label(job.provider), titles=titles[: len(signed)],
             signed=[f.blob for f in signed], evidence=evidence.blob, completed_at=completed_at,
         )
         job.completed_at = completed_at
-        self._apply(job, "writeback:completed", writeback)
+        self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
         job.state, job.outcome = JobState.DONE, "completed"
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
 
-    def _close(self, job: Job) -> None:
+    def _close(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
             return
-        ref = job.request_ref or {}
-        common = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
-                  "provider_label": self._label(job.provider), "titles": ref.get("titles", [])}
-        builder = self._writebacks(job)
+        common: dict[str, Any] = {"opportunity_id": job.opportunity_id, "request_id": job.request_id or "",
+                  "provider_label": self._label(job.provider), "titles": job.request.titles}
+        builder = self.writebacks.for_rule(rule)
         if job.outcome == SigningState.DECLINED.value:
-            writeback = builder.declined(**common, declined_by=ref.get("declined_by"), reason=job.decline_reason)
+            writeback = builder.declined(**common, declined_by=job.request.declined_by, reason=job.decline_reason)
         elif job.outcome == SigningState.EXPIRED.value:
             writeback = builder.ended(**common, status=Status.EXPIRED, explanation=(
                 "The signing request expired before everyone signed. Move the opportunity to the stage "
@@ -411,35 +425,36 @@ class Engine:
         else:
             writeback = builder.ended(**common, status=Status.ERROR, explanation=(
                 f"{common['provider_label']} reported that the request failed."))
-        self._apply(job, "writeback:closed", writeback)
+        self._apply(job, Effect.WRITEBACK_CLOSED, writeback)
         job.state = JobState.DONE
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
 
-    def _cancel(self, job: Job) -> None:
+    def _cancel(self, job: Job, rule: Rule) -> None:
         provider = self._provider(job)
-        if job.request_ref is None or "request_id" not in job.request_ref:
-            if job.pending_effect == "create":
+        if job.request.request_id is None:
+            if job.pending_effect is Effect.CREATE:
                 self._wait_until_settled(job, self.options.create_settle)
-            found = provider.find_by_external_id(job.id) if job.pending_effect == "create" else None
+            found = provider.find_by_external_id(job.id) if job.pending_effect is Effect.CREATE else None
             if found is None:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
                 job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
                 return
-            job.request_id = found.request_id
-            job.request_ref = {**(job.request_ref or {}), "provider": found.provider,
-                               "request_id": found.request_id, "details": dict(found.details)}
+            self._keep_ref(job, found)
         ref = self._ref(job)
         job.pending_effect = None
         status = provider.get_status(ref)
         if not status.state.is_final:
             try:
                 provider.cancel(ref)
-                status = None
             except ProviderError as exc:
-                status = None if exc.retriable else provider.get_status(ref)  # did it end meanwhile?
-                if status is None or not status.state.is_final:
+                if exc.retriable:
                     raise
-        if status is not None and status.state != SigningState.CANCELLED:
+                status = provider.get_status(ref)  # did it end meanwhile?
+                if not status.state.is_final:
+                    raise
+            else:
+                status = RequestStatus(state=SigningState.CANCELLED)
+        if status.state != SigningState.CANCELLED:
             # It ended before the cancel reached it (its callback lost or late): what happened is what is written
             # back, the signed documents included.
             log.info("job %s: request %s had already ended as %s; not cancelled", job.id, job.request_id,
@@ -450,24 +465,21 @@ class Engine:
         job.next_run_at = self.clock()
         log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
 
-    def _write_failure(self, job: Job) -> None:
+    def _write_failure(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
             return
-        writeback = self._writebacks(job).failed(opportunity_id=job.opportunity_id, message=job.last_error or "")
-        self._apply(job, "writeback:failed", writeback)
+        writeback = self.writebacks.for_rule(rule).failed(opportunity_id=job.opportunity_id,
+                                                          message=job.last_error or "")
+        self._apply(job, Effect.WRITEBACK_FAILED, writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
 
     # --- helpers ---------------------------------------------------------------------------
-
-    def _writebacks(self, job: Job) -> WritebackBuilder:
-        """Field names and stage moves of the rule as it was when the job started."""
-        return self.writebacks.for_rule(Rule.model_validate(job.rule))
 
     def _signing_url(self, job: Job, builder: WritebackBuilder) -> tuple[str | None, str | None]:
         """(link, problem): the embedded signer's signing link, asked of the provider (a read, so safe to
         repeat after a crash). A lasting refusal does not hold up the request: "Sent" is written with
         the problem in the last-error field instead."""
-        email = (job.request_ref or {}).get("embedded_signer")
+        email = job.request.embedded_signer
         if not email or not builder.field_names.get("signing_url"):
             return None, None
         try:
@@ -480,10 +492,10 @@ class Engine:
                           f"Open request {job.request_id} at {self._label(job.provider)} to get the link.")
 
     @contextmanager
-    def _effect(self, job: Job, effect: str) -> Iterator[None]:
+    def _effect(self, job: Job, effect: PendingEffect) -> Iterator[None]:
         """Mark `effect` on the job and commit, then let its write requests leave while the job's lease lasts."""
         job.pending_effect = effect
-        job.request_ref = {**(job.request_ref or {}), "effect_marked_at": self.clock().isoformat()}
+        job.request = replace(job.request, effect_marked_at=self.clock())
         self._save(job)
         if job.lease_token is None:  # advanced without a claim (tests): nobody else can take it over
             yield
@@ -499,14 +511,13 @@ class Engine:
 
     def _unmark_time(self, job: Job) -> None:
         """The effect may have happened in part (look before repeating it), but nothing of it is on its way."""
-        job.request_ref = {k: v for k, v in (job.request_ref or {}).items() if k != "effect_marked_at"}
+        job.request = replace(job.request, effect_marked_at=None)
 
     def _wait_until_settled(self, job: Job, settle: timedelta) -> None:
         """Put the step off (_PutOff) while the effect marked on the job may still be on its way: sent by a
         process that died, or by one whose call outlived its lease. Looking sooner could miss it."""
-        ref = job.request_ref or {}
-        marked = ref.get("effect_marked_at") or ref.get("create_marked_at")  # the latter: kept by 0.1 versions
-        last_sent = [_aware(datetime.fromisoformat(marked))] if marked else []
+        marked = job.request.effect_marked_at
+        last_sent = [marked] if marked else []
         if job.taken_over_at is not None:
             last_sent.append(job.taken_over_at)
         if not last_sent:  # nothing on its way (or marked by a version that did not keep the time)
@@ -529,7 +540,7 @@ class Engine:
                  job.id, job.state, wait.total_seconds())
         return True
 
-    def _apply(self, job: Job, effect: str, writeback: Writeback) -> None:
+    def _apply(self, job: Job, effect: Effect, writeback: Writeback) -> None:
         if job.pending_effect == effect:
             self._wait_until_settled(job, self.options.writeback_settle)
             writeback = self.crm.missing_parts(writeback)
@@ -559,5 +570,12 @@ class Engine:
         return provider.display_name if provider else name
 
     def _ref(self, job: Job) -> RequestRef:
-        ref = job.request_ref or {}
-        return RequestRef(provider=ref["provider"], request_id=ref["request_id"], details=ref.get("details", {}))
+        request = job.request
+        if request.provider is None or request.request_id is None:
+            raise LookupError(f"job {job.id} has no request at the provider")
+        return RequestRef(provider=request.provider, request_id=request.request_id, details=request.details)
+
+    @staticmethod
+    def _keep_ref(job: Job, ref: RequestRef) -> None:
+        job.request_id = ref.request_id
+        job.request = replace(job.request, provider=ref.provider, request_id=ref.request_id, details=dict(ref.details))

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from connector.ports.errors import ConnectorError, ErrorKind
 from connector.ports.provider import Blob, TitledFile
 
 
@@ -119,19 +120,15 @@ class WritebackResult:
 NOT_SENT = "NOT_SENT"  # CRMError.code of a write that never left: it would have been past its effect's deadline
 
 
-class CRMError(Exception):
-    """A Salesforce failure. `retriable` says whether trying again can help; `backpressure`, that Salesforce (or
-    our own deadline) refused the call before it was processed and it should simply be made later, without
-    counting as a failed attempt; `retry_after`, how long to wait first (seconds), when known."""
+class CRMError(ConnectorError):
+    """A Salesforce failure; `kind` says whether trying again can help (transient), or whether Salesforce (or our
+    own deadline) refused the call before it was processed and it should simply be made later (backpressure).
+    `code` is Salesforce's error code, when it gave one."""
 
-    def __init__(self, message: str, *, retriable: bool = False, code: str | None = None,
-                 backpressure: bool = False, retry_after: float | None = None):
-        super().__init__(message)
-        self.message = message
-        self.retriable = retriable or backpressure
+    def __init__(self, message: str, *, kind: ErrorKind = ErrorKind.PERMANENT, code: str | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message, kind=kind, retry_after=retry_after)
         self.code = code
-        self.backpressure = backpressure
-        self.retry_after = retry_after
 
 
 class CRM(ABC):

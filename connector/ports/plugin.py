@@ -10,11 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from connector.ports.errors import ConnectorError, ErrorKind
 from connector.ports.provider import SigningProvider
 
 
-class ProviderConfigError(Exception):
+class ProviderConfigError(ConnectorError):
     """A provider's settings cannot work (a credential missing, a value it refuses): names the setting."""
+
+    kind = ErrorKind.CONFIG
 
 
 class ProviderSettings(Protocol):

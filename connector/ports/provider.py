@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from connector.ports.blobs import Blob
+from connector.ports.errors import ConnectorError, ErrorKind
 
 __all__ = ["Blob"]  # documents cross both ports as blobs (connector.ports.blobs): in memory, or a file when large
 
@@ -220,21 +221,20 @@ class ProviderCapabilities:
 # --- errors, sorted by what the caller does next -------------------------------------------
 
 
-class ProviderError(Exception):
-    """Base of every provider failure. `retriable` tells the engine whether to try again; `nothing_sent`, that
-    the call certainly had no effect at the provider (refused before it was processed, or never sent), so an
-    operation that failed with it need not be looked for before it is tried again."""
+class ProviderError(ConnectorError):
+    """Base of every provider failure. `nothing_sent`: the call certainly had no effect at the provider (refused
+    before it was processed, or never sent), so an operation that failed with it need not be looked for before
+    it is tried again. `advice`: what an administrator can do, for the message written back."""
 
-    retriable = False
-    kind = "provider"
     nothing_sent = False
-    backpressure = False  # the provider (or our own deadline) asks for the call later: not a failed attempt
+    advice = "see the logs"
 
     def __init__(self, provider: str, message: str, *, retry_after: float | None = None):
-        super().__init__(f"{provider}: {message}")
+        super().__init__(message, retry_after=retry_after)
         self.provider = provider
-        self.message = message
-        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.message}"
 
     def took_effect_perhaps(self) -> ProviderError:
         """This error, no longer claiming that nothing was sent: an operation of several calls raises it from a
@@ -244,33 +244,32 @@ class ProviderError(Exception):
 
 
 class ProviderAuthError(ProviderError):
-    kind = "authentication"
+    kind = ErrorKind.CONFIG
+    advice = "check the provider's API credentials in the connector settings"
 
 
 class ProviderQuotaError(ProviderError):
-    kind = "quota"
+    kind = ErrorKind.CONFIG
+    advice = "top up the provider account (no signing credits or quota left)"
 
 
 class ProviderValidationError(ProviderError):
-    kind = "validation"
+    advice = "correct the data named above on the opportunity or in the mapping"
 
 
 class ProviderNotFound(ProviderError):
-    kind = "not_found"
+    advice = "the request no longer exists at the provider"
 
 
 class ProviderRateLimited(ProviderError):
     """The provider asked us to slow down (429): the call was refused before it was processed."""
 
-    retriable = True
-    kind = "rate_limited"
+    kind = ErrorKind.BACKPRESSURE
     nothing_sent = True
-    backpressure = True
 
 
 class ProviderTransientError(ProviderError):
-    retriable = True
-    kind = "transient"
+    kind = ErrorKind.TRANSIENT
 
 
 class ProviderNotSent(ProviderTransientError):
@@ -283,7 +282,7 @@ class ProviderNotSent(ProviderTransientError):
 class ProviderSendTooLate(ProviderNotSent):
     """The call would have left after its effect's deadline (connector.ports.send_deadline), so it was not sent."""
 
-    backpressure = True
+    kind = ErrorKind.BACKPRESSURE
 
 
 class WebhookRejected(Exception):

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -20,7 +20,7 @@ from adapters.transport.session import make_session, size_pools
 from config.settings import Settings
 from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
-from connector.engine.job_steps import Engine, EngineOptions
+from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
@@ -84,7 +84,8 @@ class Daemon:
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
-                max_attempts=s.max_attempts, retry_base_seconds=s.retry_base_seconds, lease_seconds=s.job_lease_seconds,
+                retry=replace(JOB_RETRY, attempts=s.max_attempts, base_delay=s.retry_base_seconds),
+                lease_seconds=s.job_lease_seconds,
                 pdf_limits=PdfLimits.from_settings(s),
                 templates_dir=s.mappings_path.parent,
                 signed_download_factor=s.signed_download_factor,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from connector.store.pending_effect import PendingEffect
+from connector.store.request_state import RequestState
 
 
 class JobState(StrEnum):
@@ -38,9 +41,9 @@ class Job:
     updated_at: datetime
     outcome: str | None = None
     request_id: str | None = None
-    request_ref: dict | None = None
+    request: RequestState = field(default_factory=RequestState)  # stored in the request_ref column
     provider_state: str | None = None
-    pending_effect: str | None = None
+    pending_effect: PendingEffect | None = None
     decline_reason: str | None = None
     last_error: str | None = None
     attempts: int = 0

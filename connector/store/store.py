@@ -50,6 +50,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from connector.store.events import EventCaps, NewEvent
 from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, SettingRow
+from connector.store.pending_effect import effect_from_text, effect_to_text
+from connector.store.request_state import RequestState
 
 log = logging.getLogger(__name__)
 # PostgreSQL: notified in the transactions that record callbacks or create jobs (connector.runtime.wakeups).
@@ -62,6 +64,7 @@ _TERMINAL = [JobState.DONE.value, JobState.PARKED.value]
 _JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in (
     "cancel_reason", "lease_owner", "lease_until", "id", "entry_key", "rule_id", "rule", "provider",
     "opportunity_id", "opportunity", "created_at", "woken_at")]
+_TYPED_FIELDS = ("request_ref", "pending_effect")  # written from Job.request and Job.pending_effect
 _JOBS = cast(Table, JobRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
 _CAPS = EventCaps()
@@ -321,8 +324,10 @@ class Store:
         the earlier `next_run_at` is kept, so that the wake-up is not overwritten and lost."""
         now = self.now()
         job.updated_at = now
-        params = {f"v_{name}": getattr(job, name) for name in _JOB_FIELDS}
+        params = {f"v_{name}": getattr(job, name) for name in _JOB_FIELDS if name not in _TYPED_FIELDS}
         params["v_state"] = JobState(job.state).value
+        params["v_request_ref"] = job.request.to_json()
+        params["v_pending_effect"] = effect_to_text(job.pending_effect)
         params["v_id"] = job.id
         leased = job.lease_token is not None
         if leased:
@@ -689,8 +694,8 @@ def _to_job(row: JobRow) -> Job:
         id=row.id, entry_key=row.entry_key, rule_id=row.rule_id, rule=row.rule, provider=row.provider,
         opportunity_id=row.opportunity_id, opportunity=row.opportunity, state=JobState(row.state),
         next_run_at=_utc(row.next_run_at), created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
-        outcome=row.outcome, request_id=row.request_id, request_ref=row.request_ref,
-        provider_state=row.provider_state, pending_effect=row.pending_effect,
+        outcome=row.outcome, request_id=row.request_id, request=RequestState.from_json(row.request_ref),
+        provider_state=row.provider_state, pending_effect=effect_from_text(row.pending_effect),
         decline_reason=row.decline_reason, last_error=row.last_error, attempts=row.attempts or 0,
         sent_at=_utc(row.sent_at), completed_at=_utc(row.completed_at), parked_from=row.parked_from,
         cancel_reason=row.cancel_reason, lease_token=row.lease_owner, lease_until=_utc(row.lease_until),

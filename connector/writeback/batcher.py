@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector.ports.crm import CRM, NOT_SENT, Blob, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from connector.ports.errors import ErrorKind
 from connector.ports.send_deadline import SendWindow, current_window, sending_until
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class WritebackBatcher(CRM):
                 if self._in_flight == 0 and self._open is not None:
                     self._seal(self._open)  # the call ahead landed: the batch that filled meanwhile goes now
             if outcomes is None:  # interrupted (SystemExit, say): nobody may be left waiting
-                outcomes = [CRMError("the writeback was interrupted", retriable=True) for _ in batch.tickets]
+                outcomes = [CRMError("the writeback was interrupted", kind=ErrorKind.TRANSIENT) for _ in batch.tickets]
             for ticket, outcome in zip(batch.tickets, outcomes, strict=True):
                 ticket.settle(outcome)
 
@@ -138,7 +139,7 @@ class WritebackBatcher(CRM):
         for index, ticket in enumerate(batch.tickets):
             if ticket.window is not None and ticket.window.closed() is not None:
                 outcomes[index] = CRMError("the writeback was not sent: it waited past its deadline",
-                                           code=NOT_SENT, backpressure=True)
+                                           code=NOT_SENT, kind=ErrorKind.BACKPRESSURE)
             else:
                 going.append(index)
         windows = [w for w in (batch.tickets[i].window for i in going) if w is not None]
@@ -193,9 +194,9 @@ def _own_error(exc: Exception) -> CRMError:
     """A failure of the whole batch, as a separate exception for each caller (one object raised in many
     threads would share its traceback)."""
     if isinstance(exc, CRMError):
-        error = CRMError(exc.message, retriable=exc.retriable, code=exc.code)
+        error = CRMError(exc.message, kind=exc.kind, code=exc.code)
     else:
-        error = CRMError(f"the batched writeback failed: {type(exc).__name__}: {exc}", retriable=True,
+        error = CRMError(f"the batched writeback failed: {type(exc).__name__}: {exc}", kind=ErrorKind.TRANSIENT,
                          code="UNEXPECTED")
     error.__cause__ = exc
     return error

@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from adapters.transport.http import ProviderHttp, RetryPolicy, host_allowed, retry_after_seconds, split_host_pattern
+from adapters.transport.http import ProviderHttp, host_allowed, retry_after_seconds, split_host_pattern
 from connector.ports.provider import (
     ProviderAuthError,
     ProviderQuotaError,
@@ -16,6 +16,7 @@ from connector.ports.provider import (
     ProviderTransientError,
     ProviderValidationError,
 )
+from connector.ports.retry import RetryPolicy
 
 API = "https://api.example.com/v1"
 FILES = ["files.example.com", "*.cdn.example.com"]
@@ -24,7 +25,7 @@ FILES = ["files.example.com", "*.cdn.example.com"]
 def client(sleeps: list[float] | None = None, **policy) -> ProviderHttp:
     recorded = sleeps if sleeps is not None else []
     return ProviderHttp(provider="Example", base_url=f"{API}/", auth_header="ApiKey someone:very-secret-key",
-                        retry=RetryPolicy(wait_initial=0, **policy), sleep=recorded.append)
+                        retry=RetryPolicy(base_delay=0, jitter=0, **policy), sleep=recorded.append)
 
 
 @pytest.mark.parametrize(("header", "seconds"), [
@@ -96,7 +97,7 @@ def test_backoff_is_capped_and_attempts_are_bounded():
     responses.get(f"{API}/things", status=502)
     sleeps: list[float] = []
     with pytest.raises(ProviderTransientError):
-        client(sleeps, max_attempts=3).request("GET", "/things")
+        client(sleeps, attempts=3).request("GET", "/things")
     assert len(responses.calls) == 3 and sleeps == [0.0, 0.0]
 
 
@@ -137,7 +138,7 @@ def test_credentials_are_scrubbed_from_messages_and_logs(caplog):
 def test_status_translation(status, body, error):
     responses.get(f"{API}/things", status=status, body=body, headers={"Retry-After": "999"})
     with pytest.raises(error):
-        client(max_attempts=1).request("GET", "/things")
+        client(attempts=1).request("GET", "/things")
 
 
 @responses.activate

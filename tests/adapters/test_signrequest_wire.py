@@ -15,7 +15,6 @@ import responses
 from responses import matchers
 
 from adapters.signrequest.adapter import SignRequestProvider
-from adapters.transport.http import RetryPolicy
 from connector.ports.blobs import BlobWriter
 from connector.ports.provider import (
     DocumentSpec,
@@ -33,6 +32,7 @@ from connector.ports.provider import (
     SigningState,
     WebhookRejected,
 )
+from connector.ports.retry import RetryPolicy
 
 BASE = "https://acme.signrequest.com/api/v1"
 TOKEN = "sr-secret-token-123"
@@ -481,7 +481,7 @@ def test_a_rate_limited_get_honours_retry_after_then_succeeds():
 def test_rate_limited_error_carries_retry_after(header, expected):
     responses.get(f"{BASE}/documents/{DOC}/", status=429, headers={"Retry-After": header})
     with pytest.raises(ProviderRateLimited) as raised:
-        provider(retry=RetryPolicy(max_attempts=1)).get_status(REF)
+        provider(retry=RetryPolicy(attempts=1)).get_status(REF)
     assert raised.value.retry_after == expected and raised.value.retriable
 
 

@@ -8,7 +8,7 @@ import requests
 import responses
 
 from adapters.salesforce.auth import SalesforceAuthenticator
-from adapters.salesforce.client import RetryPolicy, SalesforceClient
+from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.crm import SalesforceCRM
 
 LOGIN = "https://acme.my.salesforce.com"
@@ -42,7 +42,7 @@ def make_crm(sleeps: Sleeps | None = None, **crm_options) -> SalesforceCRM:
     auth = SalesforceAuthenticator(login_url=LOGIN, flow="client_credentials", client_id=CLIENT_ID,
                                    client_secret=SECRET)
     client = SalesforceClient(auth, session=requests.Session(), api_version="59.0", timeout=12.5,
-                              retry=RetryPolicy(sleep=sleeps if sleeps is not None else Sleeps()))
+                              sleep=sleeps if sleeps is not None else Sleeps())
     return SalesforceCRM(client, today=lambda: TODAY, **crm_options)
 
 

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from connector.ports.crm import CRM, NOT_SENT, CRMError, Opportunity, PollResult, Writeback, WritebackResult
+from connector.ports.errors import ErrorKind
 from connector.ports.provider import (
     Blob,
     ProviderRateLimited,
@@ -108,20 +109,21 @@ class ProviderErrors:
 
 class SalesforceErrors:
     def timeout(self, point: str, seconds: float) -> Exception:
-        return CRMError(f"Salesforce did not answer {point} in time", retriable=True, code="TIMEOUT")
+        return CRMError(f"Salesforce did not answer {point} in time", kind=ErrorKind.TRANSIENT, code="TIMEOUT")
 
     def server_error(self, point: str) -> Exception:
-        return CRMError(f"Salesforce refused {point}: HTTP_503", retriable=True, code="HTTP_503")
+        return CRMError(f"Salesforce refused {point}: HTTP_503", kind=ErrorKind.TRANSIENT, code="HTTP_503")
 
     def rate_limited(self, point: str, retry_after: float) -> Exception:
         return CRMError(f"Salesforce refused {point}: REQUEST_LIMIT_EXCEEDED", code="REQUEST_LIMIT_EXCEEDED",
-                        backpressure=True)
+                        kind=ErrorKind.BACKPRESSURE)
 
     def session_refused(self, point: str) -> Exception:
-        return CRMError(f"Salesforce refused {point}: INVALID_SESSION_ID", retriable=True, code="INVALID_SESSION_ID")
+        return CRMError(f"Salesforce refused {point}: INVALID_SESSION_ID", kind=ErrorKind.TRANSIENT,
+                        code="INVALID_SESSION_ID")
 
     def not_sent(self, point: str, why: str) -> Exception:
-        return CRMError(f"{point} was not sent: {why}", code=NOT_SENT, backpressure=True)
+        return CRMError(f"{point} was not sent: {why}", code=NOT_SENT, kind=ErrorKind.BACKPRESSURE)
 
 
 class FaultyCall:

@@ -76,7 +76,7 @@ def ended_requests_written_back(jobs: list[Job], provider: SimProvider, crm: Sim
         status = crm.fields.get(job.opportunity_id, {}).get(STATUS_FIELD)
         result.expect(status == _STATUS_FOR[state], f"{label}: the opportunity says {status!r}")
         if state == SigningState.COMPLETED:
-            titles = (job.request_ref or {}).get("titles") or []
+            titles = job.request.titles
             attached = {f.title for f in crm.attached.get(job.opportunity_id, [])}
             wanted = [f"{t}{SIGNED_SUFFIX}" for t in titles] + [f"{titles[0]}{EVIDENCE_SUFFIX}" if titles else "?"]
             for title in wanted:

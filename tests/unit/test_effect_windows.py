@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from connector.ports.crm import CRMError
+from connector.ports.errors import ErrorKind
 from connector.ports.provider import ProviderRateLimited, ProviderTransientError, SigningState
 from connector.store import JobState
 
@@ -151,7 +152,7 @@ def test_a_writeback_that_outlives_its_lease_is_not_attached_again_by_the_worker
 
 def test_a_writeback_whose_reply_was_lost_is_completed_without_a_second_copy(world):
     _awaiting_completed(world)
-    world.crm.crash_after_next_apply = CRMError("connection reset", retriable=True)
+    world.crm.crash_after_next_apply = CRMError("connection reset", kind=ErrorKind.TRANSIENT)
     daemon = world.daemon()
     daemon.work()
     [job] = daemon.store.list_jobs()
@@ -184,7 +185,7 @@ def test_a_running_daemon_keeps_the_leases_of_the_jobs_it_holds(world):
 def test_the_refusal_is_written_to_the_opportunity_even_when_writing_it_had_to_be_retried(world):
     world.add_opportunity(email=None)
     world.crm.fail_next_apply = CRMError("could not reach Salesforce for the writeback (ConnectionError)",
-                                         retriable=True)
+                                         kind=ErrorKind.TRANSIENT)
     daemon = world.daemon()
     daemon.run_once()
     world.clock.advance(minutes=5)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connector.ports.crm import CRMError
+from connector.ports.errors import ErrorKind
 from connector.ports.provider import ProviderQuotaError, ProviderTransientError, SigningState
 from connector.store import JobState
 from sandbox.pdfgen import encrypted_pdf
@@ -77,7 +78,7 @@ def test_lost_writeback_response_does_not_attach_twice(world):
     world.daemon().run_once()
     request_id = next(iter(world.provider.requests))
     world.provider.end(request_id, SigningState.COMPLETED)
-    world.crm.crash_after_next_apply = CRMError("timeout", retriable=True)
+    world.crm.crash_after_next_apply = CRMError("timeout", kind=ErrorKind.TRANSIENT)
     world.clock.advance(minutes=37)
     world.daemon().run_once()
     world.clock.advance(minutes=5)

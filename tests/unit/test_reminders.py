@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from connector.engine.reminders import connector_reminders, schedule_for_provider
 from connector.ports.provider import ProviderCapabilities, ProviderRateLimited, ProviderTransientError
-from connector.store import JobState
+from connector.store import JobState, Reminder
 from mappings.loader import MappingError, parse_mapping
 from tests.unit.conftest import RULES
 
@@ -43,8 +45,8 @@ def test_the_connector_sends_each_reminder_once_on_schedule_when_the_provider_ta
 def test_a_reminder_interrupted_after_it_was_counted_is_not_sent_again(world):
     daemon = _awaiting_job(world)
     [job] = daemon.store.list_jobs()
-    job.request_ref = {**job.request_ref, "reminders_sent": 1}
-    job.pending_effect = "reminder:1"
+    job.request = replace(job.request, reminders_sent=1)
+    job.pending_effect = Reminder(1)
     daemon.store.save_job(job)
     assert _after(world, daemon, days=2, hours=1) == []
     [job] = daemon.store.list_jobs()
@@ -62,7 +64,7 @@ def test_a_reminder_the_provider_refused_before_taking_it_is_tried_again(world, 
     _after(world, daemon, days=2, hours=1)
     monkeypatch.undo()
     [job] = daemon.store.list_jobs()
-    assert job.request_ref.get("reminders_sent", 0) == 0 and job.state == JobState.AWAITING
+    assert job.request.reminders_sent == 0 and job.state == JobState.AWAITING
     assert _after(world, daemon, minutes=30) == ["req-1"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from connector.ports.provider import ProviderNotFound, SigningState
 from connector.store import JobState
 from sandbox.pdfgen import text_pdf
@@ -26,7 +28,7 @@ def test_the_signed_download_may_be_a_multiple_of_what_was_sent(world):
     world.daemon().run_once()
     [job] = world.daemon().store.list_jobs()
     assert (job.state, job.outcome) == (JobState.DONE, "completed")
-    assert job.request_ref["sent_bytes"] == len(DOCUMENT)
+    assert job.request.sent_bytes == len(DOCUMENT)
     assert world.provider.download_limits == [int(len(DOCUMENT) * 1.5) + 100]
 
 
@@ -61,7 +63,7 @@ def test_a_job_from_before_sizes_were_kept_is_capped_from_the_largest_document(w
     _signed_at_provider(world)
     daemon = world.daemon()
     [job] = daemon.store.list_jobs()
-    job.request_ref = {k: v for k, v in job.request_ref.items() if k != "sent_bytes"}
+    job.request = replace(job.request, sent_bytes=None)
     daemon.store.save_job(job)
     daemon.run_once()
     settings = world.settings

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.store import JobState, NewEvent, Store
+from connector.store import JobState, NewEvent, RequestState, Store
 
 
 @pytest.fixture
@@ -47,11 +47,11 @@ def test_terminal_and_future_jobs_are_not_claimed(store):
 
 def test_job_fields_round_trip(store):
     job = _job(store)
-    job.state, job.request_id, job.request_ref = JobState.AWAITING, "req-1", {"titles": ["Q"]}
+    job.state, job.request_id, job.request = JobState.AWAITING, "req-1", RequestState(titles=("Q",))
     job.sent_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     store.save_job(job)
     again = store.get_job(job.id)
-    assert (again.state, again.request_ref, again.sent_at) == (JobState.AWAITING, {"titles": ["Q"]}, job.sent_at)
+    assert (again.state, again.request, again.sent_at) == (JobState.AWAITING, RequestState(titles=("Q",)), job.sent_at)
     assert store.find_job_by_request("signrequest", "req-1").id == job.id
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from connector.ports.crm import CRM, CRMError, TaskEntry, Writeback, WritebackResult
+from connector.ports.errors import ErrorKind
 from connector.writeback.batcher import WritebackBatcher
 from tests.fakes import FakeCRM
 
@@ -113,7 +114,7 @@ def test_an_error_for_one_writeback_is_raised_to_its_caller_only():
 
 
 def test_a_failed_batch_gives_each_caller_its_own_error():
-    crm = GatedCRM(broken=CRMError("could not reach Salesforce", retriable=True, code="CONNECTION"))
+    crm = GatedCRM(broken=CRMError("could not reach Salesforce", kind=ErrorKind.TRANSIENT, code="CONNECTION"))
     batcher = WritebackBatcher(crm, linger_seconds=LONG, max_batch=2)
     _one_in_flight(crm, batcher)
 

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from connector.inbound.dispatcher import EventDispatcher
 from connector.inbound.webhooks import build_webhook_app
-from connector.store import EventCaps, JobState, Store
+from connector.store import EventCaps, JobState, RequestState, Store
 from connector.store.models import EventRow
 from tests.webhooks.kits import KITS, MAX_BODY, NOW, Callback, webhook_server
 
@@ -31,7 +31,7 @@ def server(request, store_url):
     job = store.create_job(entry_key="rule:006:Contract Sent:t", rule_id="rule", rule={}, provider=request.param,
                            opportunity_id="006000000000001AAA", opportunity={})
     job.state, job.request_id = JobState.AWAITING, KNOWN_REQUEST
-    job.request_ref = {"provider": request.param, "request_id": KNOWN_REQUEST, "details": {}}
+    job.request = RequestState(provider=request.param, request_id=KNOWN_REQUEST)
     job.next_run_at = store.now() + timedelta(minutes=30)
     store.save_job(job, release=True)
     yield webhook_server(KITS[request.param](), store)
