@@ -30,7 +30,7 @@ from tests.e2e.deals import make_deal
 DEALS = 12
 CAP = 4.0  # creates a second, shared by the replicas: a replica holds jobs waiting for their turn
 CREATE_REPLY_SECONDS = 1.0  # the provider answers a create this late: a replica holds creates under way
-CLIENT_TIMEOUT = 3.0  # a create or writeback cut off is looked for this long after the lease it was made under
+CLIENT_TIMEOUT = 3.0  # a create or writeback cut off by a stop is looked for twice this long after the lease
 MARGIN = 3.0  # over the lease: the claimer's tick (CONNECTOR_WORK_INTERVAL_SECONDS, 1 s) and a loaded machine
 CREATE = "POST /api/v1/signrequest-quick-create/"
 
