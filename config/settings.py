@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     poll_initial_lookback_minutes: int = 60
     work_interval_seconds: float = 1.0
     status_check_minutes: float = 30.0
-    job_lease_seconds: float = 30.0
+    # A claim on a job. Renewed every third of it by a heartbeat thread while the process lives (a slow call
+    # never loses it); a replica that dies or freezes has its jobs taken over once it runs out.
+    job_lease_seconds: float = Field(default=6.0, gt=0)
     # On SIGTERM: how long steps under way may take to finish before the daemon exits anyway.
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     max_attempts: int = 8

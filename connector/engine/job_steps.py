@@ -11,7 +11,8 @@ effect can no longer be on its way. A worker makes an effect's requests only whi
 (connector.ports.send_deadline refuses a write request after that; the daemon renews the leases of the jobs it holds
 while it lives), and a request is answered or abandoned within the client timeout. So the effect has landed,
 or never will, by the client timeout after the later of: the moment the worker that marked it gave up on it,
-and the end of the lease taken over from a worker that died or lost the job mid-step.
+and, for a job taken over from a worker that died or lost it mid-step, the moment that worker would have given
+up on a request sent just before its lease ended (that end plus the client timeout).
 """
 
 from __future__ import annotations
@@ -518,8 +519,8 @@ class Engine:
         process that died, or by one whose call outlived its lease. Looking sooner could miss it."""
         marked = job.request.effect_marked_at
         last_sent = [marked] if marked else []
-        if job.taken_over_at is not None:
-            last_sent.append(job.taken_over_at)
+        if job.taken_over_at is not None:  # sent by the old lease's end, given up on a client timeout later
+            last_sent.append(job.taken_over_at + settle)
         if not last_sent:  # nothing on its way (or marked by a version that did not keep the time)
             return
         settled_at = max(last_sent) + settle

@@ -258,11 +258,14 @@ class Daemon:
 
 def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -> Store:
     """The daemon's state store. SQLite: a connection per worker thread. PostgreSQL: the pool the settings
-    give, whatever the number of workers, so that replicas together stay under the server's max_connections."""
+    give, whatever the number of workers, so that replicas together stay under the server's max_connections;
+    a transaction left idle for a job lease (a frozen process) is ended by the server, so that its row locks
+    never keep another replica from taking its jobs over once their leases have run out."""
     if settings.database_url.startswith("sqlite"):
         return Store(settings.database_url, clock=clock, pool_size=settings.workers)
     return Store(settings.database_url, clock=clock, pool_size=settings.database_pool_size,
-                 max_overflow=settings.database_max_overflow, pool_timeout=settings.database_pool_timeout_seconds)
+                 max_overflow=settings.database_max_overflow, pool_timeout=settings.database_pool_timeout_seconds,
+                 idle_in_transaction_seconds=settings.job_lease_seconds)
 
 
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,

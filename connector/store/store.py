@@ -101,12 +101,15 @@ def application_name() -> str:
 
 
 def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | None = None,
-                pool_timeout: float | None = None, synchronous: str = "NORMAL") -> Engine:
+                pool_timeout: float | None = None, synchronous: str = "NORMAL",
+                idle_in_transaction_seconds: float | None = None) -> Engine:
     """SQLite: `pool_size` is the number of threads working at once; one connection each, plus a few for the
     webhook server, the poller and the claimer (connections to a file cost nothing). PostgreSQL: connections
     are the server's to share among replicas, so the pool keeps `pool_size`, opens at most `max_overflow` more
     under a burst, and a thread finding them all busy waits up to `pool_timeout` for one. Every statement is a
-    short transaction, so a connection is only held while one runs."""
+    short transaction, so a connection is only held while one runs. `idle_in_transaction_seconds` (PostgreSQL):
+    the server ends a session whose transaction stays idle that long, so that a frozen process (SIGSTOP, a
+    paused VM) cannot keep rows locked from the other replicas past the end of its job leases."""
     pool: dict[str, float]
     if url.startswith("sqlite"):
         pool = {"pool_size": pool_size + 4, "max_overflow": pool_size} if pool_size else {}
@@ -126,17 +129,22 @@ def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | N
     pool = {"pool_size": pool_size, "max_overflow": max_overflow or 0} if pool_size else {}
     if pool_timeout is not None:
         pool["pool_timeout"] = pool_timeout
-    return create_engine(url, pool_pre_ping=True, connect_args={"application_name": application_name()}, **pool)
+    connect_args = {"application_name": application_name()}
+    if idle_in_transaction_seconds:
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={int(idle_in_transaction_seconds * 1000)}"
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **pool)
 
 
 class Store:
     def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None, pool_size: int | None = None,
-                 max_overflow: int | None = None, pool_timeout: float | None = None):
-        """`pool_size`, `max_overflow`, `pool_timeout`: see make_engine."""
+                 max_overflow: int | None = None, pool_timeout: float | None = None,
+                 idle_in_transaction_seconds: float | None = None):
+        """`pool_size`, `max_overflow`, `pool_timeout`, `idle_in_transaction_seconds`: see make_engine."""
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine = make_engine(url, pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+        self.engine = make_engine(url, pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
+                                  idle_in_transaction_seconds=idle_in_transaction_seconds)
         # Callbacks are acknowledged once recorded, so on SQLite their commits wait for the disk
         # (synchronous=FULL: one sync per batch); the rest keeps WAL's NORMAL. PostgreSQL syncs every commit.
         on_file = self.engine.dialect.name == "sqlite" and ":memory:" not in url

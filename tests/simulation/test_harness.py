@@ -88,7 +88,9 @@ def test_a_create_that_would_leave_after_a_stall_is_not_sent(sim_env):
     create = _point(sim_env, "decline", "provider.create")
     result = _inject(sim_env, "decline", (create, FaultKind.LEASE_EXPIRY_BEFORE_SEND))
     assert result.ok, result.report()
-    assert any("peer daemon: job" in line and "-> awaiting" in line for line in result.trace)
+    # The peer takes the job over; it looks for the create (then sends it) twice the client timeout after the
+    # lease's end, which may come after the stall: either way, one request.
+    assert any("peer daemon: job" in line for line in result.trace)
     assert any("daemon 1: job" in line and "not sent" in line for line in result.trace)
 
 
@@ -100,7 +102,7 @@ def test_the_heartbeat_keeps_the_lease_of_a_write_queued_longer_than_the_lease(s
     monkeypatch.setattr(Engine, "renew_leases", lambda self: 0)  # no heartbeat: the lease runs out
     result = _inject(sim_env, "decline", (create, FaultKind.QUEUED_PAST_LEASE))
     assert result.ok, result.report()  # taken over, and the late create is fenced off: still one request
-    assert any("(second worker): job" in line and "-> awaiting" in line for line in result.trace)
+    assert any("(second worker): job" in line for line in result.trace)
     assert any("daemon 1: job" in line and "not sent" in line for line in result.trace)
 
 
