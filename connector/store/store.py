@@ -26,6 +26,7 @@ from typing import Any, cast, overload
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    Boolean,
     Table,
     and_,
     bindparam,
@@ -671,21 +672,28 @@ def _over_caps(connection: Connection, rows: list[dict], caps: EventCaps) -> set
 
 def _wake(connection: Connection, job_ids: set[str], now: datetime, interval: timedelta) -> None:
     """Make these unfinished jobs due now; one an event woke less than `interval` ago, when that interval ends;
-    one with such a wake still to come, then. Each keeps an earlier due time it already has."""
+    one with such a wake still to come, then. Each keeps an earlier due time it already has, unless a worker
+    holds it: that job was due when claimed and its step may be one that asks the provider nothing (writing
+    "Sent", say), so the wake is written as a due time of its own, which the worker's save then keeps
+    (see _save_statement) instead of its own later plan."""
     jobs = _JOBS.c
     wakes = []
-    for job_id, woken_at in connection.execute(
-            select(jobs.id, jobs.woken_at).where(jobs.id.in_(job_ids), jobs.state.not_in(_TERMINAL))):
+    for job_id, woken_at, lease_owner, lease_until in connection.execute(
+            select(jobs.id, jobs.woken_at, jobs.lease_owner, jobs.lease_until)
+            .where(jobs.id.in_(job_ids), jobs.state.not_in(_TERMINAL))):
         woken_at = _utc(woken_at)
         if not interval or woken_at is None or now - woken_at >= interval:
             at = now
         else:  # a wake still to come covers this event; one just past is followed by the next a full interval on
             at = woken_at if woken_at >= now else woken_at + interval
-        wakes.append({"job": job_id, "at": at.astimezone(UTC)})  # SQLite compares the UTC digits
+        held = lease_owner is not None and lease_until is not None and _utc(lease_until) > now
+        wakes.append({"job": job_id, "at": at.astimezone(UTC), "held": held})  # SQLite compares the UTC digits
     if wakes:
         wake_at = bindparam("at", type_=jobs.next_run_at.type)
+        held = bindparam("held", type_=Boolean)
         connection.execute(update(_JOBS).where(jobs.id == bindparam("job")).values(
-            next_run_at=case((jobs.next_run_at > wake_at, wake_at), else_=jobs.next_run_at), woken_at=wake_at), wakes)
+            next_run_at=case((or_(held, jobs.next_run_at > wake_at), wake_at), else_=jobs.next_run_at),
+            woken_at=wake_at), wakes)
 
 
 def _pending(after_id: int, up_to_id: int | None) -> list[ColumnElement[bool]]:

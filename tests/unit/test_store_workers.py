@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.store import JobState, LeaseLost, Store
+from connector.store import JobState, LeaseLost, NewEvent, Store
 
 
 class Clock:
@@ -64,6 +64,25 @@ def test_a_wake_up_while_a_worker_holds_the_job_is_not_overwritten(store, clock)
     [job] = store.claim_due_jobs("w")
     clock.now += timedelta(seconds=1)
     store.wake_job(created.id)  # a callback came in while the worker was writing "Sent"
+    job.state, job.next_run_at = JobState.AWAITING, clock.now + timedelta(minutes=30)
+    store.save_job(job, release=True)
+    [again] = store.claim_due_jobs("w")
+    assert again.id == job.id and again.state == JobState.AWAITING
+
+
+@pytest.mark.parametrize("interval", [timedelta(0), timedelta(seconds=60)])
+def test_a_callback_matched_while_a_worker_holds_its_due_job_wakes_it_after_the_step(store, clock, interval):
+    """The job was already due when claimed (the create just done, "Sent" being written), so its due time is
+    in the past: the event's wake must still show at the save, or the job sleeps until its safety-net check."""
+    created = store.create_job(**_entry(1))
+    created.request_id = "req-1"
+    store.save_job(created)
+    [job] = store.claim_due_jobs("w")
+    clock.now += timedelta(seconds=1)
+    store.record_events([NewEvent(provider="signrequest", event_id="e1", request_id="req-1", external_id=None,
+                                  kind="signed")])
+    [event] = store.unprocessed_events()
+    store.settle_events({event.id: job.id}, [], wake_interval=interval)
     job.state, job.next_run_at = JobState.AWAITING, clock.now + timedelta(minutes=30)
     store.save_job(job, release=True)
     [again] = store.claim_due_jobs("w")
