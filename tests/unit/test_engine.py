@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from starlette.testclient import TestClient
+
 from connector.ports.crm import CRMError
 from connector.ports.errors import ErrorKind
 from connector.ports.provider import ProviderQuotaError, ProviderTransientError, SigningState
@@ -56,6 +58,31 @@ def test_completion_attaches_signed_and_evidence_once(world):
     titles = [f.title for f in world.crm.attached["006000000000001AAA"]]
     assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
     assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Completed"
+
+
+def test_a_signer_who_signs_while_sent_is_written_completes_without_waiting_for_the_safety_net(world):
+    world.add_opportunity()
+    daemon = world.daemon()
+    webhooks = TestClient(daemon.webhook_app())
+
+    def sign_now(writeback) -> None:  # an embedded signer, say, quicker than the "Sent" writeback
+        if writeback.fields.get("Signing_Status__c") != "Sent":
+            return
+        world.clock.advance(seconds=1)
+        request_id = next(iter(world.provider.requests))
+        world.provider.sign_all(request_id)
+        headers, body = world.provider.callback(request_id, "signed")
+        assert webhooks.post("/webhooks/signrequest", content=body, headers=headers).status_code == 200
+        daemon.dispatcher.dispatch()
+
+    world.crm.write_in_flight = sign_now
+    daemon.run_once()  # creates the request and writes "Sent", during which the callback comes
+    world.crm.write_in_flight = None
+    daemon.run_once()  # no time passes: the callback, not the 30-minute safety net, brings the completion
+    job = _only_job(daemon)
+    assert (job.state, job.outcome) == (JobState.DONE, "completed")
+    assert [f.title for f in world.crm.attached["006000000000001AAA"]] == ["Quote Q-1 - signed",
+                                                                           "Quote Q-1 - evidence"]
 
 
 def test_crash_after_create_finds_the_request_instead_of_sending_again(world):
