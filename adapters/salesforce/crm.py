@@ -236,8 +236,7 @@ class SalesforceCRM(CRM):
             try:
                 reply = read_reply(parts, self._post_composite(what, payload(parts)))
             except CRMError as exc:
-                outcomes.update({p.index: CRMError(exc.message, kind=exc.kind, code=exc.code)
-                                 for p in parts})
+                outcomes.update({p.index: exc.copied() for p in parts})
                 parts = []
                 break
             if reply.applied:

@@ -130,6 +130,10 @@ class CRMError(ConnectorError):
         super().__init__(message, kind=kind, retry_after=retry_after)
         self.code = code
 
+    def copied(self) -> CRMError:
+        """The same failure as a new exception: one object raised in several threads would share a traceback."""
+        return CRMError(self.message, kind=self.kind, code=self.code, retry_after=self.retry_after)
+
 
 class CRM(ABC):
     @abstractmethod

@@ -194,7 +194,7 @@ def _own_error(exc: Exception) -> CRMError:
     """A failure of the whole batch, as a separate exception for each caller (one object raised in many
     threads would share its traceback)."""
     if isinstance(exc, CRMError):
-        error = CRMError(exc.message, kind=exc.kind, code=exc.code)
+        error = exc.copied()
     else:
         error = CRMError(f"the batched writeback failed: {type(exc).__name__}: {exc}", kind=ErrorKind.TRANSIENT,
                          code="UNEXPECTED")

@@ -72,6 +72,15 @@ class World:
 
 
 @pytest.fixture
+def store(store_url):
+    """A migrated store on each database the suite runs against (SQLite, and PostgreSQL when configured)."""
+    store = Store(store_url)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def world(tmp_path) -> World:
     clock = Clock()
     settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/state.db",

@@ -14,14 +14,6 @@ from connector.store import EventCaps, NewEvent, Store
 from connector.store.models import JobRow
 
 
-@pytest.fixture
-def store(store_url):
-    store = Store(store_url)
-    store.migrate()
-    yield store
-    store.close()
-
-
 def _event(event_id: str, request_id: str = "req", external_id: str | None = None,
            provider: str = "signrequest") -> NewEvent:
     return NewEvent(provider=provider, event_id=event_id, request_id=request_id, external_id=external_id,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text, update
 
-from connector.store import Effect, Reminder, RequestState, Store
+from connector.store import Effect, Reminder, RequestState
 from connector.store.models import JobRow
 from connector.store.pending_effect import effect_from_text, effect_to_text
 
@@ -18,14 +18,6 @@ FULL = RequestState(
     effect_marked_at=MARKED, status_check_at=MARKED, reminders_sent=2, declined_by="lee@example.com",
 )
 EVERY_EFFECT = [*Effect, Reminder(1), Reminder(12)]
-
-
-@pytest.fixture
-def store(store_url):
-    store = Store(store_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def _job(store):

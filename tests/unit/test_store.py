@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from connector.store import JobState, NewEvent, RequestState, Store
-
-
-@pytest.fixture
-def store(store_url):
-    store = Store(store_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def _job(store, key="r:006:1"):
