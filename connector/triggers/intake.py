@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
+from connector.ports.crm import Opportunity
 from connector.store import Store
 from connector.store.codec import opportunity_to_json
-from connector.triggers.decision import CancelJobs, StartJob
+from connector.store.jobs import LatestJob
+from connector.triggers.decision import CancelJobs, StartJob, concerns, decide
+from mappings.models import MappingFile
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +37,30 @@ def request_cancel(store: Store, cancel: CancelJobs) -> bool:
                  cancel.opportunity.stage)
         return True
     return False
+
+
+def act_on_sightings(store: Store, mapping: MappingFile, opportunities: Sequence[Opportunity], *,
+                     watched_since: datetime | None) -> int:
+    """What every trigger source does with opportunities it has just read: one query for the jobs they already
+    have, the trigger decision for each, then the cancels and one transaction for the new jobs. Returns how many
+    jobs were created. `watched_since`: an opportunity that entered its stage before then was seen only because
+    it was edited (a poll's window); None when the source saw the stage change itself."""
+    relevant = [opportunity for opportunity in opportunities if concerns(mapping, opportunity)]
+    if not relevant:
+        return 0
+    latest: dict[str, dict[str, LatestJob]] = {}
+    for (rule_id, opportunity_id), job in store.latest_jobs_for({o.id for o in relevant}).items():
+        latest.setdefault(opportunity_id, {})[rule_id] = job
+    starts: list[StartJob] = []
+    for opportunity in relevant:
+        entered = opportunity.stage_changed_at
+        entered_earlier = bool(watched_since and entered and entered < watched_since)
+        decision = decide(mapping, opportunity, latest.get(opportunity.id, {}), entered_earlier=entered_earlier)
+        for skipped in decision.not_started:
+            log.log(logging.INFO if skipped.notable else logging.DEBUG,
+                    "rule %s does not fire for opportunity %s (%s): %s", skipped.rule.id, opportunity.id,
+                    opportunity.name, skipped.why)
+        for cancel in decision.cancels:
+            request_cancel(store, cancel)
+        starts += decision.starts
+    return create_jobs(store, starts)

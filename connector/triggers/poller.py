@@ -1,6 +1,7 @@
 """Trigger by polling: find opportunities that entered a rule's stage and create one job each.
 
-The poller only fetches; what a sighting starts or cancels is `connector.triggers.decision`'s call.
+The poller only fetches; what a sighting starts or cancels is `connector.triggers.decision`'s call,
+carried out by `connector.triggers.intake.act_on_sightings`, as for every other trigger source.
 
 One SOQL query per poll (paged) brings the opportunities with their contact roles, owner and
 files, and the fields the rules' filters and merge fields need. The cursor is the newest
@@ -18,9 +19,7 @@ from datetime import datetime, timedelta
 
 from connector.ports.crm import CRM
 from connector.store import Store
-from connector.store.jobs import LatestJob
-from connector.triggers.decision import StartJob, concerns, decide
-from connector.triggers.intake import create_jobs, request_cancel
+from connector.triggers.intake import act_on_sightings
 from connector.triggers.record_fields import fields_needed
 from mappings.models import MappingFile
 
@@ -61,25 +60,7 @@ class Poller:
         for start in range(0, len(result.opportunities), CHUNK):
             chunk = result.opportunities[start:start + CHUNK]
             newest = max([newest, *(opportunity.system_modstamp for opportunity in chunk)])
-            relevant = [opportunity for opportunity in chunk if concerns(mapping, opportunity)]
-            latest: dict[str, dict[str, LatestJob]] = {}
-            for (rule_id, opportunity_id), job in self.store.latest_jobs_for({o.id for o in relevant}).items():
-                latest.setdefault(opportunity_id, {})[rule_id] = job
-            starts: list[StartJob] = []
-            for opportunity in relevant:
-                # Edited while sitting in the stage, which it entered before our window.
-                entered = opportunity.stage_changed_at
-                entered_earlier = bool(entered and entered < cursor - self.overlap)
-                decision = decide(mapping, opportunity, latest.get(opportunity.id, {}),
-                                  entered_earlier=entered_earlier)
-                for skipped in decision.not_started:
-                    log.log(logging.INFO if skipped.notable else logging.DEBUG,
-                            "rule %s does not fire for opportunity %s (%s): %s", skipped.rule.id, opportunity.id,
-                            opportunity.name, skipped.why)
-                for cancel in decision.cancels:
-                    request_cancel(self.store, cancel)
-                starts += decision.starts
-            created += create_jobs(self.store, starts)
+            created += act_on_sightings(self.store, mapping, chunk, watched_since=cursor - self.overlap)
             if newest != saved:
                 self.store.set_value(CURSOR_KEY, newest.isoformat())
                 saved = newest

@@ -92,7 +92,7 @@ def test_two_rules_on_one_stage_send_two_requests_and_attach_two_sets_of_files(e
 def test_the_filtered_rule_does_not_fire_for_a_renewal_or_a_small_deal(e2e, caplog):
     renewal = _deal(e2e, "Wayne Renewal", record_type_name="Renewal")
     small = _deal(e2e, "Acme Small Order", amount=2500)
-    caplog.set_level(logging.DEBUG, logger="connector.triggers.poller")
+    caplog.set_level(logging.DEBUG, logger="connector.triggers")
     for opportunity_id in (renewal, small):
         e2e.salesforce.set_stage(opportunity_id, STAGE)
     e2e.daemon.run_once()

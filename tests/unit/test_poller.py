@@ -25,7 +25,7 @@ def test_reentry_after_a_decline_sends_a_new_request(world):
 
 
 def test_reentry_after_a_completed_signing_does_not_send_again_by_default(world, caplog):
-    caplog.set_level(logging.INFO, logger="connector.triggers.poller")
+    caplog.set_level(logging.INFO, logger="connector.triggers")
     assert _reenter_after(world, "completed") == 1
     assert "retrigger_after does not list" in caplog.text
 

@@ -103,7 +103,7 @@ def test_the_poller_asks_for_the_filter_fields_and_creates_no_job_for_a_mismatch
     renewal = world.add_opportunity("006000000000002AAA")
     world.crm.opportunities[matching.id] = replace(matching, values=MATCHING)
     world.crm.opportunities[renewal.id] = replace(renewal, values={**MATCHING, "RecordType.DeveloperName": "Renewal"})
-    caplog.set_level(logging.DEBUG, logger="connector.triggers.poller")
+    caplog.set_level(logging.DEBUG, logger="connector.triggers")
     daemon = world.daemon()
     daemon.run_once()
 
