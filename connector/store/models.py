@@ -88,3 +88,17 @@ class RateLimitRow(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     next_slot: Mapped[float] = mapped_column(Float(precision=53))
     paused_until: Mapped[float] = mapped_column(Float(precision=53), default=0)
+
+
+class TimelineRow(Base):
+    """One thing that happened to a job, for the operator (connector.store.timeline)."""
+
+    __tablename__ = "job_timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_job_timeline_job", "job_id", "id"),)
