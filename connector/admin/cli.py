@@ -91,22 +91,33 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from connector.store import JobState, Store
+    import getpass
+
+    from connector.store import JobFilter, Store
 
     store = Store(Settings().database_url)
     store.migrate()
-    jobs = store.list_jobs(states=[JobState.PARKED]) if args.all_failed else [store.get_job(args.job)]
+    ids = _needing_action(store, JobFilter) if args.all_failed else [args.job]
+    by = f"{getpass.getuser()} (command line)"
     resumed = 0
-    for job in jobs:
-        if job is None or job.state != JobState.PARKED:
-            print(f"job {args.job} is not parked; nothing to retry", file=sys.stderr)
+    for job_id in ids:
+        outcome = store.resume(job_id, by=by)
+        if outcome.ok:
+            resumed += 1
+            print(outcome.message)
+        elif not args.all_failed:
+            print(f"cannot retry: {outcome.message}", file=sys.stderr)
             return 1
-        job.state = JobState(job.parked_from or JobState.NEW.value)
-        job.attempts, job.parked_from, job.next_run_at = 0, None, store.now()
-        store.save_job(job, release=True)
-        resumed += 1
     print(f"resumed {resumed} job(s)")
     return 0
+
+
+def _needing_action(store, job_filter) -> list[str]:
+    """Every parked job and every job refused before sending, oldest first."""
+    ids: list[str] = []
+    while page := store.search_jobs(job_filter(needs_action=True), offset=len(ids), limit=500).jobs:
+        ids += [job.id for job in page]
+    return ids[::-1]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -201,7 +212,8 @@ def build_parser(extra: Sequence[ExtraCommand] = ()) -> argparse.ArgumentParser:
     for command in extra:
         command.add_parser(sub)
     sub.add_parser("status", help="jobs by state, Salesforce API usage, parked jobs and their reasons")
-    retry = sub.add_parser("retry", help="resume a parked job, or all of them")
+    retry = sub.add_parser("retry", help="resume a parked job, or re-send one refused before sending once its "
+                           "data is fixed; --all-failed: every such job")
     target = retry.add_mutually_exclusive_group(required=True)
     target.add_argument("job", nargs="?", help="job id")
     target.add_argument("--all-failed", action="store_true")
