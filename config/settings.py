@@ -119,6 +119,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # --- admin page (/admin/ on the webhook server): off (404) unless a token or a username and password are set
+    admin_token: SecretStr | None = None
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
     # --- concurrency and provider rate limits (worker pool)
@@ -147,6 +152,21 @@ class Settings(BaseSettings):
     @property
     def env_file(self) -> Any:
         return self._env_file
+
+    @field_validator("admin_token", "admin_username", "admin_password", mode="before")
+    @classmethod
+    def _empty_admin_value_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _admin_login_complete(self) -> Settings:
+        if (self.admin_username is None) != (self.admin_password is None):
+            raise ValueError("set both CONNECTOR_ADMIN_USERNAME and CONNECTOR_ADMIN_PASSWORD, or neither")
+        for name in ("admin_token", "admin_password"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < 12:
+                raise ValueError(f"CONNECTOR_{name.upper()} must be at least 12 characters long")
+        return self
 
     @model_validator(mode="before")
     @classmethod

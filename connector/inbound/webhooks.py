@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from connector.inbound.event_ingest import EventIngest, IngestFailed
+from connector.inbound.refusals import WebhookRefusals
 from connector.ports.provider import SigningProvider, WebhookEvent, WebhookRejected
 from connector.store import EventCaps, NewEvent, Store
 from connector.store.models import EventRow
@@ -70,11 +71,16 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
                       on_event: Callable[[], None] = lambda: None,
                       health: Callable[[], dict] = lambda: {}, caps: EventCaps | None = None,
-                      ready: Callable[[], bool] = lambda: True) -> Starlette:
+                      ready: Callable[[], bool] = lambda: True, refusals: WebhookRefusals | None = None) -> Starlette:
     """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
     what a flood of callbacks can store. `ready` answers /readyz, for load balancers: False while starting or
-    shutting down (callbacks are still accepted)."""
+    shutting down (callbacks are still accepted). `refusals` counts refused callbacks by reason."""
     ingest = EventIngest(store, on_recorded=on_event, caps=caps)
+
+    def refuse(provider: str, status: int, reason: str) -> Response:
+        if refusals is not None:
+            refusals.count(provider, status, reason)
+        return PlainTextResponse(reason, status_code=status)
 
     async def healthz(_request: Request) -> Response:
         details = await run_in_threadpool(health)
@@ -94,25 +100,25 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
             body = await _read_capped(request, max_body_bytes)
         except _TooLarge:
             log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
-            return PlainTextResponse("body too large", status_code=413)
+            return refuse(name, 413, "body too large")
         except ClientDisconnect:  # the sender went, or was closed for being too slow (server_guard.py)
             log.debug("webhook %s: the connection closed before the body was read", name)
-            return PlainTextResponse("incomplete body", status_code=400)
+            return refuse(name, 400, "incomplete body")
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             event = provider.parse_webhook(headers, body)
             problem = _unstorable(event)
         except WebhookRejected as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status_code, exc.reason)
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            return refuse(name, exc.status_code, exc.reason)
         except Exception as exc:  # noqa: BLE001 - a last resort: whatever the body, the sender caused it
             # One line and no traceback: the body is the sender's and a traceback would only repeat it.
             # The exception's message is left out too, since it may quote the body.
             log.warning("webhook %s refused (400): the callback could not be read (%s)", name, type(exc).__name__)
-            return PlainTextResponse("malformed callback", status_code=400)
+            return refuse(name, 400, "malformed callback")
         if problem is not None:
             log.warning("webhook %s refused (400): %s", name, problem)
-            return PlainTextResponse(problem, status_code=400)
+            return refuse(name, 400, problem)
         try:
             fresh = await ingest.record(NewEvent(provider=name, event_id=event.event_id, request_id=event.request_id,
                                                  external_id=event.external_id, kind=event.kind,

@@ -18,10 +18,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.transport.session import make_session, size_pools
 from config.settings import Settings
+from connector.adminweb.app import AdminSources, admin_routes
+from connector.adminweb.auth import AdminAuth
 from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
 from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.refusals import WebhookRefusals
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.crm import CRM, CRMError
@@ -60,6 +63,7 @@ class Daemon:
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
+    refusals: WebhookRefusals = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
@@ -104,6 +108,7 @@ class Daemon:
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
+        self.refusals = WebhookRefusals(self.clock)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -163,15 +168,28 @@ class Daemon:
         return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
                 "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
 
+    def trim_timelines(self) -> None:
+        try:
+            self.store.trim_timelines()
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not trim the job timelines")
+
     # --- running as a service --------------------------------------------------------------
 
     def webhook_app(self):
         s = self.settings
-        return build_webhook_app(
+        app = build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health, ready=self.ready,
+            on_event=self.wake_worker, health=self.health, ready=self.ready, refusals=self.refusals,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
         )
+        auth = AdminAuth.from_settings(s)
+        if auth is not None:  # else /admin/ answers 404, as any unknown path
+            app.router.routes.extend(admin_routes(auth, AdminSources(
+                store=self.store, health=self.health, budget=self.budget.report, rules=lambda: self.mappings.current,
+                last_reload=lambda: self.mappings.last_reload, refusals=self.refusals, record_url=self.crm.record_url,
+                providers=lambda: sorted(self.providers), on_resume=self.wake_worker)))
+        return app
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
@@ -199,6 +217,8 @@ class Daemon:
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        scheduler.add_job(self.trim_timelines, "interval", hours=1, id="trim-timelines",
+                          next_run_time=self.clock() + timedelta(minutes=7), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
