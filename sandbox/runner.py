@@ -40,6 +40,8 @@ ONESPAN_KEY = "sandbox-onespan-key"  # noqa: S105 - the simulator's own demo cre
 ONESPAN_CALLBACK_KEY = "sandbox-onespan-callback-key"  # noqa: S105 - the sandbox's own demo value
 LEGALSIGN_KEY = "sandbox-legalsign-key"  # noqa: S105 - the simulator's own demo credential
 LEGALSIGN_CALLBACK_SECRET = "sandbox-legalsign-callback-secret"  # noqa: S105 - the sandbox's own demo value
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "sandbox-admin-password"  # noqa: S105 - the sandbox's own demo value (README "Operating it")
 # Salesforce API (HTTPS), Salesforce console, SignRequest, OneSpan, Legalsign
 SANDBOX_PORTS = (8443, 8090, 8091, 8092, 8093)
 
@@ -132,6 +134,8 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         provider_downloads_https_only=False,
         poll_interval_seconds=3,
         status_check_minutes=1,
+        admin_username=ADMIN_USERNAME,
+        admin_password=ADMIN_PASSWORD,
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     session = make_session(cert.ca_file)
@@ -168,7 +172,7 @@ def run_sandbox(*, state_dir: Path, webhook_port: int, faults: str | None = None
         stale.unlink(missing_ok=True)
     sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS, faults=faults)
     configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY,
-                               LEGALSIGN_CALLBACK_SECRET])
+                               LEGALSIGN_CALLBACK_SECRET, ADMIN_PASSWORD])
     daemon = start_daemon(sandbox)
     daemon_url = daemon.start()
     print(f"""
@@ -180,6 +184,7 @@ Sandbox running. Open in a browser:
     OneSpan Sign:                                               {sandbox.onespan_server.url}/sandbox/
     Legalsign:                                                  {sandbox.legalsign_server.url}/sandbox/
   Daemon health:                                                {daemon_url}/healthz
+  Admin page (user {ADMIN_USERNAME}, password {ADMIN_PASSWORD}):        {daemon_url}/admin/
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 State database: {db}
 Injected faults: {faults or "none"}

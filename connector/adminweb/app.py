@@ -101,6 +101,10 @@ def _retry_label(job: Job) -> str | None:
     return None
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
 def _safe_url(url: str | None) -> str | None:
     return url if url and url.startswith(("https://", "http://")) else None
 
@@ -126,6 +130,7 @@ def admin_routes(auth: AdminAuth, sources: AdminSources) -> list[Route]:
     templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                             autoescape=select_autoescape(default=True, default_for_string=True))
     templates.globals.update(retry_label=_retry_label)
+    templates.filters["when"] = _when
 
     def page(name: str, who: str, status: int = 200, **values) -> Response:
         html = templates.get_template(name).render(who=who, csrf=auth.csrf_token(who), **values)
@@ -135,7 +140,10 @@ def admin_routes(auth: AdminAuth, sources: AdminSources) -> list[Route]:
         async def guarded(request: Request) -> Response:
             who = auth.who(request.headers.get("authorization"))
             if who is None:
-                log.warning("admin page: unauthenticated %s %s refused (401)", request.method, request.url.path)
+                # A browser asks without credentials first, then again with them once challenged.
+                tried = "authorization" in request.headers
+                log.log(logging.WARNING if tried else logging.DEBUG, "admin page: %s %s refused (401): %s",
+                        request.method, request.url.path, "wrong credentials" if tried else "no credentials")
                 return PlainTextResponse("authentication required", status_code=401, headers={
                     "WWW-Authenticate": 'Basic realm="esign-connector admin", charset="UTF-8"', **_SECURITY_HEADERS})
             return await handler(request, who)
@@ -185,7 +193,7 @@ def admin_routes(auth: AdminAuth, sources: AdminSources) -> list[Route]:
             audit.warning("admin %s: retry of job %s refused: missing or invalid CSRF token", who, quote(job_id[:40]))
             return PlainTextResponse("missing or invalid CSRF token; reload the page and try again", status_code=403,
                                      headers=_SECURITY_HEADERS)
-        outcome = await run_in_threadpool(sources.store.resume, job_id, by=f"admin {who}")
+        outcome = await run_in_threadpool(sources.store.resume, job_id, by=f"{who} (admin page)")
         audit.info("admin %s: retry of job %s: %s", who, quote(job_id[:40]), outcome.message)
         if outcome.ok:
             sources.on_resume()

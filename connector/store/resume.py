@@ -55,7 +55,9 @@ def resume(connection: Connection, job_id: str, *, now: datetime, by: str) -> Re
         return Resumed(ResumeResult.UNKNOWN, f"no job has the id {job_id!r}")
     parked = update(_JOBS).where(jobs.id == job_id, jobs.state == "parked").values(
         state=case((jobs.parked_from.is_(None), "new"), else_=jobs.parked_from), parked_from=None, attempts=0,
-        next_run_at=now, updated_at=now)
+        next_run_at=now, updated_at=now,
+        # The error stays in the timeline; in "failing" it is the refusal still to be written to Salesforce.
+        last_error=case((jobs.parked_from == "failing", jobs.last_error), else_=None))
     if connection.execute(parked).rowcount:
         step = row.parked_from or "new"
         timeline.write(connection, [timeline.entry(job_id, TimelineKind.RESUMED,

@@ -52,6 +52,7 @@ def test_retries_and_the_park_are_in_the_timeline_and_retry_resumes_it(world: Wo
 
     outcome = daemon.store.resume(job.id, by="admin ann")
     assert outcome.result is ResumeResult.RESUMED
+    assert daemon.store.get_job(job.id).last_error is None  # the error stays in the timeline
     daemon.run_once()
     job = daemon.store.get_job(job.id)
     assert (job.state, world.provider.create_calls) == (JobState.AWAITING, 1)
