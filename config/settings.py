@@ -37,7 +37,9 @@ class WritebackFields(BaseSettings):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused value (and, for a model check, every value given) may be a secret.
+    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # --- state and rules
     database_url: str = "sqlite:///connector.db"

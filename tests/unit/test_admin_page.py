@@ -136,3 +136,16 @@ def test_refused_callbacks_are_counted_by_reason(admin):
         assert client.post("/webhooks/signrequest", content=b"not json").status_code >= 400
     page = client.get("/admin/", headers=BEARER).text
     assert re.search(r"<td>signrequest</td><td>\d+</td><td>[^<]+</td><td>3</td>", page)
+
+
+@pytest.mark.parametrize("values, problem", [
+    ({"admin_username": "ann"}, "set both CONNECTOR_ADMIN_USERNAME and CONNECTOR_ADMIN_PASSWORD"),
+    ({"admin_token": "secret-xyz"}, "CONNECTOR_ADMIN_TOKEN must be at least 12 characters"),
+    ({"admin_username": "ann", "admin_password": "secret-xyz"}, "CONNECTOR_ADMIN_PASSWORD must be at least 12"),
+    ({"admin_password": "a-long-secret-xyz", "salesforce_client_secret": "sf-secret-xyz"}, "set both")])
+def test_incomplete_or_weak_admin_settings_are_refused_at_start(values, problem):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=problem) as caught:
+        Settings(_env_file=None, **values)
+    assert "secret-xyz" not in str(caught.value)  # neither the refused value nor any other

@@ -134,3 +134,21 @@ def test_search_filters_and_pages(store):
     assert store.search_jobs(JobFilter(opportunity="006000000000003AAA")).total == 1
     page = store.search_jobs(JobFilter(), offset=2, limit=2)
     assert (len(page.jobs), page.total) == (2, 5)
+
+
+def test_a_callback_matched_to_the_job_is_in_its_timeline_at_its_arrival(world: World):
+    from connector.store import NewEvent
+
+    world.add_opportunity()
+    daemon = world.daemon()
+    daemon.run_once()
+    job = daemon.store.list_jobs()[0]
+    world.clock.advance(seconds=5)
+    arrival = world.clock()
+    daemon.store.record_events([NewEvent(provider="signrequest", event_id="ev-1", request_id=job.request_id,
+                                         external_id=job.id, kind="signed")])
+    world.clock.advance(seconds=5)
+    daemon.work()
+    entry = next(e for e in daemon.store.timeline(job.id) if e.kind == "callback")
+    assert entry.detail == "signrequest callback 'signed' (event ev-1), authenticated" and entry.at == arrival
+    assert _kinds(daemon, job.id)[-1] == "status"  # the callback woke a status check
