@@ -1,6 +1,7 @@
 """The state store: jobs, received events and small values, on SQLite or PostgreSQL.
 
-All SQL lives here. Each public method is one short transaction, so a crash between two calls
+All SQL lives in this package: here, and in the modules of the timeline, the operator's job search and resume
+that the Store's methods call. Each public method is one short transaction, so a crash between two calls
 leaves the database at the last committed step and the engine resumes from there.
 
 Many worker threads share one Store. SQLite takes one writer at a time: writers here queue on an

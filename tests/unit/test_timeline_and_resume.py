@@ -152,3 +152,22 @@ def test_a_callback_matched_to_the_job_is_in_its_timeline_at_its_arrival(world: 
     entry = next(e for e in daemon.store.timeline(job.id) if e.kind == "callback")
     assert entry.detail == "signrequest callback 'signed' (event ev-1), authenticated" and entry.at == arrival
     assert _kinds(daemon, job.id)[-1] == "status"  # the callback woke a status check
+
+
+def test_resume_in_one_statement_on_each_database(store):
+    def refused(key: str):
+        job = store.create_job(entry_key=key, rule_id="r", rule={}, provider="p", opportunity_id=OPP, opportunity={})
+        job.state, job.outcome, job.last_error = JobState.DONE, "failed", "no email"
+        store.save_job(job)
+        return job
+
+    first = refused("k1")
+    again = store.resume(first.id, by="ops")
+    assert again.result is ResumeResult.RESENT
+    job = store.get_job(first.id)
+    assert (job.state, job.outcome, job.last_error, str(job.pending_effect)) == (JobState.NEW, None, None, "create")
+    assert job.request.reread_opportunity
+    job.state, job.outcome = JobState.DONE, "failed"
+    store.save_job(job)
+    refused("k2")  # the deal entered the stage again: the newer job is the one to retry
+    assert store.resume(first.id, by="ops").message.endswith("has a newer job for this rule; retry that one")
