@@ -24,6 +24,7 @@ from connector.adminweb.auth import AdminAuth
 from connector.inbound.refusals import WebhookRefusals
 from connector.store import Job, JobFilter, JobState, Store
 from connector.store.job_search import IN_PROGRESS, REFUSED
+from connector.store.resume import is_job_id
 from mappings.models import MappingFile
 from mappings.source import ReloadResult
 
@@ -75,6 +76,9 @@ def _parse_day(name: str, value: str) -> datetime | None:
 
 
 def parse_filter(params: dict[str, str]) -> tuple[JobFilter, int]:
+    for name, value in params.items():
+        if not value.isprintable():
+            raise BadQuery(f"{name[:40]!r}: holds control characters")
     state = params.get("state", "")
     if state and state not in {s.value for s in JobState}:
         raise BadQuery(f"state: {state[:40]!r} is not a job state")
@@ -179,7 +183,7 @@ def admin_routes(auth: AdminAuth, sources: AdminSources) -> list[Route]:
 
     async def job(request: Request, who: str) -> Response:
         job_id = request.path_params["job_id"]
-        found = await run_in_threadpool(sources.store.get_job, job_id)
+        found = await run_in_threadpool(sources.store.get_job, job_id) if is_job_id(job_id) else None
         if found is None:
             return PlainTextResponse("no such job", status_code=404, headers=_SECURITY_HEADERS)
         entries = await run_in_threadpool(sources.store.timeline, job_id)

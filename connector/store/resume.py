@@ -47,7 +47,14 @@ class Resumed:
         return self.result in (ResumeResult.RESUMED, ResumeResult.RESENT)
 
 
+def is_job_id(text: str) -> bool:
+    """Whether `text` can be a job id (what the store makes: 32 hex digits), before any query is made with it."""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
 def resume(connection: Connection, job_id: str, *, now: datetime, by: str) -> Resumed:
+    if not is_job_id(job_id):
+        return Resumed(ResumeResult.UNKNOWN, f"no job has the id {job_id[:40]!r}")
     jobs = _JOBS.c
     row = connection.execute(select(jobs.state, jobs.parked_from, jobs.outcome, jobs.request_id)
                              .where(jobs.id == job_id)).first()

@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from config.settings import Settings
+from connector.adminweb.auth import AdminAuth
 from connector.ports.provider import ProviderTransientError
 from connector.store import JobState
 from tests.unit.conftest import World
@@ -113,7 +114,8 @@ def test_user_data_is_escaped(admin, world: World):
 @pytest.mark.parametrize("query, problem", [("state=bogus", "state: 'bogus' is not a job state"),
                                             ("from=2026-13-01", "from: '2026-13-01' is not a date"),
                                             ("page=-1", "page: '-1' is not a page number"),
-                                            ("outcome=x", "outcome: 'x' is not one of")])
+                                            ("outcome=x", "outcome: 'x' is not one of"),
+                                            ("rule=a%00b", "'rule': holds control characters")])
 def test_a_bad_filter_is_a_located_400(admin, query, problem):
     _, client = admin
     response = client.get(f"/admin/jobs?{query}", headers=BEARER)
@@ -149,3 +151,11 @@ def test_incomplete_or_weak_admin_settings_are_refused_at_start(values, problem)
     with pytest.raises(ValidationError, match=problem) as caught:
         Settings(_env_file=None, **values)
     assert "secret-xyz" not in str(caught.value)  # neither the refused value nor any other
+
+
+def test_a_malformed_job_id_is_not_found(admin):
+    _, client = admin
+    assert client.get("/admin/jobs/a%00b", headers=BEARER).status_code == 404
+    csrf = AdminAuth(token=TOKEN, username="ann", password="correct-horse-battery").csrf_token("token")
+    answer = client.post("/admin/jobs/a%00b/retry", headers=BEARER, data={"csrf": csrf}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin/jobs/a%00b?result=unknown"
