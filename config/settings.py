@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     max_document_parse_memory_mb: int = Field(default=512, ge=64)
 
     log_level: str = "INFO"
+    # text: one line per record for a terminal; json: one JSON object per line with the job's context
+    log_format: Literal["text", "json"] = "text"
+    # At INFO, polls and webhooks are summed up in one line this often instead of a line each (0: never).
+    log_summary_seconds: float = Field(default=300.0, ge=0)
+
+    # --- operating it: /metrics (Prometheus) and /readyz
+    metrics_token: SecretStr | None = None  # when set, /metrics asks for "Authorization: Bearer <token>"
+    readiness_cache_seconds: float = Field(default=15.0, ge=0)  # /readyz runs its checks at most this often
 
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 

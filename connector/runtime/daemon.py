@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
 
 from adapters.transport.session import make_session, size_pools
 from config.settings import Settings
@@ -29,7 +30,9 @@ from connector.ports.provider import SigningProvider
 from connector.runtime import provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
+from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
 from connector.runtime.providers import build_providers, check_rules_have_providers
+from connector.runtime.readiness import ReadinessChecks
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
@@ -55,7 +58,10 @@ class Daemon:
     providers: dict[str, SigningProvider]
     mappings: MappingSource
     clock: Callable[[], datetime]
+    metrics: DaemonMetrics = field(default_factory=DaemonMetrics)
+    http_session: requests.Session | None = None  # the providers' session: /readyz asks each provider through it
     budget: ApiBudget = field(init=False)
+    readiness: ReadinessChecks = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
@@ -68,6 +74,7 @@ class Daemon:
     _ready: bool = field(default=False, init=False)
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _started_at: float = field(default_factory=time.time, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -81,6 +88,7 @@ class Daemon:
         self.engine = Engine(
             store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
+            observer=self.metrics,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
@@ -104,6 +112,8 @@ class Daemon:
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
+        self.readiness = ReadinessChecks(self._readiness_checks(), cache_seconds=s.readiness_cache_seconds)
+        self.metrics.watch(self.metrics_snapshot)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -118,6 +128,7 @@ class Daemon:
             return
         try:
             self.poller.poll_once()
+            self.metrics.poll_finished(time.time())
             self.wake_worker()  # new jobs, cancels: no need to wait for the idle tick
         except CRMError as exc:
             log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
@@ -160,8 +171,65 @@ class Daemon:
         return deleted
 
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
-                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
+        """The detailed state (jobs by state and by outcome, API budget, poller role, readiness): for the admin
+        page, behind its authentication; /healthz itself tells nothing."""
+        outcomes: dict[str, int] = {}
+        for (state, outcome, _, _), count in self.store.count_jobs_by_kind().items():
+            if state == "done":
+                outcomes[outcome or "unknown"] = outcomes.get(outcome or "unknown", 0) + count
+        return {"jobs": self.store.count_jobs_by_state(), "outcomes": outcomes,
+                "salesforce_api": self.budget.report(), "poller": self.leadership.is_leader,
+                "worker_id": self.engine.worker_id, "ready": self._ready and all(self.readiness.last.values())}
+
+    def metrics_snapshot(self) -> StateSnapshot:
+        """The state gauges of /metrics, read at each scrape."""
+        jobs: dict[tuple[str, str], int] = {}
+        parked: dict[tuple[str, str], int] = {}
+        for (state, outcome, provider, parked_from), count in self.store.count_jobs_by_kind().items():
+            jobs[(state, outcome)] = jobs.get((state, outcome), 0) + count
+            if state == "parked":
+                parked[(provider, parked_from)] = parked.get((provider, parked_from), 0) + count
+        lag = None
+        if self.leadership.is_leader:
+            lag = time.time() - (self.metrics.last_poll_at or self._started_at)
+        return StateSnapshot(
+            jobs=jobs, parked=parked, salesforce_api_calls=self.crm.api_calls, salesforce_usage=self.budget.usage(),
+            budget_share=self.settings.salesforce_api_budget_share, poll_lag_seconds=lag,
+            ready=self._ready and all(self.readiness.last.values()), is_poller=self.leadership.is_leader,
+            worker_id=self.engine.worker_id)
+
+    def log_summary(self) -> None:
+        """One INFO line for the period instead of one per poll: what happened, and the jobs waiting."""
+        tally = self.metrics.take_tally()
+        counts = self.store.count_jobs_by_state()
+        waiting = {state: n for state, n in counts.items() if state != "done"}
+        happened = ", ".join(f"{n} {what}" for what, n in sorted(tally.items())) or "nothing new"
+        log.info("in the last %.0fs: %s; jobs now: %s", self.settings.log_summary_seconds, happened,
+                 ", ".join(f"{n} {state}" for state, n in sorted(waiting.items())) or "none under way")
+
+    def _readiness_checks(self) -> dict[str, Callable[[], None]]:
+        def database() -> None:
+            with self.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        def mappings() -> None:
+            if self.mappings.current is None:
+                raise RuntimeError("no mapping rules loaded")
+
+        checks: dict[str, Callable[[], None]] = {"database": database, "mappings": mappings,
+                                                 "salesforce": self.crm.check_login}
+        for name in sorted(self.providers):
+            checks[f"provider:{name}"] = self._provider_answers(name)
+        return checks
+
+    def _provider_answers(self, name: str) -> Callable[[], None]:
+        base_url = provider_registry.provider_settings(self.settings, name).base_url
+
+        def answers() -> None:
+            # Any HTTP answer will do: the API is reachable. Connection and TLS failures raise.
+            (self.http_session or requests).head(base_url, timeout=min(self.settings.provider_timeout_seconds, 5.0),
+                                                 allow_redirects=False)
+        return answers
 
     # --- running as a service --------------------------------------------------------------
 
@@ -169,8 +237,10 @@ class Daemon:
         s = self.settings
         return build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health, ready=self.ready,
+            on_event=self.wake_worker, ready=self.ready, checks=self.readiness,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
+            metrics=self.metrics.render, metrics_content_type=CONTENT_TYPE, observer=self.metrics,
+            metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
         )
 
     def ready(self) -> bool:
@@ -199,6 +269,9 @@ class Daemon:
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        if s.log_summary_seconds:
+            scheduler.add_job(self.log_summary, "interval", seconds=s.log_summary_seconds, id="log-summary",
+                              max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
@@ -280,9 +353,12 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if store is None:
         store = store_for(settings, clock)
         store.migrate()
+    metrics = DaemonMetrics()
+    provider_session = http_session
     if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads,
-                                    store=store)
+        provider_session = http_session or make_session(pool_size=settings.workers)
+        providers = build_providers(settings, session=provider_session,
+                                    require_https_downloads=require_https_downloads, store=store, observer=metrics)
     known = providers
     path = None if mapping else settings.mappings_path
 
@@ -298,4 +374,5 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
 
         crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
                                                                       pool_size=settings.workers))
-    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock,
+                  metrics=metrics, http_session=provider_session)
