@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         super().__init__(**values)
         # Where this instance read its values from, so that each provider's settings read the same place.
         self._env_file = values.get("_env_file", self.model_config.get("env_file"))
+        # A provider's variables in the env file reach the validator too, as raw text (a JSON list unparsed);
+        # the provider's own settings read that file themselves, so only the values given in code override it.
+        self.providers = type(self)._provider_values_by_provider(
+            {key: value for key, value in values.items() if not key.startswith("_")})["providers"]
 
     @property
     def env_file(self) -> Any:
@@ -172,6 +176,11 @@ class Settings(BaseSettings):
             else:
                 providers.setdefault(name, {})[field] = value
         return {**kept, "providers": providers}
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("salesforce_login_url", "public_base_url")
     @classmethod

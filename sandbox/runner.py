@@ -166,8 +166,9 @@ def write_env_file(settings: Settings, path: Path) -> None:
     """The sandbox's settings as an env file, where the command line finds them (connector.admin.operator_env)."""
     lines = ["# Written by `run_connector.py sandbox` for the command line run from the checkout; rewritten each run."]
     for name, value in sorted(settings_env(settings).items()):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'{name}="{escaped}"')
+        if "'" in value or "\n" in value:
+            raise ValueError(f"{name} cannot be written to an env file as it is")
+        lines.append(f"{name}='{value}'")  # single quotes: dotenv reads the value as it is (JSON lists too)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
