@@ -153,8 +153,7 @@ class Settings(BaseSettings):
         self._env_file = values.get("_env_file", self.model_config.get("env_file"))
         # A provider's variables in the env file reach the validator too, as raw text (a JSON list unparsed);
         # the provider's own settings read that file themselves, so only the values given in code override it.
-        self.providers = type(self)._provider_values_by_provider(
-            {key: value for key, value in values.items() if not key.startswith("_")})["providers"]
+        self.providers = _by_provider(type(self).model_fields, values)["providers"]
 
     @property
     def env_file(self) -> Any:
@@ -165,17 +164,7 @@ class Settings(BaseSettings):
     def _provider_values_by_provider(cls, data: Any) -> Any:
         """`signrequest_api_token=...` given in code goes to `providers["signrequest"]["api_token"]`: each
         provider's settings are its own model (a provider name has no underscore)."""
-        if not isinstance(data, dict):
-            return data
-        providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
-        kept = {}
-        for key, value in data.items():
-            name, _, field = key.partition("_")
-            if key in cls.model_fields or key.startswith("_") or not field or not name.isalnum():
-                kept[key] = value
-            else:
-                providers.setdefault(name, {})[field] = value
-        return {**kept, "providers": providers}
+        return _by_provider(cls.model_fields, data) if isinstance(data, dict) else data
 
     @field_validator("metrics_token", mode="before")
     @classmethod
@@ -186,3 +175,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+def _by_provider(fields: Any, data: dict[str, Any]) -> dict[str, Any]:
+    providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
+    kept = {}
+    for key, value in data.items():
+        name, _, field = key.partition("_")
+        if key in fields or key.startswith("_") or not field or not name.isalnum():
+            kept[key] = value
+        else:
+            providers.setdefault(name, {})[field] = value
+    return {**kept, "providers": providers}
