@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from connector.inbound.event_ingest import EventIngest, IngestFailed
+from connector.ports.log_context import log_context
 from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.provider import SigningProvider, WebhookEvent, WebhookRejected
 from connector.store import EventCaps, NewEvent, Store
@@ -147,6 +148,10 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
             log.warning("webhook %s refused (400): %s", name, problem)
             observer.webhook_refused(name, "unstorable")
             return PlainTextResponse(problem, status_code=400)
+        with log_context(provider=name, request_id=event.request_id):
+            return await _record(name, event)
+
+    async def _record(name: str, event: WebhookEvent) -> Response:
         try:
             fresh = await ingest.record(NewEvent(provider=name, event_id=event.event_id, request_id=event.request_id,
                                                  external_id=event.external_id, kind=event.kind,
