@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     # share Composite calls. A lone writeback goes at once; under load one waits at most the linger to be joined.
     salesforce_writeback_linger_ms: float = Field(default=400.0, ge=0)
     salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
+    # A completion downloads the signed documents and the evidence side by side (one round trip saved). The
+    # deterministic simulation turns it off: its scheduler runs one call at a time, in an order it chooses.
+    downloads_side_by_side: bool = True
     # --- memory per document size: large documents pass through temporary files, not memory
     document_spool_bytes: int = Field(default=1024 * 1024, ge=0)  # larger downloads go to a temporary file
     salesforce_inline_file_bytes: int = Field(default=1024 * 1024, ge=0)  # inline in the Composite writeback

@@ -92,6 +92,7 @@ class Daemon:
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
                 create_settle=timedelta(seconds=s.provider_timeout_seconds),
                 writeback_settle=timedelta(seconds=s.salesforce_timeout_seconds),
+                downloads_side_by_side=s.downloads_side_by_side,
             ),
         )
         self.poller = Poller(
