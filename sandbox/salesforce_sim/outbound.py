@@ -70,7 +70,7 @@ class OutboundMessenger:
     timeout: float = 10.0
     action: OutboundAction | None = None
     active: bool = False
-    deliveries: list[dict] = field(default_factory=list)  # one per POST: notification ids, status, acked
+    deliveries: list[dict] = field(default_factory=list)  # one per POST: notification ids, status, acked, body
     expired: list[str] = field(default_factory=list)  # notification ids given up on
     _pending: list[_Pending] = field(default_factory=list)
     _in_flight: int = 0
@@ -213,7 +213,7 @@ class OutboundMessenger:
             pass
         self.deliveries.append({"notification_ids": [p.notification_id for p in batch],
                                 "record_ids": [p.record_id for p in batch], "status_code": status, "acked": acked,
-                                "attempts": [p.attempts + 1 for p in batch]})
+                                "attempts": [p.attempts + 1 for p in batch], "body": body})
         return acked
 
     def _envelope(self, batch: list[_Pending], action: OutboundAction) -> bytes:
