@@ -22,6 +22,7 @@ from sandbox.salesforce_sim.org import Org
 from sandbox.salesforce_sim.outbound import OutboundMessenger
 from sandbox.salesforce_sim.rest import RestApi
 from sandbox.salesforce_sim.soap import LoginUser
+from sandbox.salesforce_sim.tooling import ToolingApi
 
 
 def _error_body(status: int) -> tuple[bytes, str]:
@@ -54,6 +55,7 @@ class SalesforceSimulator:
         self.outbound = OutboundMessenger(read_record=self._opportunity_now, faults=self.faults, ids=self.org.ids,
                                           api_version=api_version)
         self.org.save_listeners.append(self.outbound.record_saved)
+        self.rest.tooling = ToolingApi(self.outbound, api_version, username)
         self.app = FaultInjector(
             build_app(rest=self.rest, creds=self.credentials, sessions=self.sessions, usage=self.usage,
                       api_version=api_version, login_user=self._login_user, faults=self.faults,

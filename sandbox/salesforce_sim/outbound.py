@@ -44,6 +44,7 @@ class OutboundAction:
     endpoint_url: str
     fields: tuple[str, ...]
     instance_url: str
+    name: str = "Signing stage change"
 
 
 @dataclass
@@ -82,7 +83,7 @@ class OutboundMessenger:
 
     def configure(self, endpoint_url: str, fields: tuple[str, ...] = ("Id", "StageName"), *,
                   instance_url: str = "https://sandbox.my.salesforce.com", retry_base_seconds: float | None = None,
-                  max_age_seconds: float | None = None) -> str:
+                  max_age_seconds: float | None = None, name: str = "Signing stage change") -> str:
         """Activate the Flow and its outbound message action; returns the action's Id (the ActionId sent)."""
         with self._wake:
             if retry_base_seconds is not None:
@@ -91,7 +92,7 @@ class OutboundMessenger:
                 self.max_age_seconds = max_age_seconds
             action_id = self.action.action_id if self.action else self.ids.new("04k")
             chosen = ("Id", *(name for name in fields if name != "Id"))
-            self.action = OutboundAction(action_id, endpoint_url, chosen, instance_url.rstrip("/"))
+            self.action = OutboundAction(action_id, endpoint_url, chosen, instance_url.rstrip("/"), name)
             self.active = True
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="salesforce-outbound-messages", daemon=True)
