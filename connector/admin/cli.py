@@ -19,7 +19,8 @@ from connector.runtime import provider_registry
 def _secrets(settings: Settings) -> list[str]:
     from connector.runtime.provider_registry import all_provider_settings
 
-    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token]
+    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
+              settings.salesforce_outbound_message_token]
     own = [v.get_secret_value() for v in values if v is not None]
     return own + [secret for provider in all_provider_settings(settings).values()
                   for secret in provider.secret_values()]
