@@ -72,3 +72,11 @@ def test_taken_ids_are_forgotten_after_the_retention(world):
     assert daemon.prune_notifications() == 1
     assert daemon.store.taken_notifications(SOURCE, {"04l000000000001AAA"}) == set()
     assert timedelta(hours=daemon.settings.outbound_message_ids_retention_hours) == timedelta(hours=48)
+
+
+def test_the_store_keeps_taken_ids_per_source_once_on_each_database(store):
+    store.mark_notifications_taken(SOURCE, ["04l000000000001AAA", "04l000000000001AAA", "04l000000000002AAA"])
+    store.mark_notifications_taken(SOURCE, ["04l000000000002AAA"])  # a concurrent redelivery's second commit
+    assert store.taken_notifications(SOURCE, {"04l000000000001AAA", "04l000000000003AAA"}) == {"04l000000000001AAA"}
+    assert store.taken_notifications("another-source", {"04l000000000001AAA"}) == set()
+    assert store.prune_notifications(store.now() + timedelta(seconds=1)) == 2
