@@ -63,6 +63,8 @@ def outbound_message_route(config: OutboundMessageConfig, source: OutboundMessag
             message = envelope.parse(body)
         except envelope.EnvelopeRejected as exc:
             return _refused(400, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - a last resort: whatever the body, the sender caused it
+            return _refused(400, f"the message could not be read ({type(exc).__name__})")
         if not envelope.same_org(message.organization_id, config.organization_id):
             return _refused(403, "OrganizationId is not the org this connector is configured for "
                                  "(CONNECTOR_SALESFORCE_ORG_ID)")
