@@ -60,6 +60,7 @@ class Sandbox:
     ca_file: Path
 
     def stop(self) -> None:
+        self.salesforce.close()
         self.signrequest.close()
         self.onespan.close()
         self.legalsign.close()

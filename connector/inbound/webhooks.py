@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from sqlalchemy import String
@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from connector.inbound.event_ingest import EventIngest, IngestFailed
 from connector.ports.log_context import log_context
@@ -34,7 +34,7 @@ from connector.store.models import EventRow
 log = logging.getLogger(__name__)
 
 
-class _TooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 
@@ -71,15 +71,15 @@ def _informational(event: WebhookEvent) -> bool:
     return event.state_hint is not None and not event.state_hint.is_final
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
+async def read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+        raise BodyTooLarge
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise _TooLarge
+            raise BodyTooLarge
     return bytes(body)
 
 
@@ -88,11 +88,13 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
                       ready: Callable[[], bool] = lambda: True,
                       checks: Callable[[], Mapping[str, bool]] = dict,
                       metrics: Callable[[], bytes] | None = None, metrics_token: str | None = None,
-                      metrics_content_type: str = "text/plain", observer: Observer = NO_OBSERVER) -> Starlette:
+                      metrics_content_type: str = "text/plain", observer: Observer = NO_OBSERVER,
+                      extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
     what a flood of callbacks can store. /readyz, for load balancers, is ready when `ready()` (False while
     starting or shutting down; callbacks are still accepted) and every one of `checks()` passes. `metrics`
-    renders /metrics (absent when None); with `metrics_token` it asks for `Authorization: Bearer <token>`."""
+    renders /metrics (absent when None); with `metrics_token` it asks for `Authorization: Bearer <token>`.
+    `extra_routes`: other inbound endpoints (push triggers)."""
     ingest = EventIngest(store, on_recorded=on_event, caps=caps)
 
     async def healthz(_request: Request) -> Response:
@@ -121,8 +123,8 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
             observer.webhook_refused(name if provider else "unknown", "unknown_path")
             return PlainTextResponse("not found", status_code=404)
         try:
-            body = await _read_capped(request, max_body_bytes)
-        except _TooLarge:
+            body = await read_capped(request, max_body_bytes)
+        except BodyTooLarge:
             log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
             observer.webhook_refused(name, "too_large")
             return PlainTextResponse("body too large", status_code=413)
@@ -175,6 +177,7 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         Route("/readyz", readyz, methods=["GET"]),
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
+        *extra_routes,
     ]
     if metrics is not None:
         routes.append(Route("/metrics", prometheus, methods=["GET"]))

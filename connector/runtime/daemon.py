@@ -23,6 +23,7 @@ from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
 from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.outbound_endpoint import OutboundMessageConfig, outbound_message_route
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.crm import CRM, CRMError
@@ -31,12 +32,13 @@ from connector.runtime import provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
 from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
-from connector.runtime.providers import build_providers, check_rules_have_providers
+from connector.runtime.providers import build_providers, check_rules_have_providers, provider_connections
 from connector.runtime.readiness import ReadinessChecks
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
 from connector.store import EventCaps, Store
+from connector.triggers.outbound_messages import OutboundMessageSource
 from connector.triggers.poller import Poller
 from connector.writeback.batcher import WritebackBatcher
 from connector.writeback.outcomes import WritebackBuilder
@@ -64,6 +66,7 @@ class Daemon:
     readiness: ReadinessChecks = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
+    outbound_messages: OutboundMessageSource = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
@@ -100,6 +103,7 @@ class Daemon:
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
                 create_settle=timedelta(seconds=s.provider_timeout_seconds),
                 writeback_settle=timedelta(seconds=s.salesforce_timeout_seconds),
+                downloads_side_by_side=s.downloads_side_by_side,
             ),
         )
         self.poller = Poller(
@@ -107,6 +111,8 @@ class Daemon:
             overlap=timedelta(seconds=s.poll_overlap_seconds),
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
+        self.outbound_messages = OutboundMessageSource(store=self.store, crm=self.crm,
+                                                       mappings=lambda: self.mappings.current)
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
@@ -169,6 +175,15 @@ class Daemon:
         if deleted:
             log.info("deleted %d webhook events handled more than %g days ago", deleted, days)
         return deleted
+
+    def prune_notifications(self) -> int:
+        """Forget Outbound Message notification Ids taken longer ago than Salesforce retries them."""
+        hours = self.settings.outbound_message_ids_retention_hours
+        try:
+            return self.store.prune_notifications(self.clock() - timedelta(hours=hours))
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not delete old outbound message notification ids")
+            return 0
 
     def health(self) -> dict:
         """The detailed state (jobs by state and by outcome, API budget, poller role, readiness): for the admin
@@ -241,7 +256,18 @@ class Daemon:
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
             metrics=self.metrics.render, metrics_content_type=CONTENT_TYPE, observer=self.metrics,
             metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
+            extra_routes=self._push_routes(),
         )
+
+    def _push_routes(self) -> list:
+        s = self.settings
+        if s.salesforce_outbound_message_token is None or not s.salesforce_org_id:
+            return []
+        config = OutboundMessageConfig(token=s.salesforce_outbound_message_token.get_secret_value(),
+                                       organization_id=s.salesforce_org_id,
+                                       action_ids=s.outbound_message_action_ids,
+                                       max_body_bytes=s.webhook_max_body_bytes)
+        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker)]
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
@@ -272,6 +298,8 @@ class Daemon:
         if s.log_summary_seconds:
             scheduler.add_job(self.log_summary, "interval", seconds=s.log_summary_seconds, id="log-summary",
                               max_instances=1, coalesce=True)
+        scheduler.add_job(self.prune_notifications, "interval", hours=1, id="prune-notifications",
+                          next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
@@ -356,7 +384,7 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     metrics = DaemonMetrics()
     provider_session = http_session
     if providers is None:
-        provider_session = http_session or make_session(pool_size=settings.workers)
+        provider_session = http_session or make_session(pool_size=provider_connections(settings))
         providers = build_providers(settings, session=provider_session,
                                     require_https_downloads=require_https_downloads, store=store, observer=metrics)
     known = providers
