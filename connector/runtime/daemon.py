@@ -112,7 +112,8 @@ class Daemon:
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
         self.outbound_messages = OutboundMessageSource(store=self.store, crm=self.crm,
-                                                       mappings=lambda: self.mappings.current)
+                                                       mappings=lambda: self.mappings.current,
+                                                       observer=self.metrics, clock=self.clock)
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
@@ -267,7 +268,8 @@ class Daemon:
                                        organization_id=s.salesforce_org_id,
                                        action_ids=s.outbound_message_action_ids,
                                        max_body_bytes=s.webhook_max_body_bytes)
-        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker)]
+        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker,
+                                       observer=self.metrics)]
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
