@@ -112,3 +112,11 @@ def test_check_mappings_against_the_org_without_settings(tmp_path):
 
 def test_an_env_file_that_is_not_there(tmp_path):
     _one_clear_line(_run(tmp_path, "status", "--env-file", "nowhere.env"), 2, "--env-file nowhere.env: no such file")
+
+
+def test_check_mappings_against_the_sandbox_org_finds_its_settings(sandbox_checkout):
+    root, _ = sandbox_checkout
+    done = _run(root, "check-mappings", "--against-org")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK against the org" in done.stdout
+    assert "reading the Opportunity fields" in done.stderr  # progress while it describes the objects
