@@ -241,10 +241,13 @@ class Daemon:
     def _provider_answers(self, name: str) -> Callable[[], None]:
         base_url = provider_registry.provider_settings(self.settings, name).base_url
 
+        verify = self.http_session.verify if self.http_session is not None else True
+
         def answers() -> None:
-            # Any HTTP answer will do: the API is reachable. Connection and TLS failures raise.
-            (self.http_session or requests).head(base_url, timeout=min(self.settings.provider_timeout_seconds, 5.0),
-                                                 allow_redirects=False)
+            # Any HTTP answer will do: the API is reachable. Connection and TLS failures raise. Not through the
+            # providers' session: the probe would count among the API calls in the metrics, and wait for turns.
+            requests.head(base_url, timeout=min(self.settings.provider_timeout_seconds, 5.0), allow_redirects=False,
+                          verify=verify)
         return answers
 
     # --- running as a service --------------------------------------------------------------

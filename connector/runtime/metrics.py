@@ -124,8 +124,7 @@ class DaemonMetrics(Observer):
                                     registry=r, buckets=_WAIT_BUCKETS)
         self.last_poll = Gauge("connector_poll_last_success_timestamp_seconds", "When this replica last polled "
                                "Salesforce successfully", registry=r)
-        self.push = Gauge("connector_push_lag_seconds", "Age of the newest stage change handled from the push "
-                          "stream", registry=r)
+        self.push: Gauge | None = None  # registered at the first push: absent, not 0, without a push source
         self._tally: Tally[str] = Tally()  # since the last summary line (`take_tally`)
         self._tally_lock = threading.Lock()
         self._last_poll_at: float | None = None
@@ -193,6 +192,10 @@ class DaemonMetrics(Observer):
         self.last_poll.set(timestamp)
 
     def push_lag(self, seconds: float) -> None:
+        with self._tally_lock:
+            if self.push is None:
+                self.push = Gauge("connector_push_lag_seconds", "Age of the newest stage change handled from the "
+                                  "push stream", registry=self.registry)
         self.push.set(seconds)
 
 

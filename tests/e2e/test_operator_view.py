@@ -10,7 +10,9 @@ import time
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
+from connector.runtime.daemon import bootstrap
 from connector.runtime.logs import JsonFormatter
 from connector.store import JobState
 from sandbox.runner import start_daemon, start_simulators
@@ -111,3 +113,20 @@ def test_a_parked_job_makes_the_alert_expression_true_within_seconds(tmp_path):
     finally:
         daemon.stop()
         sandbox.stop()
+
+
+def test_readiness_names_a_refused_salesforce_login_and_an_unreachable_provider(e2e, caplog):
+    e2e.sandbox.onespan_server.stop()
+    # A replica started with a client secret Salesforce no longer takes (rotated in the org, say).
+    stale = e2e.sandbox.settings.model_copy(update={"salesforce_client_secret": SecretStr("stale-secret-value")})
+    daemon = bootstrap(stale, http_session=e2e.sandbox.http_session)
+    caplog.set_level(logging.WARNING)
+    try:
+        assert daemon.readiness() == {"database": True, "mappings": True, "salesforce": False,
+                                      "provider:legalsign": True, "provider:onespan": False,
+                                      "provider:signrequest": True}
+    finally:
+        daemon.store.close()
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("not ready")]
+    assert len(warned) == 2 and any("the salesforce check failed" in line for line in warned)
+    assert "stale-secret-value" not in caplog.text

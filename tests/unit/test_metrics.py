@@ -67,3 +67,11 @@ def test_the_summary_tally_starts_again_after_each_line():
     metrics.job_finished("signrequest", "completed")
     assert metrics.take_tally() == {"polls": 2, "completed": 1}
     assert metrics.take_tally() == {}
+
+
+def test_the_push_lag_shows_only_once_a_push_source_reports_it():
+    metrics = DaemonMetrics()
+    assert "connector_push_lag_seconds" not in metrics.render().decode()
+    metrics.push_lag(12.5)
+    metrics.push_lag(3.0)
+    assert _samples(metrics)[("connector_push_lag_seconds", ())] == 3.0
