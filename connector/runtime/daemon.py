@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
 
 from adapters.transport.session import make_session, size_pools
 from config.settings import Settings
@@ -28,7 +27,7 @@ from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
-from connector.runtime import provider_registry
+from connector.runtime import probes, provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
 from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
@@ -77,7 +76,7 @@ class Daemon:
     _ready: bool = field(default=False, init=False)
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _started_at: float = field(default_factory=time.time, init=False)
+    started_at: float = field(default_factory=time.time, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -119,7 +118,7 @@ class Daemon:
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
-        self.readiness = ReadinessChecks(self._readiness_checks(), cache_seconds=s.readiness_cache_seconds)
+        self.readiness = ReadinessChecks(probes.readiness_checks(self), cache_seconds=s.readiness_cache_seconds)
         self.metrics.watch(self.metrics_snapshot)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
@@ -199,20 +198,7 @@ class Daemon:
 
     def metrics_snapshot(self) -> StateSnapshot:
         """The state gauges of /metrics, read at each scrape."""
-        jobs: dict[tuple[str, str], int] = {}
-        parked: dict[tuple[str, str], int] = {}
-        for (state, outcome, provider, parked_from), count in self.store.count_jobs_by_kind().items():
-            jobs[(state, outcome)] = jobs.get((state, outcome), 0) + count
-            if state == "parked":
-                parked[(provider, parked_from)] = parked.get((provider, parked_from), 0) + count
-        lag = None
-        if self.leadership.is_leader:
-            lag = time.time() - (self.metrics.last_poll_at or self._started_at)
-        return StateSnapshot(
-            jobs=jobs, parked=parked, salesforce_api_calls=self.crm.api_calls, salesforce_usage=self.budget.usage(),
-            budget_share=self.settings.salesforce_api_budget_share, poll_lag_seconds=lag,
-            ready=self._ready and all(self.readiness.last.values()), is_poller=self.leadership.is_leader,
-            worker_id=self.engine.worker_id)
+        return probes.metrics_snapshot(self)
 
     def log_summary(self) -> None:
         """One INFO line for the period instead of one per poll: what happened, and the jobs waiting."""
@@ -222,33 +208,6 @@ class Daemon:
         happened = ", ".join(f"{n} {what}" for what, n in sorted(tally.items())) or "nothing new"
         log.info("in the last %.0fs: %s; jobs now: %s", self.settings.log_summary_seconds, happened,
                  ", ".join(f"{n} {state}" for state, n in sorted(waiting.items())) or "none under way")
-
-    def _readiness_checks(self) -> dict[str, Callable[[], None]]:
-        def database() -> None:
-            with self.store.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-
-        def mappings() -> None:
-            if self.mappings.current is None:
-                raise RuntimeError("no mapping rules loaded")
-
-        checks: dict[str, Callable[[], None]] = {"database": database, "mappings": mappings,
-                                                 "salesforce": self.crm.check_login}
-        for name in sorted(self.providers):
-            checks[f"provider:{name}"] = self._provider_answers(name)
-        return checks
-
-    def _provider_answers(self, name: str) -> Callable[[], None]:
-        base_url = provider_registry.provider_settings(self.settings, name).base_url
-
-        verify = self.http_session.verify if self.http_session is not None else True
-
-        def answers() -> None:
-            # Any HTTP answer will do: the API is reachable. Connection and TLS failures raise. Not through the
-            # providers' session: the probe would count among the API calls in the metrics, and wait for turns.
-            requests.head(base_url, timeout=min(self.settings.provider_timeout_seconds, 5.0), allow_redirects=False,
-                          verify=verify)
-        return answers
 
     # --- running as a service --------------------------------------------------------------
 
