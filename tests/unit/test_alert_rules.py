@@ -112,3 +112,18 @@ def test_promtool_sees_the_alerts_fire_on_the_daemons_series(tmp_path):
     path.write_text(yaml.safe_dump(tests, sort_keys=False))
     done = subprocess.run([_promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_promtool_accepts_the_example_scrape_configuration(tmp_path):
+    """deploy/prometheus/prometheus.yml, with its token file made and the rules beside it."""
+    token = tmp_path / "token"
+    token.write_text("a-metrics-token\n")
+    config = (RULES.parent / "prometheus.yml").read_text()
+    assert "/etc/prometheus/esign-connector-metrics-token" in config
+    (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/esign-connector-metrics-token",
+                                                            str(token)))
+    (tmp_path / "alerts.yml").write_text(RULES.read_text())
+    done = subprocess.run([_promtool(), "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "9 rules found" in done.stdout
