@@ -117,6 +117,12 @@ def _print_status(store) -> None:
 
     counts = store.count_jobs_by_state()
     print("jobs by state:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
+    outcomes: dict[str, int] = {}
+    for (state, outcome, _, _), count in store.count_jobs_by_kind().items():
+        if state == "done":
+            outcomes[outcome or "unknown"] = outcomes.get(outcome or "unknown", 0) + count
+    if outcomes:
+        print("finished jobs by outcome:", ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
     print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
     budget = store.get_value(STATE_KEY)
     print(describe(json.loads(budget) if budget else None))

@@ -53,6 +53,7 @@ def test_a_full_run_at_debug_level_shows_no_secret_anywhere(e2e, caplog, tmp_pat
     status = run_status(e2e.daemon.settings, tmp_path)
     assert f"parked {parked.id} opportunity {parked.opportunity_id}" in status
     assert "Salesforce API usage:" in status and "done=1" in status
+    assert "finished jobs by outcome: completed=1" in status
     metrics = requests.get(f"{e2e.daemon.settings.public_base_url}/metrics", timeout=5)
     assert 'connector_jobs{outcome="completed",state="done"} 1.0' in metrics.text
     assert 'connector_jobs_parked{provider="signrequest",step="sent"} 1.0' in metrics.text
