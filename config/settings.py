@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     max_document_parse_memory_mb: int = Field(default=512, ge=64)
 
     log_level: str = "INFO"
+    # text: one line per record for a terminal; json: one JSON object per line with the job's context
+    log_format: Literal["text", "json"] = "text"
+    # At INFO, polls and webhooks are summed up in one line this often instead of a line each (0: never).
+    log_summary_seconds: float = Field(default=300.0, ge=0)
+
+    # --- operating it: /metrics (Prometheus) and /readyz
+    metrics_token: SecretStr | None = None  # when set, /metrics asks for "Authorization: Bearer <token>"
+    readiness_cache_seconds: float = Field(default=15.0, ge=0)  # /readyz runs its checks at most this often
 
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
@@ -156,6 +164,9 @@ class Settings(BaseSettings):
         super().__init__(**values)
         # Where this instance read its values from, so that each provider's settings read the same place.
         self._env_file = values.get("_env_file", self.model_config.get("env_file"))
+        # A provider's variables in the env file reach the validator too, as raw text (a JSON list unparsed);
+        # the provider's own settings read that file themselves, so only the values given in code override it.
+        self.providers = _by_provider(type(self).model_fields, values)["providers"]
 
     @property
     def env_file(self) -> Any:
@@ -166,17 +177,12 @@ class Settings(BaseSettings):
     def _provider_values_by_provider(cls, data: Any) -> Any:
         """`signrequest_api_token=...` given in code goes to `providers["signrequest"]["api_token"]`: each
         provider's settings are its own model (a provider name has no underscore)."""
-        if not isinstance(data, dict):
-            return data
-        providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
-        kept = {}
-        for key, value in data.items():
-            name, _, field = key.partition("_")
-            if key in cls.model_fields or key.startswith("_") or not field or not name.isalnum():
-                kept[key] = value
-            else:
-                providers.setdefault(name, {})[field] = value
-        return {**kept, "providers": providers}
+        return _by_provider(cls.model_fields, data) if isinstance(data, dict) else data
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("salesforce_org_id")
     @classmethod
@@ -210,3 +216,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+def _by_provider(fields: Any, data: dict[str, Any]) -> dict[str, Any]:
+    providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
+    kept = {}
+    for key, value in data.items():
+        name, _, field = key.partition("_")
+        if key in fields or key.startswith("_") or not field or not name.isalnum():
+            kept[key] = value
+        else:
+            providers.setdefault(name, {})[field] = value
+    return {**kept, "providers": providers}

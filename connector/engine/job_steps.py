@@ -37,6 +37,8 @@ from connector.engine.reminders import connector_reminders
 from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
 from connector.ports.errors import ConnectorError, ErrorKind, PreparationError
+from connector.ports.log_context import log_context
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.provider import (
     ProviderError,
     RequestRef,
@@ -111,8 +113,9 @@ class _PutOff(Exception):  # noqa: N818 - not an error: the step waits (job.next
 class Engine:
     def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
                  writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
-                 salesforce_wait: Callable[[], timedelta | None] = lambda: None):
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None, observer: Observer = NO_OBSERVER):
         self.store = store
+        self.observer = observer
         self.salesforce_wait = salesforce_wait  # see connector.runtime.api_budget
         self.crm = crm
         self.providers = providers
@@ -186,14 +189,18 @@ class Engine:
             try:
                 if rule is None:
                     rule = Rule.model_validate(job.rule)
-                self._steps[job.state](job, rule)
+                with log_context(job_id=job.id, opportunity_id=job.opportunity_id, rule=job.rule_id,
+                                 provider=job.provider, request_id=job.request_id, step=job.state.value):
+                    self._steps[job.state](job, rule)
             except LeaseLost:
                 raise
             except _PutOff:
                 self.store.save_job(job, release=True)
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
-                self._on_failure(job, exc, rule)
+                with log_context(job_id=job.id, opportunity_id=job.opportunity_id, rule=job.rule_id,
+                                 provider=job.provider, request_id=job.request_id, step=job.state.value):
+                    self._on_failure(job, exc, rule)
                 self.store.save_job(job, release=True)
                 return
             job.attempts = 0
@@ -224,6 +231,7 @@ class Engine:
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
             if isinstance(exc, ProviderError) and rule is not None:
                 self._report_parked(job, exc, rule)
+            self.observer.job_parked(job.provider, job.state.value, kind.value)
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             return
@@ -274,6 +282,7 @@ class Engine:
         job.sent_at = self.clock()
         job.provider_state = SigningState.SENT.value
         job.state = JobState.SENT
+        self.observer.job_sent(job.provider, self._seconds_since_stage_change(job))
         log.info("job %s: sent %s request %s for opportunity %s",
                  job.id, job.provider, ref.request_id, job.opportunity_id)
 
@@ -342,6 +351,7 @@ class Engine:
         job.provider_state = status.state.value
         if status.state == SigningState.COMPLETED:
             job.state = JobState.COMPLETING
+            job.request = replace(job.request, completion_seen_at=self.clock())
         else:
             job.state, job.outcome = JobState.CLOSING, status.state.value
             job.decline_reason = status.decline_reason
@@ -407,6 +417,9 @@ class Engine:
         job.completed_at = completed_at
         self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
         job.state, job.outcome = JobState.DONE, "completed"
+        seen = job.request.completion_seen_at
+        self.observer.job_written_back(job.provider, (self.clock() - seen).total_seconds() if seen else None)
+        self.observer.job_finished(job.provider, "completed")
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
 
     def _download_completed(self, provider: SigningProvider, ref: RequestRef,
@@ -442,6 +455,7 @@ class Engine:
                 f"{common['provider_label']} reported that the request failed."))
         self._apply(job, Effect.WRITEBACK_CLOSED, writeback)
         job.state = JobState.DONE
+        self.observer.job_finished(job.provider, job.outcome or "ended")
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
 
     def _cancel(self, job: Job, rule: Rule) -> None:
@@ -453,6 +467,7 @@ class Engine:
             if found is None:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
                 job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
+                self.observer.job_finished(job.provider, "cancelled")
                 return
             self._keep_ref(job, found)
         ref = self._ref(job)
@@ -487,6 +502,7 @@ class Engine:
                                                           message=job.last_error or "")
         self._apply(job, Effect.WRITEBACK_FAILED, writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
+        self.observer.job_finished(job.provider, job.outcome)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -571,6 +587,13 @@ class Engine:
     def _save(self, job: Job) -> None:
         """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""
         self.store.save_job(job, lease_seconds=self.options.lease_seconds)
+
+    def _seconds_since_stage_change(self, job: Job) -> float | None:
+        entered = opportunity_from_json(job.opportunity).stage_changed_at or job.created_at
+        if entered is None:
+            return None
+        entered = entered if entered.tzinfo else entered.replace(tzinfo=UTC)
+        return (self.clock() - entered).total_seconds()
 
     def _provider(self, job: Job) -> SigningProvider:
         provider = self.providers.get(job.provider)

@@ -22,10 +22,12 @@ from starlette.routing import Route
 from connector.inbound import outbound_envelope as envelope
 from connector.inbound.webhooks import BodyTooLarge, read_capped
 from connector.ports.crm import CRMError
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.triggers.outbound_messages import IntakeReport, Notified, OutboundMessageSource
 
 log = logging.getLogger(__name__)
 PATH = "/salesforce/outbound-messages"
+SENDER = "salesforce"  # the provider label of its answers in the webhook metrics
 
 
 @dataclass(frozen=True)
@@ -46,30 +48,36 @@ def _refused(status: int, reason: str) -> Response:
 
 
 def outbound_message_route(config: OutboundMessageConfig, source: OutboundMessageSource,
-                           on_created: Callable[[], None] = lambda: None) -> Route:
+                           on_created: Callable[[], None] = lambda: None, observer: Observer = NO_OBSERVER) -> Route:
+    """`observer` hears each answer as a webhook from "salesforce": accepted, or refused with its reason."""
     action_ids = frozenset(action_id[:15] for action_id in config.action_ids)
+
+    def refused(reason: str, answer: Response) -> Response:
+        observer.webhook_refused(SENDER, reason)
+        return answer
 
     async def receive(request: Request) -> Response:
         if not hmac.compare_digest(request.path_params["token"].encode(), config.token.encode()):
-            return PlainTextResponse("not found", status_code=404)
+            return refused("unknown_path", PlainTextResponse("not found", status_code=404))
         try:
             body = await read_capped(request, config.max_body_bytes)
         except BodyTooLarge:
-            return _refused(413, f"the message is larger than {config.max_body_bytes} bytes")
+            return refused("too_large", _refused(413, f"the message is larger than {config.max_body_bytes} bytes"))
         except ClientDisconnect:
             log.debug("outbound message: the connection closed before the body was read")
-            return PlainTextResponse("incomplete body", status_code=400)
+            return refused("incomplete", PlainTextResponse("incomplete body", status_code=400))
         try:
             message = envelope.parse(body)
         except envelope.EnvelopeRejected as exc:
-            return _refused(400, exc.reason)
+            return refused("invalid", _refused(400, exc.reason))
         except Exception as exc:  # noqa: BLE001 - a last resort: whatever the body, the sender caused it
-            return _refused(400, f"the message could not be read ({type(exc).__name__})")
+            return refused("malformed", _refused(400, f"the message could not be read ({type(exc).__name__})"))
         if not envelope.same_org(message.organization_id, config.organization_id):
-            return _refused(403, "OrganizationId is not the org this connector is configured for "
-                                 "(CONNECTOR_SALESFORCE_ORG_ID)")
+            return refused("unauthenticated", _refused(403, "OrganizationId is not the org this connector is "
+                                                       "configured for (CONNECTOR_SALESFORCE_ORG_ID)"))
         if action_ids and message.action_id[:15] not in action_ids:
-            return _refused(403, "ActionId is not one of CONNECTOR_SALESFORCE_OUTBOUND_MESSAGE_ACTION_IDS")
+            return refused("unauthenticated",
+                           _refused(403, "ActionId is not one of CONNECTOR_SALESFORCE_OUTBOUND_MESSAGE_ACTION_IDS"))
         notified = [Notified(n.id, n.opportunity_id) for n in message.notifications]
         for notification in message.notifications:
             log.debug("outbound message: notification %s, opportunity %s, stage %r", notification.id,
@@ -79,14 +87,15 @@ def outbound_message_route(config: OutboundMessageConfig, source: OutboundMessag
         except CRMError as exc:
             log.error("outbound message not taken: reading the opportunities failed: %s; Salesforce will deliver "
                       "it again", exc.message)
-            return _soap(envelope.fault("the connector could not read the opportunities now; retry later",
-                                        client=False), 503)
+            return refused("not_recorded", _soap(envelope.fault(
+                "the connector could not read the opportunities now; retry later", client=False), 503))
         except Exception:  # noqa: BLE001 - the store or the rules failed: not the sender's fault, and it retries
             log.exception("outbound message not taken; Salesforce will deliver it again")
-            return _soap(envelope.fault("the connector could not take the message now; retry later",
-                                        client=False), 503)
+            return refused("not_recorded", _soap(envelope.fault(
+                "the connector could not take the message now; retry later", client=False), 503))
         if report.created:
             on_created()
+        observer.webhook_accepted(SENDER)
         return _soap(envelope.ack())
 
     return Route(f"{PATH}/{{token}}", receive, methods=["POST"])

@@ -27,10 +27,12 @@ from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
-from connector.runtime import provider_registry
+from connector.runtime import probes, provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
-from connector.runtime.providers import build_providers, check_rules_have_providers
+from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
+from connector.runtime.providers import build_providers, check_rules_have_providers, provider_connections
+from connector.runtime.readiness import ReadinessChecks
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
@@ -57,7 +59,10 @@ class Daemon:
     providers: dict[str, SigningProvider]
     mappings: MappingSource
     clock: Callable[[], datetime]
+    metrics: DaemonMetrics = field(default_factory=DaemonMetrics)
+    http_session: requests.Session | None = None  # the providers' session: /readyz asks each provider through it
     budget: ApiBudget = field(init=False)
+    readiness: ReadinessChecks = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
     outbound_messages: OutboundMessageSource = field(init=False)
@@ -71,6 +76,7 @@ class Daemon:
     _ready: bool = field(default=False, init=False)
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    started_at: float = field(default_factory=time.time, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -84,6 +90,7 @@ class Daemon:
         self.engine = Engine(
             store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
+            observer=self.metrics,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
@@ -104,12 +111,15 @@ class Daemon:
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
         self.outbound_messages = OutboundMessageSource(store=self.store, crm=self.crm,
-                                                       mappings=lambda: self.mappings.current)
+                                                       mappings=lambda: self.mappings.current,
+                                                       observer=self.metrics, clock=self.clock)
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
+        self.readiness = ReadinessChecks(probes.readiness_checks(self), cache_seconds=s.readiness_cache_seconds)
+        self.metrics.watch(self.metrics_snapshot)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -124,6 +134,7 @@ class Daemon:
             return
         try:
             self.poller.poll_once()
+            self.metrics.poll_finished(time.time())
             self.wake_worker()  # new jobs, cancels: no need to wait for the idle tick
         except CRMError as exc:
             log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
@@ -175,8 +186,28 @@ class Daemon:
             return 0
 
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
-                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
+        """The detailed state (jobs by state and by outcome, API budget, poller role, readiness): for the admin
+        page, behind its authentication; /healthz itself tells nothing."""
+        outcomes: dict[str, int] = {}
+        for (state, outcome, _, _), count in self.store.count_jobs_by_kind().items():
+            if state == "done":
+                outcomes[outcome or "unknown"] = outcomes.get(outcome or "unknown", 0) + count
+        return {"jobs": self.store.count_jobs_by_state(), "outcomes": outcomes,
+                "salesforce_api": self.budget.report(), "poller": self.leadership.is_leader,
+                "worker_id": self.engine.worker_id, "ready": self._ready and all(self.readiness.last.values())}
+
+    def metrics_snapshot(self) -> StateSnapshot:
+        """The state gauges of /metrics, read at each scrape."""
+        return probes.metrics_snapshot(self)
+
+    def log_summary(self) -> None:
+        """One INFO line for the period instead of one per poll: what happened, and the jobs waiting."""
+        tally = self.metrics.take_tally()
+        counts = self.store.count_jobs_by_state()
+        waiting = {state: n for state, n in counts.items() if state != "done"}
+        happened = ", ".join(f"{n} {what}" for what, n in sorted(tally.items())) or "nothing new"
+        log.info("in the last %.0fs: %s; jobs now: %s", self.settings.log_summary_seconds, happened,
+                 ", ".join(f"{n} {state}" for state, n in sorted(waiting.items())) or "none under way")
 
     # --- running as a service --------------------------------------------------------------
 
@@ -184,8 +215,10 @@ class Daemon:
         s = self.settings
         return build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health, ready=self.ready,
+            on_event=self.wake_worker, ready=self.ready, checks=self.readiness,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
+            metrics=self.metrics.render, metrics_content_type=CONTENT_TYPE, observer=self.metrics,
+            metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
             extra_routes=self._push_routes(),
         )
 
@@ -197,7 +230,8 @@ class Daemon:
                                        organization_id=s.salesforce_org_id,
                                        action_ids=s.outbound_message_action_ids,
                                        max_body_bytes=s.webhook_max_body_bytes)
-        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker)]
+        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker,
+                                       observer=self.metrics)]
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
@@ -225,6 +259,9 @@ class Daemon:
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        if s.log_summary_seconds:
+            scheduler.add_job(self.log_summary, "interval", seconds=s.log_summary_seconds, id="log-summary",
+                              max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_notifications, "interval", hours=1, id="prune-notifications",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
@@ -308,9 +345,12 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if store is None:
         store = store_for(settings, clock)
         store.migrate()
+    metrics = DaemonMetrics()
+    provider_session = http_session
     if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads,
-                                    store=store)
+        provider_session = http_session or make_session(pool_size=provider_connections(settings))
+        providers = build_providers(settings, session=provider_session,
+                                    require_https_downloads=require_https_downloads, store=store, observer=metrics)
     known = providers
     path = None if mapping else settings.mappings_path
 
@@ -326,4 +366,5 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
 
         crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
                                                                       pool_size=settings.workers))
-    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock,
+                  metrics=metrics, http_session=provider_session)

@@ -295,6 +295,15 @@ class Store:
             rows = session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
             return {state: count for state, count in rows}
 
+    def count_jobs_by_kind(self) -> dict[tuple[str, str, str, str], int]:
+        """Jobs by (state, outcome, provider, parked_from), "" for a missing value: what /metrics shows."""
+        with self._read() as session:
+            rows = session.execute(select(JobRow.state, JobRow.outcome, JobRow.provider, JobRow.parked_from,
+                                          func.count()).group_by(JobRow.state, JobRow.outcome, JobRow.provider,
+                                                                 JobRow.parked_from))
+            return {(state, outcome or "", provider or "", parked or ""): count
+                    for state, outcome, provider, parked, count in rows}
+
     def claim_due_jobs(self, owner: str, *, limit: int = 10, lease_seconds: float = 300) -> list[Job]:
         """Lease up to `limit` due jobs to `owner`, in one UPDATE so that two claimers never
         share a job: SQLite serialises the statement, PostgreSQL skips rows locked by another."""

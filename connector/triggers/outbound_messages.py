@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from connector.ports.crm import CRM, Opportunity
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.store import Store
 from connector.triggers.intake import act_on_sightings
 from connector.triggers.record_fields import fields_needed
@@ -43,10 +45,13 @@ class IntakeReport:
 
 
 class OutboundMessageSource:
-    def __init__(self, *, store: Store, crm: CRM, mappings: Callable[[], MappingFile]):
+    def __init__(self, *, store: Store, crm: CRM, mappings: Callable[[], MappingFile],
+                 observer: Observer = NO_OBSERVER, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.store = store
         self.crm = crm
         self.mappings = mappings
+        self.observer = observer  # hears the push lag: the age of the newest stage change a message brought
+        self.clock = clock
 
     def take(self, notified: Sequence[Notified]) -> IntakeReport:
         """Handle one message's notifications; returns once their jobs and their Ids are committed. A CRMError
@@ -67,6 +72,13 @@ class OutboundMessageSource:
             opportunities.append(opportunity)
         created = act_on_sightings(self.store, mapping, opportunities, watched_since=None)
         self.store.mark_notifications_taken(SOURCE, [n.notification_id for n in fresh])
+        if opportunities:
+            newest = max(_aware(o.stage_changed_at or o.system_modstamp) for o in opportunities)
+            self.observer.push_lag(max(0.0, (self.clock() - newest).total_seconds()))
         log.info("outbound message: %d notification(s), %d new, %d opportunities read, %d new job(s)",
                  len(notified), len(fresh), len(opportunities), created)
         return IntakeReport(len(notified), len(fresh), len(opportunities), created)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.salesforce_sim.ids import ORG_ID
 from tests.e2e.conftest import running_e2e
@@ -149,3 +150,16 @@ def test_forged_malformed_hostile_and_oversized_messages_get_a_4xx_and_make_noth
     assert om.salesforce.total_api_calls == calls and len(_jobs(om)) == jobs
     # and one bad message affects no other: the genuine one is still taken
     assert _post(om, fresh).status_code == 200
+
+
+def test_messages_show_in_metrics_with_the_push_lag(om):
+    opportunity_id = make_deal(om.salesforce, "Metered Push")
+    om.salesforce.set_stage(opportunity_id, STAGE)
+    assert om.salesforce.outbound.wait_idle()
+    assert requests.post(_endpoint(om, "wrong-token"), data=b"<x/>", timeout=5).status_code == 404
+    text = requests.get(f"{om.daemon.settings.public_base_url}/metrics", timeout=5).text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("connector_webhooks_accepted_total", (("provider", "salesforce"),))] == 1
+    assert samples[("connector_webhooks_refused_total", (("provider", "salesforce"), ("reason", "unknown_path")))] == 1
+    assert 0 <= samples[("connector_push_lag_seconds", ())] < 10  # the simulator's stage change, just now

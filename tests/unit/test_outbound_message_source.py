@@ -80,3 +80,11 @@ def test_the_store_keeps_taken_ids_per_source_once_on_each_database(store):
     assert store.taken_notifications(SOURCE, {"04l000000000001AAA", "04l000000000003AAA"}) == {"04l000000000001AAA"}
     assert store.taken_notifications("another-source", {"04l000000000001AAA"}) == set()
     assert store.prune_notifications(store.now() + timedelta(seconds=1)) == 2
+
+
+def test_the_push_lag_is_the_age_of_the_newest_stage_change_a_message_brought(world):
+    opportunity = world.add_opportunity()  # entered its stage at the world clock's now
+    daemon = world.daemon()
+    world.clock.advance(seconds=42)
+    daemon.outbound_messages.take([Notified("04l000000000001AAA", opportunity.id)])
+    assert "connector_push_lag_seconds 42.0" in daemon.metrics.render().decode()
