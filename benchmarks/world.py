@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import REPO_ROOT, Settings
 from connector.runtime.servers import RunningServer, free_port, serve_in_thread
@@ -159,7 +160,16 @@ class DaemonProcess:
         return current, peak
 
     def health(self) -> dict:
-        return requests.get(self.health_url, timeout=5).json()
+        """Whether it polls, its worker id and its jobs by state, from /metrics (/healthz tells only that it is
+        alive)."""
+        text = requests.get(self.health_url.replace("/healthz", "/metrics"), timeout=5).text
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        jobs: dict[str, int] = {}
+        for sample in samples:
+            if sample.name == "connector_jobs":
+                jobs[sample.labels["state"]] = jobs.get(sample.labels["state"], 0) + int(sample.value)
+        return {"poller": any(s.name == "connector_poller" and s.value == 1 for s in samples), "jobs": jobs,
+                "worker_id": next(s.labels["worker_id"] for s in samples if s.name == "connector_replica_info")}
 
     def log_tail(self, chars: int = 2000) -> str:
         return self.log_path.read_bytes()[-chars:].decode(errors="replace")

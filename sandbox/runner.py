@@ -62,6 +62,7 @@ class Sandbox:
     ca_file: Path
 
     def stop(self) -> None:
+        self.salesforce.close()
         self.signrequest.close()
         self.onespan.close()
         self.legalsign.close()
@@ -166,13 +167,27 @@ def start_daemon(sandbox: Sandbox) -> Daemon:
     return bootstrap(sandbox.settings, http_session=sandbox.http_session)
 
 
+def write_env_file(settings: Settings, path: Path) -> None:
+    """The sandbox's settings as an env file, where the command line finds them (connector.admin.operator_env)."""
+    lines = ["# Written by `run_connector.py sandbox` for the command line run from the checkout; rewritten each run."]
+    for name, value in sorted(settings_env(settings).items()):
+        if "'" in value or "\n" in value:
+            raise ValueError(f"{name} cannot be written to an env file as it is")
+        lines.append(f"{name}='{value}'")  # single quotes: dotenv reads the value as it is (JSON lists too)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def run_sandbox(*, state_dir: Path, webhook_port: int, faults: str | None = None) -> int:
+    state_dir = state_dir.resolve()  # the env file's paths work from any directory
     db = state_dir / "connector.db"
     for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
     sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS, faults=faults)
-    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY,
-                               LEGALSIGN_CALLBACK_SECRET, ADMIN_PASSWORD])
+    configure_logging(sandbox.settings.log_level, [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY,
+                                                   ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY, LEGALSIGN_CALLBACK_SECRET,
+                                                   ADMIN_PASSWORD],
+                      sandbox.settings.log_format)
+    write_env_file(sandbox.settings, state_dir / "sandbox.env")
     daemon = start_daemon(sandbox)
     daemon_url = daemon.start()
     print(f"""
@@ -183,10 +198,12 @@ Sandbox running. Open in a browser:
     SignRequest:                                                {sandbox.signrequest_server.url}/
     OneSpan Sign:                                               {sandbox.onespan_server.url}/sandbox/
     Legalsign:                                                  {sandbox.legalsign_server.url}/sandbox/
-  Daemon health:                                                {daemon_url}/healthz
-  Admin page (user {ADMIN_USERNAME}, password {ADMIN_PASSWORD}):        {daemon_url}/admin/
+  Daemon readiness and metrics:                                 {daemon_url}/readyz  {daemon_url}/metrics
+  Admin page (user {ADMIN_USERNAME}, password {ADMIN_PASSWORD}):   {daemon_url}/admin/
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 State database: {db}
+Command line (run from this checkout, finds these settings in {state_dir / "sandbox.env"}):
+  python run_connector.py status --watch     python run_connector.py plan --opportunity <Id>
 Injected faults: {faults or "none"}
 Press Ctrl+C to stop.
 """, flush=True)

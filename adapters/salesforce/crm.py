@@ -56,6 +56,10 @@ class SalesforceCRM(CRM):
         """GET /limits/: one call (it counts like any other), whose reply carries Sforce-Limit-Info."""
         self.client.call("the API usage check (GET /limits)", lambda sf: sf.limits())
 
+    def check_login(self) -> None:
+        """Log in unless a session is held already: the token endpoints do not count against the allocation."""
+        self.client.check_login()
+
     # --- reading ---------------------------------------------------------------------------------
 
     def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,

@@ -17,11 +17,13 @@ up on a request sent just before its lease ended (that end plus the client timeo
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -35,10 +37,13 @@ from connector.engine.reminders import connector_reminders
 from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
 from connector.ports.errors import ConnectorError, ErrorKind, PreparationError
+from connector.ports.log_context import log_context
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.provider import (
     ProviderError,
     RequestRef,
     RequestStatus,
+    SignedFile,
     SignerDelivery,
     SigningProvider,
     SigningRequestSpec,
@@ -95,6 +100,7 @@ class EngineOptions:
     # looked for only once that has passed: looking sooner could miss a create or an upload, and make it twice.
     create_settle: timedelta = timedelta(seconds=30)
     writeback_settle: timedelta = timedelta(seconds=30)
+    downloads_side_by_side: bool = False
 
     def download_limit(self, sent_bytes: int | None) -> int:
         """The cap for each signed download; a job from before sizes were kept counts the largest document."""
@@ -109,8 +115,9 @@ class _PutOff(Exception):  # noqa: N818 - not an error: the step waits (job.next
 class Engine:
     def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
                  writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
-                 salesforce_wait: Callable[[], timedelta | None] = lambda: None):
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None, observer: Observer = NO_OBSERVER):
         self.store = store
+        self.observer = observer
         self.salesforce_wait = salesforce_wait  # see connector.runtime.api_budget
         self.crm = crm
         self.providers = providers
@@ -184,14 +191,18 @@ class Engine:
             try:
                 if rule is None:
                     rule = Rule.model_validate(job.rule)
-                self._steps[job.state](job, rule)
+                with log_context(job_id=job.id, opportunity_id=job.opportunity_id, rule=job.rule_id,
+                                 provider=job.provider, request_id=job.request_id, step=job.state.value):
+                    self._steps[job.state](job, rule)
             except LeaseLost:
                 raise
             except _PutOff:
                 self.store.save_job(job, release=True)
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
-                self._on_failure(job, exc, rule)
+                with log_context(job_id=job.id, opportunity_id=job.opportunity_id, rule=job.rule_id,
+                                 provider=job.provider, request_id=job.request_id, step=job.state.value):
+                    self._on_failure(job, exc, rule)
                 self.store.save_job(job, release=True)
                 return
             job.attempts = 0
@@ -224,6 +235,7 @@ class Engine:
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
             if isinstance(exc, ProviderError) and rule is not None:
                 self._report_parked(job, exc, rule)
+            self.observer.job_parked(job.provider, job.state.value, kind.value)
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             job.note(TimelineKind.ERROR, f"parked at step {job.parked_from} after {job.attempts} attempt(s): "
@@ -282,6 +294,7 @@ class Engine:
         job.provider_state = SigningState.SENT.value
         job.state = JobState.SENT
         job.note(TimelineKind.SENT, f"{self._label(job.provider)} request {ref.request_id} created", self.clock())
+        self.observer.job_sent(job.provider, self._seconds_since_stage_change(job))
         log.info("job %s: sent %s request %s for opportunity %s",
                  job.id, job.provider, ref.request_id, job.opportunity_id)
 
@@ -362,6 +375,7 @@ class Engine:
         job.provider_state = status.state.value
         if status.state == SigningState.COMPLETED:
             job.state = JobState.COMPLETING
+            job.request = replace(job.request, completion_seen_at=self.clock())
         else:
             job.state, job.outcome = JobState.CLOSING, status.state.value
             job.decline_reason = status.decline_reason
@@ -417,8 +431,7 @@ class Engine:
             return
         provider, ref = self._provider(job), self._ref(job)
         limit = self.options.download_limit(job.request.sent_bytes)
-        signed = provider.download_signed(ref, max_bytes=limit)
-        evidence = provider.download_evidence(ref, max_bytes=limit)
+        signed, evidence = self._download_completed(provider, ref, limit)
         titles = job.request.titles or tuple(f.filename for f in signed)
         completed_at = job.completed_at or self.clock()
         writeback = self.writebacks.for_rule(rule).completed(
@@ -431,7 +444,21 @@ class Engine:
         job.state, job.outcome = JobState.DONE, "completed"
         job.note(TimelineKind.COMPLETED, f"{len(signed)} signed file(s) and the evidence attached; status Completed "
                  "written to the opportunity", self.clock())
+        seen = job.request.completion_seen_at
+        self.observer.job_written_back(job.provider, (self.clock() - seen).total_seconds() if seen else None)
+        self.observer.job_finished(job.provider, "completed")
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
+
+    def _download_completed(self, provider: SigningProvider, ref: RequestRef,
+                            limit: int) -> tuple[list[SignedFile], SignedFile]:
+        """The signed documents and the evidence: reads, so taking them side by side repeats nothing."""
+        if not self.options.downloads_side_by_side:
+            return provider.download_signed(ref, max_bytes=limit), provider.download_evidence(ref, max_bytes=limit)
+        # The evidence on a thread of its own, in this step's context (call priority, deadlines).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as pool:
+            evidence = pool.submit(contextvars.copy_context().run, provider.download_evidence, ref, max_bytes=limit)
+            signed = provider.download_signed(ref, max_bytes=limit)
+            return signed, evidence.result()
 
     def _close(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
@@ -456,6 +483,7 @@ class Engine:
         self._apply(job, Effect.WRITEBACK_CLOSED, writeback)
         job.state = JobState.DONE
         job.note(TimelineKind.WRITTEN_BACK, f"outcome {job.outcome} written to the opportunity", self.clock())
+        self.observer.job_finished(job.provider, job.outcome or "ended")
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
 
     def _cancel(self, job: Job, rule: Rule) -> None:
@@ -468,6 +496,7 @@ class Engine:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
                 job.note(TimelineKind.CANCEL, "cancelled before anything was sent", self.clock())
                 job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
+                self.observer.job_finished(job.provider, "cancelled")
                 return
             self._keep_ref(job, found)
         ref = self._ref(job)
@@ -504,6 +533,7 @@ class Engine:
         self._apply(job, Effect.WRITEBACK_FAILED, writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
         job.note(TimelineKind.WRITTEN_BACK, "status Error and the reason written to the opportunity", self.clock())
+        self.observer.job_finished(job.provider, job.outcome)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -588,6 +618,13 @@ class Engine:
     def _save(self, job: Job) -> None:
         """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""
         self.store.save_job(job, lease_seconds=self.options.lease_seconds)
+
+    def _seconds_since_stage_change(self, job: Job) -> float | None:
+        entered = opportunity_from_json(job.opportunity).stage_changed_at or job.created_at
+        if entered is None:
+            return None
+        entered = entered if entered.tzinfo else entered.replace(tzinfo=UTC)
+        return (self.clock() - entered).total_seconds()
 
     def _provider(self, job: Job) -> SigningProvider:
         provider = self.providers.get(job.provider)

@@ -184,6 +184,9 @@ class CRM(ABC):
     def refresh_api_usage(self) -> None:  # noqa: B027 - optional: a CRM without an allocation has nothing to do
         """Make one cheap call so that `api_usage` is current."""
 
+    def check_login(self) -> None:  # noqa: B027 - optional: a CRM without a login has nothing to check
+        """Raise CRMError when the CRM refuses the connector's credentials (for /readyz; spends no API call)."""
+
     @abstractmethod
     def missing_parts(self, writeback: Writeback) -> Writeback:
         """The part of `writeback` not yet in Salesforce: files whose checksum is not linked to

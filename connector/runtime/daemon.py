@@ -24,19 +24,23 @@ from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
 from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.outbound_endpoint import OutboundMessageConfig, outbound_message_route
 from connector.inbound.refusals import WebhookRefusals
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
-from connector.runtime import provider_registry
+from connector.runtime import probes, provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
-from connector.runtime.providers import build_providers, check_rules_have_providers
+from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
+from connector.runtime.providers import build_providers, check_rules_have_providers, provider_connections
+from connector.runtime.readiness import ReadinessChecks
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
 from connector.store import EventCaps, Store
+from connector.triggers.outbound_messages import OutboundMessageSource
 from connector.triggers.poller import Poller
 from connector.writeback.batcher import WritebackBatcher
 from connector.writeback.outcomes import WritebackBuilder
@@ -58,9 +62,13 @@ class Daemon:
     providers: dict[str, SigningProvider]
     mappings: MappingSource
     clock: Callable[[], datetime]
+    metrics: DaemonMetrics = field(default_factory=DaemonMetrics)
+    http_session: requests.Session | None = None  # the providers' session: /readyz asks each provider through it
     budget: ApiBudget = field(init=False)
+    readiness: ReadinessChecks = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
+    outbound_messages: OutboundMessageSource = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
     refusals: WebhookRefusals = field(init=False)
@@ -72,6 +80,7 @@ class Daemon:
     _ready: bool = field(default=False, init=False)
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    started_at: float = field(default_factory=time.time, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -85,6 +94,7 @@ class Daemon:
         self.engine = Engine(
             store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
+            observer=self.metrics,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
@@ -96,6 +106,7 @@ class Daemon:
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
                 create_settle=timedelta(seconds=s.provider_timeout_seconds),
                 writeback_settle=timedelta(seconds=s.salesforce_timeout_seconds),
+                downloads_side_by_side=s.downloads_side_by_side,
             ),
         )
         self.poller = Poller(
@@ -103,11 +114,16 @@ class Daemon:
             overlap=timedelta(seconds=s.poll_overlap_seconds),
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
+        self.outbound_messages = OutboundMessageSource(store=self.store, crm=self.crm,
+                                                       mappings=lambda: self.mappings.current,
+                                                       observer=self.metrics, clock=self.clock)
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
+        self.readiness = ReadinessChecks(probes.readiness_checks(self), cache_seconds=s.readiness_cache_seconds)
+        self.metrics.watch(self.metrics_snapshot)
         self.refusals = WebhookRefusals(self.clock)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
@@ -123,6 +139,7 @@ class Daemon:
             return
         try:
             self.poller.poll_once()
+            self.metrics.poll_finished(time.time())
             self.wake_worker()  # new jobs, cancels: no need to wait for the idle tick
         except CRMError as exc:
             log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
@@ -164,9 +181,38 @@ class Daemon:
             log.info("deleted %d webhook events handled more than %g days ago", deleted, days)
         return deleted
 
+    def prune_notifications(self) -> int:
+        """Forget Outbound Message notification Ids taken longer ago than Salesforce retries them."""
+        hours = self.settings.outbound_message_ids_retention_hours
+        try:
+            return self.store.prune_notifications(self.clock() - timedelta(hours=hours))
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not delete old outbound message notification ids")
+            return 0
+
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
-                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
+        """The detailed state (jobs by state and by outcome, API budget, poller role, readiness): for the admin
+        page, behind its authentication; /healthz itself tells nothing."""
+        outcomes: dict[str, int] = {}
+        for (state, outcome, _, _), count in self.store.count_jobs_by_kind().items():
+            if state == "done":
+                outcomes[outcome or "unknown"] = outcomes.get(outcome or "unknown", 0) + count
+        return {"jobs": self.store.count_jobs_by_state(), "outcomes": outcomes,
+                "salesforce_api": self.budget.report(), "poller": self.leadership.is_leader,
+                "worker_id": self.engine.worker_id, "ready": self._ready and all(self.readiness.last.values())}
+
+    def metrics_snapshot(self) -> StateSnapshot:
+        """The state gauges of /metrics, read at each scrape."""
+        return probes.metrics_snapshot(self)
+
+    def log_summary(self) -> None:
+        """One INFO line for the period instead of one per poll: what happened, and the jobs waiting."""
+        tally = self.metrics.take_tally()
+        counts = self.store.count_jobs_by_state()
+        waiting = {state: n for state, n in counts.items() if state != "done"}
+        happened = ", ".join(f"{n} {what}" for what, n in sorted(tally.items())) or "nothing new"
+        log.info("in the last %.0fs: %s; jobs now: %s", self.settings.log_summary_seconds, happened,
+                 ", ".join(f"{n} {state}" for state, n in sorted(waiting.items())) or "none under way")
 
     def trim_timelines(self) -> None:
         try:
@@ -180,16 +226,33 @@ class Daemon:
         s = self.settings
         app = build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health, ready=self.ready, refusals=self.refusals,
+            on_event=self.wake_worker, ready=self.ready, checks=self.readiness, refusals=self.refusals,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
+            metrics=self.metrics.render, metrics_content_type=CONTENT_TYPE, observer=self.metrics,
+            metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
+            extra_routes=self._push_routes() + self._admin_routes(),
         )
-        auth = AdminAuth.from_settings(s)
-        if auth is not None:  # else /admin/ answers 404, as any unknown path
-            app.router.routes.extend(admin_routes(auth, AdminSources(
-                store=self.store, health=self.health, budget=self.budget.report, rules=lambda: self.mappings.current,
-                last_reload=lambda: self.mappings.last_reload, refusals=self.refusals, record_url=self.crm.record_url,
-                providers=lambda: sorted(self.providers), on_resume=self.wake_worker)))
         return app
+
+    def _admin_routes(self) -> list:
+        auth = AdminAuth.from_settings(self.settings)
+        if auth is None:  # /admin/ answers 404, as any unknown path
+            return []
+        return admin_routes(auth, AdminSources(
+            store=self.store, health=self.health, budget=self.budget.report, rules=lambda: self.mappings.current,
+            last_reload=lambda: self.mappings.last_reload, refusals=self.refusals, record_url=self.crm.record_url,
+            providers=lambda: sorted(self.providers), on_resume=self.wake_worker))
+
+    def _push_routes(self) -> list:
+        s = self.settings
+        if s.salesforce_outbound_message_token is None or not s.salesforce_org_id:
+            return []
+        config = OutboundMessageConfig(token=s.salesforce_outbound_message_token.get_secret_value(),
+                                       organization_id=s.salesforce_org_id,
+                                       action_ids=s.outbound_message_action_ids,
+                                       max_body_bytes=s.webhook_max_body_bytes)
+        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker,
+                                       observer=self.metrics)]
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
@@ -216,6 +279,11 @@ class Daemon:
         scheduler.add_job(self.mappings.reload_if_changed, "interval", seconds=s.mappings_reload_seconds,
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
+                          next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        if s.log_summary_seconds:
+            scheduler.add_job(self.log_summary, "interval", seconds=s.log_summary_seconds, id="log-summary",
+                              max_instances=1, coalesce=True)
+        scheduler.add_job(self.prune_notifications, "interval", hours=1, id="prune-notifications",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
         scheduler.add_job(self.trim_timelines, "interval", hours=1, id="trim-timelines",
                           next_run_time=self.clock() + timedelta(minutes=7), max_instances=1, coalesce=True)
@@ -300,9 +368,12 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if store is None:
         store = store_for(settings, clock)
         store.migrate()
+    metrics = DaemonMetrics()
+    provider_session = http_session
     if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads,
-                                    store=store)
+        provider_session = http_session or make_session(pool_size=provider_connections(settings))
+        providers = build_providers(settings, session=provider_session,
+                                    require_https_downloads=require_https_downloads, store=store, observer=metrics)
     known = providers
     path = None if mapping else settings.mappings_path
 
@@ -318,4 +389,5 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
 
         crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
                                                                       pool_size=settings.workers))
-    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock,
+                  metrics=metrics, http_session=provider_session)

@@ -1,14 +1,14 @@
 """A per-job timeline for operators: one row per thing that happened to a job (connector.store.timeline).
 
 Revision ID: 0006
-Revises: 0003_replicas
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003_replicas"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
