@@ -139,7 +139,7 @@ def _print_status(store) -> None:
 def cmd_retry(args: argparse.Namespace) -> int:
     import getpass
 
-    from connector.store import JobFilter
+    from connector.store import JobFilter, ResumeResult
 
     store = _open_state(args)
     ids = _needing_action(store, JobFilter) if args.all_failed else [args.job]
@@ -150,6 +150,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
         if outcome.ok:
             resumed += 1
             print(outcome.message)
+        elif outcome.result is ResumeResult.UNKNOWN:
+            raise CliError(f"{outcome.message} (`status` lists the parked ones)", code=1)
         elif not args.all_failed:
             raise CliError(f"cannot retry: {outcome.message}", code=1)
     print(f"resumed {resumed} job(s)")

@@ -54,12 +54,12 @@ def is_job_id(text: str) -> bool:
 
 def resume(connection: Connection, job_id: str, *, now: datetime, by: str) -> Resumed:
     if not is_job_id(job_id):
-        return Resumed(ResumeResult.UNKNOWN, f"no job has the id {job_id[:40]!r}")
+        return _unknown(job_id)
     jobs = _JOBS.c
     row = connection.execute(select(jobs.state, jobs.parked_from, jobs.outcome, jobs.request_id)
                              .where(jobs.id == job_id)).first()
     if row is None:
-        return Resumed(ResumeResult.UNKNOWN, f"no job has the id {job_id!r}")
+        return _unknown(job_id)
     parked = update(_JOBS).where(jobs.id == job_id, jobs.state == "parked").values(
         state=case((jobs.parked_from.is_(None), "new"), else_=jobs.parked_from), parked_from=None, attempts=0,
         next_run_at=now, updated_at=now,
@@ -87,3 +87,8 @@ def resume(connection: Connection, job_id: str, *, now: datetime, by: str) -> Re
     return Resumed(ResumeResult.NOT_RESUMABLE, f"job {job_id} is {row.state}"
                    f"{' (' + row.outcome + ')' if row.outcome else ''}: only parked jobs and jobs refused "
                    "before sending can be retried")
+
+
+def _unknown(job_id: str) -> Resumed:
+    shown = job_id[:40] if job_id[:40].isprintable() else repr(job_id[:40])
+    return Resumed(ResumeResult.UNKNOWN, f"there is no job {shown}")

@@ -38,7 +38,7 @@ def test_retry_of_an_unknown_or_running_job_says_which(world: World, monkeypatch
     daemon.run_once()
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", world.db_url)
     assert main(["retry", "0" * 32]) == 1
-    assert capsys.readouterr().err == f"error: cannot retry: no job has the id '{'0' * 32}'\n"
+    assert capsys.readouterr().err == f"error: there is no job {'0' * 32} (`status` lists the parked ones)\n"
     job = daemon.store.list_jobs()[0]
     assert main(["retry", job.id]) == 1
     assert "is awaiting: only parked jobs and jobs refused before sending" in capsys.readouterr().err
