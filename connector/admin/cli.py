@@ -139,10 +139,10 @@ def _print_status(store) -> None:
 def cmd_retry(args: argparse.Namespace) -> int:
     import getpass
 
-    from connector.store import JobFilter, ResumeResult
+    from connector.store import ResumeResult
 
     store = _open_state(args)
-    ids = _needing_action(store, JobFilter) if args.all_failed else [args.job]
+    ids = _needing_action(store) if args.all_failed else [args.job]
     by = f"{getpass.getuser()} (command line)"
     resumed = 0
     for job_id in ids:
@@ -158,10 +158,12 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def _needing_action(store, job_filter) -> list[str]:
+def _needing_action(store) -> list[str]:
     """Every parked job and every job refused before sending, oldest first."""
+    from connector.store import JobFilter
+
     ids: list[str] = []
-    while page := store.search_jobs(job_filter(needs_action=True), offset=len(ids), limit=500).jobs:
+    while page := store.search_jobs(JobFilter(needs_action=True), offset=len(ids), limit=500).jobs:
         ids += [job.id for job in page]
     return ids[::-1]
 
