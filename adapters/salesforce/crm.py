@@ -24,7 +24,6 @@ from connector.ports.blobs import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobWriter
 from connector.ports.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
 from connector.ports.errors import ErrorKind
 
-
 # Record Ids per `Id IN (...)` query: about 6,500 characters of SOQL, far below its 100,000.
 IDS_PER_QUERY = 300
 

@@ -24,17 +24,20 @@ from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
+from connector.ports.change_feed import ChangeFeed
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
 from connector.runtime import provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
 from connector.runtime.providers import build_providers, check_rules_have_providers
+from connector.runtime.push_source import PushSource
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
 from connector.store import EventCaps, Store
 from connector.triggers.poller import Poller
+from connector.triggers.push import ChangeIntake
 from connector.writeback.batcher import WritebackBatcher
 from connector.writeback.outcomes import WritebackBuilder
 from mappings.models import MappingFile
@@ -55,11 +58,13 @@ class Daemon:
     providers: dict[str, SigningProvider]
     mappings: MappingSource
     clock: Callable[[], datetime]
+    change_feed: ChangeFeed | None = None
     budget: ApiBudget = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
+    push: PushSource | None = field(default=None, init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
@@ -68,6 +73,8 @@ class Daemon:
     _ready: bool = field(default=False, init=False)
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _last_poll: float | None = field(default=None, init=False)
+    _sweeping: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -104,6 +111,12 @@ class Daemon:
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
+        if self.change_feed is not None:
+            intake = ChangeIntake(store=self.store, crm=self.crm, mappings=lambda: self.mappings.current,
+                                  watching_since=self.clock(), catch_up=self.catch_up_poll)
+            self.push = PushSource(feed=self.change_feed, intake=intake, store=self.store, catch_up=self.catch_up_poll,
+                                   may_run=lambda: self.leadership.is_leader, on_jobs=self.wake_worker,
+                                   clock=self.clock)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -111,11 +124,42 @@ class Daemon:
         with self._polling:  # stop() waits for a poll under way before it hands the role over
             self._poll()
 
+    def catch_up_poll(self) -> None:
+        """A poll now, whatever the interval: the push source lost track of what changed."""
+        with self._polling:
+            self._last_poll = time.monotonic()
+            self.poller.poll_once()
+
+    def poll_interval(self) -> float:
+        """Seconds between polls now: the reconciliation sweep's while change events flow, else the poll's."""
+        s = self.settings
+        sweeping = self.push is not None and self.push.healthy
+        if sweeping != self._sweeping:
+            self._sweeping = sweeping
+            if sweeping:
+                log.info("change events flow: polling every %.0fs, as a reconciliation sweep",
+                         s.poll_sweep_interval_seconds)
+            elif self.push is not None:
+                log.warning("change events stopped: polling every %.0fs until they flow again",
+                            s.poll_interval_seconds)
+        return max(s.poll_sweep_interval_seconds, s.poll_interval_seconds) if sweeping else s.poll_interval_seconds
+
+    def _poll_due(self) -> bool:
+        interval = self.poll_interval()
+        if self._last_poll is not None and interval > self.settings.poll_interval_seconds:
+            # The scheduler ticks every poll interval; a sweep runs at the first tick its interval allows.
+            if time.monotonic() - self._last_poll < interval - self.settings.poll_interval_seconds / 2:
+                return False
+        return self.budget.poll_due()
+
     def _poll(self) -> None:
         if not self.leadership.check():
+            if self.push is not None:
+                self.push.interrupt()
             return  # another replica polls; this one asks again at the next tick
-        if not self.budget.poll_due():
+        if not self._poll_due():
             return
+        self._last_poll = time.monotonic()
         try:
             self.poller.poll_once()
             self.wake_worker()  # new jobs, cancels: no need to wait for the idle tick
@@ -161,7 +205,9 @@ class Daemon:
 
     def health(self) -> dict:
         return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
-                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
+                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id,
+                "push": self.push.report() if self.push else {"state": "off"},
+                "poll_interval_seconds": self.poll_interval()}
 
     # --- running as a service --------------------------------------------------------------
 
@@ -210,8 +256,11 @@ class Daemon:
             self._listener.start()
         scheduler.start()
         self._scheduler = scheduler
+        if self.push is not None:
+            self.push.start()
         self._ready = True
-        log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
+        log.info("daemon running: webhooks on %s, polling every %.0fs%s", url, s.poll_interval_seconds,
+                 f" (every {s.poll_sweep_interval_seconds:.0f}s while change events flow)" if self.push else "")
         return url
 
     def _advance_claimed(self, job) -> None:
@@ -242,6 +291,8 @@ class Daemon:
         if polled:
             self._polling.release()
         finished = finished and polled
+        if self.push is not None:
+            self.push.stop(timeout=left())
         self.leadership.resign()  # another replica takes the polling over at its next tick
         if self._listener:
             self._listener.stop()
@@ -271,7 +322,7 @@ def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
               store: Store | None = None, mapping: MappingFile | None = None,
               clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
-              require_https_downloads: bool | None = None) -> Daemon:
+              require_https_downloads: bool | None = None, change_feed: ChangeFeed | None = None) -> Daemon:
     clock = clock or utc_now
     if require_https_downloads is None:
         require_https_downloads = settings.provider_downloads_https_only
@@ -298,4 +349,9 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
 
         crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
                                                                       pool_size=settings.workers))
-    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)
+    if change_feed is None and settings.salesforce_cdc_enabled:
+        from adapters.salesforce import build_change_feed
+
+        change_feed = build_change_feed(settings, session=http_session)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock,
+                  change_feed=change_feed)

@@ -61,7 +61,8 @@ def _sorted(changes: tuple[RecordChange, ...]) -> tuple[dict[str, None], dict[st
             catch_up = True
         elif change.change_type.is_gap:
             reread.update(dict.fromkeys(change.record_ids))
-        elif change.change_type in _ENTRIES or (change.change_type is ChangeType.UPDATE and change.changed(STAGE_FIELD)):
+        elif change.change_type in _ENTRIES or (
+                change.change_type is ChangeType.UPDATE and change.changed(STAGE_FIELD)):
             entered.update(dict.fromkeys(change.record_ids))
     return entered, {i: None for i in reread if i not in entered}, catch_up
 

@@ -72,7 +72,8 @@ class PubSubChangeFeed(ChangeFeed):
                                 replay_preset=pb.CUSTOM if after else pb.LATEST, replay_id=after or b"")
         outbox.put(first)
         try:
-            subscribe = channel.stream_stream(SERVICE + "Subscribe", request_serializer=pb.FetchRequest.SerializeToString,
+            subscribe = channel.stream_stream(SERVICE + "Subscribe",
+                                              request_serializer=pb.FetchRequest.SerializeToString,
                                               response_deserializer=pb.FetchResponse.FromString)
             with self._lock:
                 if self._closed.is_set():
