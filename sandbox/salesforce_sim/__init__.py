@@ -16,9 +16,11 @@ from sandbox.salesforce_sim.auth import Credentials, Sessions
 from sandbox.salesforce_sim.console import console_routes
 from sandbox.salesforce_sim.demo import seed
 from sandbox.salesforce_sim.errors import SfError
+from sandbox.salesforce_sim.event_bus import EventBus
 from sandbox.salesforce_sim.faults import SalesforceFaults
 from sandbox.salesforce_sim.ids import canonical_id
 from sandbox.salesforce_sim.org import Org
+from sandbox.salesforce_sim.pubsub_server import PubSubService
 from sandbox.salesforce_sim.rest import RestApi
 from sandbox.salesforce_sim.soap import LoginUser
 
@@ -49,6 +51,11 @@ class SalesforceSimulator:
         self.org.integration_user_id = self.integration_user_id
         self.admin_user_id = self._system_user("Sandbox", "Admin", "admin@sandbox.example")
         self.rest = RestApi(self.org, api_version)
+        # Change Data Capture: every save of an Opportunity publishes a change event, served over the Pub/Sub
+        # API by `pubsub` (sandbox.runner starts its gRPC server).
+        self.bus = EventBus()
+        self.org.on_save.append(self.bus.on_save)
+        self.pubsub = PubSubService(self.bus, self.sessions)
         self.app = FaultInjector(
             build_app(rest=self.rest, creds=self.credentials, sessions=self.sessions, usage=self.usage,
                       api_version=api_version, login_user=self._login_user, faults=self.faults,

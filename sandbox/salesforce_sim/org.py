@@ -34,6 +34,9 @@ class Org:
         self.integration_user_id = ""
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
         self._journal: list[tuple[str, str, dict | None]] | None = None
+        # Called after each save of a record, with (object name, record before or None, record after, actor):
+        # the change events (Change Data Capture) are published from here.
+        self.on_save: list = []
 
     # --- all-or-none -----------------------------------------------------------------------
 
@@ -183,6 +186,8 @@ class Org:
                     self._soft_delete(child_spec, child, actor)
 
     def _after_save(self, name: str, before: dict | None, record: dict, actor: str) -> None:
+        for listener in self.on_save:
+            listener(name, before, record, actor)
         if name == "Opportunity" and effects.needs_history(before, record):
             values = effects.history_row(record, before)
             self.insert(SCHEMA["OpportunityHistory"], values, actor)
