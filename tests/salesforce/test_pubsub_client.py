@@ -1,0 +1,114 @@
+"""The Pub/Sub API client against the simulator's gRPC server: auth headers, flow control, refusals."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pytest
+
+from adapters.salesforce.auth import SalesforceSession
+from adapters.salesforce.pubsub.subscriber import PubSubChangeFeed
+from connector.ports.change_feed import ChangeFeedError, ChangeType, ReplayUnavailable
+from connector.ports.errors import ErrorKind
+from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.salesforce_sim.event_bus import replay_bytes
+from sandbox.salesforce_sim.ids import ORG_ID
+from sandbox.salesforce_sim.pubsub_server import serve_pubsub
+from sandbox.tls import make_certificate
+
+TOPIC = "/data/OpportunityChangeEvent"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cert = make_certificate(tmp_path_factory.mktemp("tls"))
+    sim = SalesforceSimulator()
+    grpc_server, port = serve_pubsub(sim.pubsub, cert_file=cert.cert_file, key_file=cert.key_file)
+    yield sim, port, cert.ca_file
+    grpc_server.stop(grace=0)
+
+
+def feed(server, *, token: str | None = None, org: str | None = ORG_ID, topic: str = TOPIC, batch: int = 2):
+    sim, port, ca_file = server
+    session = SalesforceSession(token or sim.sessions.issue(), "https://127.0.0.1", org)
+    return PubSubChangeFeed(target=f"127.0.0.1:{port}", login=lambda: session, topic=topic, batch_size=batch,
+                            credentials=grpc.ssl_channel_credentials(ca_file.read_bytes()), timeout=5)
+
+
+def deal(sim, name: str) -> str:
+    return sim.create_record("Opportunity", {"Name": name, "StageName": "Qualification", "CloseDate": "2026-12-31"})
+
+
+def test_events_come_only_as_many_at_a_time_as_were_asked_for(server):
+    sim, *_ = server
+    start = sim.bus.tip
+    ids = [deal(sim, f"Flow {n}") for n in range(5)]
+    client = feed(server, batch=2)
+    asked_before = len(sim.pubsub.fetch_requests)
+    seen = []
+    for batch in client.read(replay_bytes(start)):
+        assert len(batch.changes) <= 2
+        seen += [record for change in batch.changes for record in change.record_ids]
+        if len(seen) == 5:
+            break
+    client.close()
+    assert seen == ids
+    assert all(change == 2 for change in sim.pubsub.fetch_requests[asked_before:])
+    assert len(sim.pubsub.fetch_requests) - asked_before >= 3  # the first ask, then one more per 2 events taken
+
+
+def test_a_stage_change_is_an_update_naming_stagename(server):
+    sim, *_ = server
+    opportunity = deal(sim, "Stage Mover")
+    start = sim.bus.tip
+    sim.set_stage(opportunity, "Contract Sent")
+    client = feed(server)
+    batch = next(batch for batch in client.read(replay_bytes(start)) if batch.changes)
+    client.close()
+    [change] = batch.changes
+    assert (change.entity, change.change_type, change.record_ids) == ("Opportunity", ChangeType.UPDATE,
+                                                                      (opportunity,))
+    assert change.changed("StageName") and change.changed("LastStageChangeDate")
+
+
+@pytest.mark.parametrize(("token", "org", "status"), [
+    ("00Dbogus!AQnot-a-session", ORG_ID, "UNAUTHENTICATED"),
+    (None, "00D000000000001AAA", "PERMISSION_DENIED"),
+])
+def test_a_bad_session_or_org_is_refused_as_a_configuration_error(server, token, org, status):
+    with pytest.raises(ChangeFeedError) as refused:
+        next(feed(server, token=token, org=org).read(None))
+    assert refused.value.kind is ErrorKind.CONFIG and status in refused.value.message
+    assert "AQnot-a-session" not in refused.value.message
+
+
+def test_a_topic_of_an_object_without_change_data_capture_is_not_found(server):
+    with pytest.raises(ChangeFeedError, match="NOT_FOUND") as refused:
+        feed(server, topic="/data/AccountChangeEvent").check()
+    assert refused.value.kind is ErrorKind.CONFIG
+    assert "may subscribe" in feed(server).check()
+
+
+def test_a_replay_id_past_the_retention_window_is_replay_unavailable(server):
+    sim, *_ = server
+    old = sim.bus.tip
+    deal(sim, "Forgotten")
+    sim.bus.expire_all()
+    with pytest.raises(ReplayUnavailable):
+        next(feed(server).read(replay_bytes(old)))
+
+
+def test_close_ends_a_waiting_subscription(server):
+    client = feed(server)
+    ended = threading.Event()
+
+    def read() -> None:
+        for _ in client.read(None):
+            pass
+        ended.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    threading.Timer(0.3, client.close).start()
+    assert ended.wait(5)
