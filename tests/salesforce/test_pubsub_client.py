@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import threading
 
-import grpc
 import pytest
 
-from adapters.salesforce.auth import SalesforceSession
-from adapters.salesforce.pubsub.subscriber import PubSubChangeFeed
 from connector.ports.change_feed import ChangeFeedError, ChangeType, ReplayUnavailable
 from connector.ports.errors import ErrorKind
-from sandbox.salesforce_sim import SalesforceSimulator
 from sandbox.salesforce_sim.event_bus import replay_bytes
 from sandbox.salesforce_sim.ids import ORG_ID
-from sandbox.salesforce_sim.pubsub_server import serve_pubsub
-from sandbox.tls import make_certificate
-
-TOPIC = "/data/OpportunityChangeEvent"
+from tests.salesforce.pubsub import feed, running_pubsub
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    cert = make_certificate(tmp_path_factory.mktemp("tls"))
-    sim = SalesforceSimulator()
-    grpc_server, port = serve_pubsub(sim.pubsub, cert_file=cert.cert_file, key_file=cert.key_file)
-    yield sim, port, cert.ca_file
-    grpc_server.stop(grace=0)
-
-
-def feed(server, *, token: str | None = None, org: str | None = ORG_ID, topic: str = TOPIC, batch: int = 2):
-    sim, port, ca_file = server
-    session = SalesforceSession(token or sim.sessions.issue(), "https://127.0.0.1", org)
-    return PubSubChangeFeed(target=f"127.0.0.1:{port}", login=lambda: session, topic=topic, batch_size=batch,
-                            credentials=grpc.ssl_channel_credentials(ca_file.read_bytes()), timeout=5)
+    with running_pubsub(tmp_path_factory.mktemp("tls")) as running:
+        yield running
 
 
 def deal(sim, name: str) -> str:
