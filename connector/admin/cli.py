@@ -172,9 +172,9 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
         from adapters.salesforce import build_change_feed
         from connector.admin.push_check import push_trigger_report
 
-        line, problem = push_trigger_report(settings, build_change_feed(settings))
+        line, push_problem = push_trigger_report(settings, build_change_feed(settings))
         print(line)
-        failed = failed or problem
+        failed = failed or push_problem
     return 1 if failed else 0
 
 
