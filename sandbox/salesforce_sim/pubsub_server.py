@@ -9,6 +9,7 @@ When it has nothing to deliver it sends an empty response with the latest replay
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -31,6 +32,7 @@ class PubSubService:
         self.bus = bus
         self.sessions = sessions
         self.keepalive_seconds = keepalive_seconds
+        self.latency_seconds = 0.0  # network conditions (benchmarks): added before each batch of events leaves
         self.subscribes = 0  # Subscribe calls accepted, for tests
         self.fetch_requests: list[int] = []  # num_requested of each FetchRequest received
 
@@ -129,6 +131,8 @@ class PubSubService:
                 caught_up = not bus.after(position if not ready else ready[-1].replay, 1)
             if ready:
                 position = ready[-1].replay
+                if self.latency_seconds:
+                    time.sleep(self.latency_seconds)
                 yield pb.FetchResponse(events=[pb.ConsumerEvent(
                     event=pb.ProducerEvent(id=f"sim-{e.replay}", schema_id=e.schema_id, payload=e.payload),
                     replay_id=replay_bytes(e.replay)) for e in ready], rpc_id="sim", pending_num_requested=pending)
