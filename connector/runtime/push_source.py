@@ -153,7 +153,7 @@ class PushSource:
         self.state, self.last_error = state, error
         if changed:
             if state == "streaming":
-                log.info("change events: subscribed; polling is now a reconciliation sweep")
+                log.info("change events: subscription open")
             try:
                 self.store.set_value(STATE_KEY, json.dumps({"state": state, "last_error": error,
                                                             "at": self.clock().isoformat()}))
