@@ -10,6 +10,7 @@ import pytest
 from connector.triggers.push import REPLAY_KEY
 from tests.e2e.conftest import running_e2e
 from tests.e2e.deals import make_deal
+from tests.e2e.status_command import run_status
 
 STAGE = "Contract Sent"
 
@@ -155,3 +156,6 @@ def test_polling_is_a_sweep_while_events_flow_and_takes_over_when_they_stop(tmp_
         wait_for(lambda: not e2e.daemon.push.healthy)
         assert e2e.daemon.poll_interval() == 3
         assert e2e.daemon.health()["push"]["state"] == "reconnecting"
+        status = run_status(e2e.sandbox.settings, tmp_path)
+        assert "push (change events): reconnecting since" in status
+        assert "the stream was dropped (injected)" in status
