@@ -111,7 +111,9 @@ class EventBus:
     def after(self, replay: int, limit: int) -> list[BusEvent]:
         with self.changed:
             self._expire()
-            return [e for e in self.events if e.replay > replay][:limit]
+            # Replay ids are consecutive from the oldest kept one: the events after `replay` start at an offset.
+            start = max(0, replay - self.events[0].replay + 1) if self.events else 0
+            return self.events[start:start + limit]
 
     # --- faults --------------------------------------------------------------------------------
 
