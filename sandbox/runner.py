@@ -216,4 +216,7 @@ def injected_faults(sandbox: Sandbox) -> dict[str, dict[str, int]]:
     """What each simulator injected, by kind."""
     simulators = {"salesforce": sandbox.salesforce, "signrequest": sandbox.signrequest, "onespan": sandbox.onespan,
                   "legalsign": sandbox.legalsign}
-    return {name: dict(sim.faults.counts()) for name, sim in simulators.items() if sim.faults.counts()}
+    injected = {name: dict(sim.faults.counts()) for name, sim in simulators.items() if sim.faults.counts()}
+    if sandbox.salesforce.bus.injected:
+        injected["salesforce pubsub"] = dict(sandbox.salesforce.bus.injected)
+    return injected

@@ -9,6 +9,7 @@ events, replace the next change by an overflow event, publish the next change tw
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ class EventBus:
         self._gaps = 0
         self._overflows = 0
         self._duplicates = 0
+        self._rates = {"drop": 0.0, "gap": 0.0, "overflow": 0.0, "duplicate": 0.0}
+        self._rng = random.Random(0)
+        self.injected: dict[str, int] = {}
 
     # --- topics -------------------------------------------------------------------------------
 
@@ -74,19 +78,31 @@ class EventBus:
             return
         with self.changed:
             ids = [record["Id"]]
-            if self._overflows:
-                self._overflows -= 1
+            draw = self._rng.random()
+            if self._overflows or draw < self._rates["overflow"]:
+                self._overflows = max(0, self._overflows - 1)
                 change_type, ids, changed = "GAP_OVERFLOW", [], set()
-            elif self._gaps:
-                self._gaps -= 1
+                self._count("overflow")
+            elif self._gaps or draw < self._rates["overflow"] + self._rates["gap"]:
+                self._gaps = max(0, self._gaps - 1)
                 change_type, changed = f"GAP_{change_type}", set()
-            copies = 2 if self._duplicates else 1
+                self._count("gap")
+            copies = 2 if self._duplicates or self._rng.random() < self._rates["duplicate"] else 1
             self._duplicates = max(0, self._duplicates - 1)
+            if copies == 2:
+                self._count("duplicate")
             event_type = self.types[name]
             for _ in range(copies):
                 payload = event_type.encode(change_type=change_type, record_ids=ids, changed=changed, values=record,
                                             commit_user=actor or "", sequence=self.tip + 1)
                 self._append(event_type.schema_id, payload)
+            if self._rng.random() < self._rates["drop"]:
+                self._count("drop")
+                self.generation += 1
+                self.changed.notify_all()
+
+    def _count(self, fault: str) -> None:
+        self.injected[fault] = self.injected.get(fault, 0) + 1
 
     def _append(self, schema_id: str, payload: bytes) -> None:
         self.tip += 1
@@ -116,6 +132,17 @@ class EventBus:
             return self.events[start:start + limit]
 
     # --- faults --------------------------------------------------------------------------------
+
+    def set_faults(self, *, seed: str = "0", drop: float = 0.0, gap: float = 0.0, overflow: float = 0.0,
+                   duplicate: float = 0.0, retention_seconds: float | None = None) -> None:
+        """Faults drawn at random per change event (`sandbox.faultspec`'s `salesforce pubsub:` clause)."""
+        if gap + overflow > 1:
+            raise ValueError("gap and overflow are shares of the same events: together at most 1")
+        with self.changed:
+            self._rng = random.Random(f"pubsub:{seed}")
+            self._rates = {"drop": drop, "gap": gap, "overflow": overflow, "duplicate": duplicate}
+            if retention_seconds is not None:
+                self.retention_seconds = retention_seconds
 
     def drop_streams(self) -> None:
         with self.changed:
