@@ -106,8 +106,10 @@ class PushSource:
                 failures = 0
                 continue
             except ChangeFeedError as exc:
+                # A stream that was up and ended (a session that expired, a dropped connection) is taken up
+                # again at once; refusals in a row back off, configuration ones (auth, topic) ten times longer.
                 failures = 0 if self.healthy else failures + 1
-                self._failed(exc.message, exc.kind, failures)
+                self._failed(exc.message, exc.kind if failures else ErrorKind.TRANSIENT, failures)
             except Exception as exc:  # noqa: BLE001 - whatever broke, the stream is retried after a backoff
                 failures += 1
                 log.exception("the change event stream failed")
