@@ -70,7 +70,9 @@ class ChangeFeed(ABC):
     @abstractmethod
     def read(self, after: bytes | None) -> Iterator[ChangeBatch]:
         """Changes after position `after` (None: from now on), a batch at a time, for as long as the
-        subscription lasts; raises ChangeFeedError when it ends (ReplayUnavailable when `after` is too old)."""
+        subscription lasts; raises ChangeFeedError when it ends (ReplayUnavailable when `after` is too old).
+        The first batch, empty and with no position, says the subscription has been asked for on an open
+        connection (the server may still refuse it)."""
 
     def close(self) -> None:  # noqa: B027 - a feed without a connection has nothing to close
         """End the subscription under way from another thread; `read` then raises or returns."""

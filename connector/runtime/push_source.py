@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 STATE_KEY = "push_state"
 # Reconnecting: 1 s, 2 s, 4 s ... at most a minute apart, for as long as it takes.
 RECONNECT = RetryPolicy(attempts=1_000_000, base_delay=1.0, cap=60.0, jitter=0.3)
-# A stream that has not failed for this long counts as up even before its first event.
+# A subscription asked for on an open connection and not refused for this long counts as up even before its
+# first event (Salesforce sends the first keepalive only within 270 s).
 SETTLE_SECONDS = 2.0
 
 
@@ -64,7 +65,8 @@ class PushSource:
             opened <= 0 or time.monotonic() - opened >= SETTLE_SECONDS)
 
     def report(self) -> dict:
-        return {"state": "streaming" if self.healthy else self.state, "events": self.events,
+        state = "connecting" if self.state == "streaming" and not self.healthy else self.state
+        return {"state": state, "events": self.events,
                 "last_error": self.last_error}
 
     def start(self) -> None:
@@ -119,9 +121,12 @@ class PushSource:
     def run_stream(self) -> None:
         """One subscription, from the stored position, until it ends; each batch taken and committed in turn."""
         position = stored_position(self.store)
-        self._opened_at = time.monotonic()
+        self._opened_at = None
         self._set("streaming", None)
         for batch in self.feed.read(position):
+            if not batch.changes and not batch.replay_id:
+                self._opened_at = time.monotonic()  # connected and asked: up if not refused at once
+                continue
             self._opened_at = 0  # it answered: up at once
             if self._catch_up_pending:
                 self._poll_to_catch_up()  # the stream is open now: the poll covers everything before it
@@ -155,7 +160,7 @@ class PushSource:
         self.state, self.last_error = state, error
         if changed:
             if state == "streaming":
-                log.info("change events: subscription open")
+                log.info("change events: subscribing")
             try:
                 self.store.set_value(STATE_KEY, json.dumps({"state": state, "last_error": error,
                                                             "at": self.clock().isoformat()}))

@@ -8,6 +8,7 @@ import pytest
 
 from connector.ports.change_feed import ChangeFeedError, ChangeType, ReplayUnavailable
 from connector.ports.errors import ErrorKind
+from connector.runtime.servers import free_port
 from sandbox.salesforce_sim.event_bus import replay_bytes
 from sandbox.salesforce_sim.ids import ORG_ID
 from tests.salesforce.pubsub import feed, running_pubsub
@@ -17,6 +18,13 @@ from tests.salesforce.pubsub import feed, running_pubsub
 def server(tmp_path_factory):
     with running_pubsub(tmp_path_factory.mktemp("tls")) as running:
         yield running
+
+
+def past_the_connection(batches) -> None:
+    """Read the first batch after the one that says the subscription was asked for."""
+    marker = next(batches)
+    assert (marker.changes, marker.replay_id) == ((), b"")
+    next(batches)
 
 
 def deal(sim, name: str) -> str:
@@ -61,7 +69,7 @@ def test_a_stage_change_is_an_update_naming_stagename(server):
 ])
 def test_a_bad_session_or_org_is_refused_as_a_configuration_error(server, token, org, status):
     with pytest.raises(ChangeFeedError) as refused:
-        next(feed(server, token=token, org=org).read(None))
+        past_the_connection(feed(server, token=token, org=org).read(None))
     assert refused.value.kind is ErrorKind.CONFIG and status in refused.value.message
     assert "AQnot-a-session" not in refused.value.message
 
@@ -79,7 +87,7 @@ def test_a_replay_id_past_the_retention_window_is_replay_unavailable(server):
     deal(sim, "Forgotten")
     sim.bus.expire_all()
     with pytest.raises(ReplayUnavailable):
-        next(feed(server).read(replay_bytes(old)))
+        past_the_connection(feed(server).read(replay_bytes(old)))
 
 
 def test_close_ends_a_waiting_subscription(server):
@@ -95,3 +103,11 @@ def test_close_ends_a_waiting_subscription(server):
     reader.start()
     threading.Timer(0.3, client.close).start()
     assert ended.wait(5)
+
+
+def test_an_endpoint_that_does_not_answer_is_a_transient_failure(server):
+    client = feed(server)
+    client.target, client.timeout = f"127.0.0.1:{free_port()}", 0.5
+    with pytest.raises(ChangeFeedError, match="could not connect to the Pub/Sub API") as failed:
+        next(client.read(None))
+    assert failed.value.kind is ErrorKind.TRANSIENT

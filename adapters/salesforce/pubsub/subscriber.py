@@ -72,6 +72,11 @@ class PubSubChangeFeed(ChangeFeed):
                                 replay_preset=pb.CUSTOM if after else pb.LATEST, replay_id=after or b"")
         outbox.put(first)
         try:
+            try:
+                grpc.channel_ready_future(channel).result(timeout=self.timeout)
+            except grpc.FutureTimeoutError:
+                raise ChangeFeedError(f"could not connect to the Pub/Sub API at {self.target} within "
+                                      f"{self.timeout:.0f}s") from None
             subscribe = channel.stream_stream(SERVICE + "Subscribe",
                                               request_serializer=pb.FetchRequest.SerializeToString,
                                               response_deserializer=pb.FetchResponse.FromString)
@@ -79,6 +84,7 @@ class PubSubChangeFeed(ChangeFeed):
                 if self._closed.is_set():
                     return
                 self._call = subscribe(_drain(outbox), metadata=metadata)
+            yield ChangeBatch(changes=(), replay_id=b"")  # connected and asked: see ChangeFeed.read
             outstanding = self.batch_size
             for response in self._call:
                 changes = tuple(self._decode(event, channel, metadata) for event in response.events)
