@@ -6,6 +6,7 @@ str are masked; call .get_secret_value() only at the point of use.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +71,15 @@ class Settings(BaseSettings):
     salesforce_pubsub_endpoint: str = "api.pubsub.salesforce.com:7443"
     salesforce_cdc_topic: str = "/data/OpportunityChangeEvent"
     salesforce_cdc_batch_size: int = Field(default=100, ge=1, le=100)  # events asked for at a time (API max 100)
+
+    # --- Salesforce Outbound Messages (README "Push triggers: Outbound Messages"): the endpoint is served only
+    # when a token is set. The org's Id (Setup > Company Information, 15 or 18 characters) is checked on every
+    # message; action ids, when given (comma-separated), restrict it to those outbound message actions.
+    salesforce_org_id: str | None = None
+    salesforce_outbound_message_token: SecretStr | None = None
+    salesforce_outbound_message_action_ids: str = ""
+    # Notification Ids taken are remembered this long (Salesforce stops retrying a message after 24 hours).
+    outbound_message_ids_retention_hours: float = Field(default=48.0, gt=0)
 
     # --- signing providers: each reads its own CONNECTOR_<NAME>_* settings (adapters/<name>/__init__.py).
     # Values given in code, as Settings(signrequest_api_token=...), are kept here by provider and override those.
@@ -142,6 +152,9 @@ class Settings(BaseSettings):
     # share Composite calls. A lone writeback goes at once; under load one waits at most the linger to be joined.
     salesforce_writeback_linger_ms: float = Field(default=400.0, ge=0)
     salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
+    # A completion downloads the signed documents and the evidence side by side (one round trip saved). The
+    # deterministic simulation turns it off: its scheduler runs one call at a time, in an order it chooses.
+    downloads_side_by_side: bool = True
     # --- memory per document size: large documents pass through temporary files, not memory
     document_spool_bytes: int = Field(default=1024 * 1024, ge=0)  # larger downloads go to a temporary file
     salesforce_inline_file_bytes: int = Field(default=1024 * 1024, ge=0)  # inline in the Composite writeback
@@ -173,6 +186,34 @@ class Settings(BaseSettings):
             else:
                 providers.setdefault(name, {})[field] = value
         return {**kept, "providers": providers}
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _org_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"00D[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?", value):
+            raise ValueError("an org Id is 15 or 18 letters and digits starting with 00D (Setup > Company "
+                             "Information)")
+        return value
+
+    @field_validator("salesforce_outbound_message_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{24,200}", value.get_secret_value()):
+            raise ValueError("the token must be 24 to 200 letters, digits, '-' or '_' (it is a URL path segment); "
+                             "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
+
+    @model_validator(mode="after")
+    def _outbound_messages_need_the_org(self) -> Settings:
+        if self.salesforce_outbound_message_token is not None and not self.salesforce_org_id:
+            raise ValueError("CONNECTOR_SALESFORCE_OUTBOUND_MESSAGE_TOKEN needs CONNECTOR_SALESFORCE_ORG_ID: every "
+                             "Outbound Message's OrganizationId is checked against it")
+        return self
+
+    @property
+    def outbound_message_action_ids(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.salesforce_outbound_message_action_ids.split(",")
+                         if part.strip())
 
     @field_validator("salesforce_login_url", "public_base_url")
     @classmethod

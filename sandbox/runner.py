@@ -67,6 +67,7 @@ class Sandbox:
         if self.pubsub_server is not None:
             self.salesforce.bus.drop_streams()
             self.pubsub_server.stop(grace=0.5)
+        self.salesforce.close()
         self.signrequest.close()
         self.onespan.close()
         self.legalsign.close()

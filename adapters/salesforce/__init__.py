@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import requests
 
-from adapters.salesforce.auth import SalesforceAuthenticator
+from adapters.salesforce.auth import SalesforceAuthenticator, SalesforceSession
 from adapters.salesforce.client import SALESFORCE_CALLS, SalesforceClient
 from adapters.salesforce.crm import SalesforceCRM
 from adapters.transport.session import make_session
@@ -40,7 +42,11 @@ def build_change_feed(settings: Settings, session: requests.Session | None = Non
     session = session or make_session(settings.salesforce_ca_bundle)
     authenticator = SalesforceAuthenticator.from_settings(settings, session)
     roots = settings.salesforce_ca_bundle.read_bytes() if settings.salesforce_ca_bundle else None
-    return PubSubChangeFeed(target=settings.salesforce_pubsub_endpoint, login=authenticator.login,
+    def login() -> SalesforceSession:
+        session = authenticator.login()
+        return session if session.org_id else replace(session, org_id=settings.salesforce_org_id)
+
+    return PubSubChangeFeed(target=settings.salesforce_pubsub_endpoint, login=login,
                             topic=settings.salesforce_cdc_topic, batch_size=settings.salesforce_cdc_batch_size,
                             credentials=grpc.ssl_channel_credentials(root_certificates=roots),
                             timeout=settings.salesforce_timeout_seconds)

@@ -19,7 +19,8 @@ from connector.runtime import provider_registry
 def _secrets(settings: Settings) -> list[str]:
     from connector.runtime.provider_registry import all_provider_settings
 
-    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token]
+    values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
+              settings.salesforce_outbound_message_token]
     own = [v.get_secret_value() for v in values if v is not None]
     return own + [secret for provider in all_provider_settings(settings).values()
                   for secret in provider.secret_values()]
@@ -126,11 +127,25 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
     settings = Settings()
     paths = [Path(p) for p in args.paths] or [settings.mappings_path]
     describe: Callable[[str], dict] | None = None
+    failed = False
     if args.against_org:
         from adapters.salesforce import build_crm
+        from connector.admin.org_push import PushFindings, check_outbound_messages
+        from connector.ports.crm import CRMError
 
         client = build_crm(settings).client
         cache: dict[str, dict] = {}
+        try:
+            push = check_outbound_messages(settings, lambda soql: client.call(
+                "a Tooling API query on WorkflowOutboundMessage",
+                lambda sf: sf.toolingexecute("query/", params={"q": soql})))
+        except CRMError as exc:  # the Tooling API needs the View Setup and Configuration permission
+            push = PushFindings([], [f"could not read the org's outbound messages ({exc.message}); not checked"])
+        for line in push.problems:
+            print(f"outbound messages: {line}")
+        for line in push.notes:
+            print(f"outbound messages (note): {line}")
+        failed = bool(push.problems)
 
         def describe_object(name: str) -> dict:
             if name not in cache:
@@ -139,7 +154,6 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
 
         describe = describe_object
 
-    failed = False
     for path in paths:
         try:
             mapping = load_mapping(path, provider_registry.names())
@@ -170,7 +184,7 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
             print(f"{path}: {len(mapping.rules)} rule(s) OK" + (" against the org" if describe else ""))
     if args.against_org:
         from adapters.salesforce import build_change_feed
-        from connector.admin.push_check import push_trigger_report
+        from connector.admin.cdc_check import push_trigger_report
 
         line, push_problem = push_trigger_report(settings, build_change_feed(settings))
         print(line)

@@ -17,11 +17,13 @@ up on a request sent just before its lease ended (that end plus the client timeo
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ from connector.ports.provider import (
     ProviderError,
     RequestRef,
     RequestStatus,
+    SignedFile,
     SignerDelivery,
     SigningProvider,
     SigningRequestSpec,
@@ -93,6 +96,7 @@ class EngineOptions:
     # looked for only once that has passed: looking sooner could miss a create or an upload, and make it twice.
     create_settle: timedelta = timedelta(seconds=30)
     writeback_settle: timedelta = timedelta(seconds=30)
+    downloads_side_by_side: bool = False
 
     def download_limit(self, sent_bytes: int | None) -> int:
         """The cap for each signed download; a job from before sizes were kept counts the largest document."""
@@ -392,8 +396,7 @@ class Engine:
             return
         provider, ref = self._provider(job), self._ref(job)
         limit = self.options.download_limit(job.request.sent_bytes)
-        signed = provider.download_signed(ref, max_bytes=limit)
-        evidence = provider.download_evidence(ref, max_bytes=limit)
+        signed, evidence = self._download_completed(provider, ref, limit)
         titles = job.request.titles or tuple(f.filename for f in signed)
         completed_at = job.completed_at or self.clock()
         writeback = self.writebacks.for_rule(rule).completed(
@@ -405,6 +408,17 @@ class Engine:
         self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
         job.state, job.outcome = JobState.DONE, "completed"
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
+
+    def _download_completed(self, provider: SigningProvider, ref: RequestRef,
+                            limit: int) -> tuple[list[SignedFile], SignedFile]:
+        """The signed documents and the evidence: reads, so taking them side by side repeats nothing."""
+        if not self.options.downloads_side_by_side:
+            return provider.download_signed(ref, max_bytes=limit), provider.download_evidence(ref, max_bytes=limit)
+        # The evidence on a thread of its own, in this step's context (call priority, deadlines).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as pool:
+            evidence = pool.submit(contextvars.copy_context().run, provider.download_evidence, ref, max_bytes=limit)
+            signed = provider.download_signed(ref, max_bytes=limit)
+            return signed, evidence.result()
 
     def _close(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):

@@ -9,7 +9,7 @@ summary.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from sqlalchemy import String
@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from connector.inbound.event_ingest import EventIngest, IngestFailed
 from connector.ports.provider import SigningProvider, WebhookEvent, WebhookRejected
@@ -27,7 +27,7 @@ from connector.store.models import EventRow
 log = logging.getLogger(__name__)
 
 
-class _TooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 
@@ -55,25 +55,25 @@ def _informational(event: WebhookEvent) -> bool:
     return event.state_hint is not None and not event.state_hint.is_final
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
+async def read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+        raise BodyTooLarge
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise _TooLarge
+            raise BodyTooLarge
     return bytes(body)
 
 
 def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], max_body_bytes: int,
                       on_event: Callable[[], None] = lambda: None,
                       health: Callable[[], dict] = lambda: {}, caps: EventCaps | None = None,
-                      ready: Callable[[], bool] = lambda: True) -> Starlette:
+                      ready: Callable[[], bool] = lambda: True, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
     what a flood of callbacks can store. `ready` answers /readyz, for load balancers: False while starting or
-    shutting down (callbacks are still accepted)."""
+    shutting down (callbacks are still accepted). `extra_routes`: other inbound endpoints (push triggers)."""
     ingest = EventIngest(store, on_recorded=on_event, caps=caps)
 
     async def healthz(_request: Request) -> Response:
@@ -91,8 +91,8 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         if provider is None or not provider.accepts_path_token(request.path_params.get("token")):
             return PlainTextResponse("not found", status_code=404)
         try:
-            body = await _read_capped(request, max_body_bytes)
-        except _TooLarge:
+            body = await read_capped(request, max_body_bytes)
+        except BodyTooLarge:
             log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
             return PlainTextResponse("body too large", status_code=413)
         except ClientDisconnect:  # the sender went, or was closed for being too slow (server_guard.py)
@@ -134,6 +134,7 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         Route("/readyz", readyz, methods=["GET"]),
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/webhooks/{provider}/{token}", receive, methods=["POST"]),
+        *extra_routes,
     ])
     # No 307 from /path/ to /path: Starlette builds that Location from the request's Host header.
     app.router.redirect_slashes = False

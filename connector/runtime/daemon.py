@@ -22,6 +22,7 @@ from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
 from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.outbound_endpoint import OutboundMessageConfig, outbound_message_route
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.change_feed import ChangeFeed
@@ -36,6 +37,7 @@ from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
 from connector.store import EventCaps, Store
+from connector.triggers.outbound_messages import OutboundMessageSource
 from connector.triggers.poller import Poller
 from connector.triggers.push import ChangeIntake
 from connector.writeback.batcher import WritebackBatcher
@@ -62,6 +64,7 @@ class Daemon:
     budget: ApiBudget = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
+    outbound_messages: OutboundMessageSource = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
     push: PushSource | None = field(default=None, init=False)
@@ -99,6 +102,7 @@ class Daemon:
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
                 create_settle=timedelta(seconds=s.provider_timeout_seconds),
                 writeback_settle=timedelta(seconds=s.salesforce_timeout_seconds),
+                downloads_side_by_side=s.downloads_side_by_side,
             ),
         )
         self.poller = Poller(
@@ -106,6 +110,8 @@ class Daemon:
             overlap=timedelta(seconds=s.poll_overlap_seconds),
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
+        self.outbound_messages = OutboundMessageSource(store=self.store, crm=self.crm,
+                                                       mappings=lambda: self.mappings.current)
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
@@ -203,6 +209,15 @@ class Daemon:
             log.info("deleted %d webhook events handled more than %g days ago", deleted, days)
         return deleted
 
+    def prune_notifications(self) -> int:
+        """Forget Outbound Message notification Ids taken longer ago than Salesforce retries them."""
+        hours = self.settings.outbound_message_ids_retention_hours
+        try:
+            return self.store.prune_notifications(self.clock() - timedelta(hours=hours))
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not delete old outbound message notification ids")
+            return 0
+
     def health(self) -> dict:
         return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
                 "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id,
@@ -217,7 +232,18 @@ class Daemon:
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
             on_event=self.wake_worker, health=self.health, ready=self.ready,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
+            extra_routes=self._push_routes(),
         )
+
+    def _push_routes(self) -> list:
+        s = self.settings
+        if s.salesforce_outbound_message_token is None or not s.salesforce_org_id:
+            return []
+        config = OutboundMessageConfig(token=s.salesforce_outbound_message_token.get_secret_value(),
+                                       organization_id=s.salesforce_org_id,
+                                       action_ids=s.outbound_message_action_ids,
+                                       max_body_bytes=s.webhook_max_body_bytes)
+        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker)]
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
@@ -244,6 +270,8 @@ class Daemon:
         scheduler.add_job(self.mappings.reload_if_changed, "interval", seconds=s.mappings_reload_seconds,
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
+                          next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        scheduler.add_job(self.prune_notifications, "interval", hours=1, id="prune-notifications",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,

@@ -88,3 +88,14 @@ class RateLimitRow(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     next_slot: Mapped[float] = mapped_column(Float(precision=53))
     paused_until: Mapped[float] = mapped_column(Float(precision=53), default=0)
+
+
+class PushNotificationRow(Base):
+    """A push notification a trigger source has taken (an Outbound Message's Notification Id), so that a
+    redelivery is acknowledged without being handled again. Kept for a while after the sender stops retrying."""
+
+    __tablename__ = "push_notifications"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -20,9 +20,11 @@ from sandbox.salesforce_sim.event_bus import EventBus
 from sandbox.salesforce_sim.faults import SalesforceFaults
 from sandbox.salesforce_sim.ids import canonical_id
 from sandbox.salesforce_sim.org import Org
+from sandbox.salesforce_sim.outbound import OutboundMessenger
 from sandbox.salesforce_sim.pubsub_server import PubSubService
 from sandbox.salesforce_sim.rest import RestApi
 from sandbox.salesforce_sim.soap import LoginUser
+from sandbox.salesforce_sim.tooling import ToolingApi
 
 
 def _error_body(status: int) -> tuple[bytes, str]:
@@ -54,8 +56,13 @@ class SalesforceSimulator:
         # Change Data Capture: every save of an Opportunity publishes a change event, served over the Pub/Sub
         # API by `pubsub` (sandbox.runner starts its gRPC server).
         self.bus = EventBus()
-        self.org.on_save.append(self.bus.on_save)
+        self.org.save_listeners.append(self.bus.on_save)
         self.pubsub = PubSubService(self.bus, self.sessions)
+        # A record-triggered Flow with an Outbound Message action, once `outbound.configure(...)` is called.
+        self.outbound = OutboundMessenger(read_record=self._opportunity_now, faults=self.faults, ids=self.org.ids,
+                                          api_version=api_version)
+        self.org.save_listeners.append(self.outbound.record_saved)
+        self.rest.tooling = ToolingApi(self.outbound, api_version, username)
         self.app = FaultInjector(
             build_app(rest=self.rest, creds=self.credentials, sessions=self.sessions, usage=self.usage,
                       api_version=api_version, login_user=self._login_user, faults=self.faults,
@@ -69,6 +76,15 @@ class SalesforceSimulator:
         record["CreatedById"] = record["CreatedById"] or user_id  # the first user creates itself
         record["LastModifiedById"] = record["LastModifiedById"] or user_id
         return user_id
+
+    def _opportunity_now(self, record_id: str) -> dict | None:
+        with self.org.lock:
+            record = self.org.get("Opportunity", record_id)
+            return dict(record) if record else None
+
+    def close(self) -> None:
+        """Stop sending Outbound Messages."""
+        self.outbound.close()
 
     def _login_user(self) -> LoginUser:
         user = self.org.records["User"][self.integration_user_id]

@@ -64,7 +64,7 @@ class EventBus:
 
     # --- publishing (the org calls this after each save) ---------------------------------------
 
-    def on_save(self, name: str, before: dict | None, record: dict, actor: str) -> None:
+    def on_save(self, name: str, before: dict | None, record: dict) -> None:
         if name not in self.types or name not in self.selected:
             return
         if before is None:
@@ -94,7 +94,7 @@ class EventBus:
             event_type = self.types[name]
             for _ in range(copies):
                 payload = event_type.encode(change_type=change_type, record_ids=ids, changed=changed, values=record,
-                                            commit_user=actor or "", sequence=self.tip + 1)
+                                            commit_user=record.get("LastModifiedById") or "", sequence=self.tip + 1)
                 self._append(event_type.schema_id, payload)
             if self._rng.random() < self._rates["drop"]:
                 self._count("drop")

@@ -131,8 +131,8 @@ class PubSubChangeFeed(ChangeFeed):
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         session = self._login()
         if not session.org_id:
-            raise ChangeFeedError("the Salesforce login did not say which org it is (no org id): the Pub/Sub "
-                                  "API needs it as tenantid", kind=ErrorKind.CONFIG)
+            raise ChangeFeedError("the Salesforce login did not say which org it is, and CONNECTOR_SALESFORCE_ORG_ID "
+                                  "is not set: the Pub/Sub API needs the org Id (tenantid)", kind=ErrorKind.CONFIG)
         return (("accesstoken", session.access_token), ("instanceurl", session.instance_url),
                 ("tenantid", session.org_id))
 

@@ -1,4 +1,4 @@
-"""`check-mappings --against-org`, push triggers: can the connector subscribe to Opportunity change events?
+"""`check-mappings --against-org`, Change Data Capture: can the connector subscribe to Opportunity change events?
 
 It asks the Pub/Sub API about the configured topic (GetTopic, with the connector's own login): whether it
 exists and the integration user may subscribe. The answer is a line to print, and whether it is a problem
@@ -11,8 +11,8 @@ from config.settings import Settings
 from connector.ports.change_feed import ChangeFeed, ChangeFeedError
 
 SET_UP = ("in Setup > Integrations > Change Data Capture, move Opportunity to Selected Entities (or point "
-          "CONNECTOR_SALESFORCE_CDC_TOPIC at a custom channel that holds it), and give the integration user the "
-          "\"View All Data\" or \"View All\" on Opportunity permission that change events require")
+          "CONNECTOR_SALESFORCE_CDC_TOPIC at a custom channel that holds it), and give the integration user "
+          "\"View All Records\" on Opportunity (or \"View All Data\"), which change events require")
 
 
 def push_trigger_report(settings: Settings, feed: ChangeFeed) -> tuple[str, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from connector.admin.push_check import push_trigger_report
+from connector.admin.cdc_check import push_trigger_report
 from tests.salesforce.pubsub import feed, running_pubsub
 
 
