@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from connector.store import JobState
 from connector.triggers.push import REPLAY_KEY
 from tests.e2e.conftest import running_e2e
-from tests.e2e.deals import make_deal
+from tests.e2e.deals import make_deal, sign
 from tests.e2e.status_command import run_status
 
 STAGE = "Contract Sent"
@@ -58,6 +59,25 @@ def test_a_stage_change_arrives_as_a_change_event_and_becomes_one_request(pushed
     assert e2e.signrequest.create_calls == 1
     assert e2e.daemon.store.get_value(REPLAY_KEY)
     assert e2e.daemon.health()["push"]["state"] == "streaming"
+
+
+def test_a_signing_triggered_by_push_still_costs_four_salesforce_calls(pushed):
+    """The batch query replaces the poll; the writebacks' own saves come back as change events and cost
+    nothing (they do not change the stage)."""
+    e2e = pushed
+    opportunity_id = make_deal(e2e.salesforce, "Counted Push Deal")
+    start_push(e2e)
+    e2e.salesforce.reset_api_calls()
+    e2e.salesforce.set_stage(opportunity_id, STAGE)
+    wait_for(lambda: len(jobs(e2e)) == 1)
+    e2e.daemon.work()
+    [job] = jobs(e2e)
+    sign(e2e.signrequest, job.request_id, "dana@example.com")
+    sign(e2e.signrequest, job.request_id, "eli.countedpushdeal@example.com")
+    e2e.settle(until=lambda: jobs(e2e)[0].state == JobState.DONE)
+    assert jobs(e2e)[0].outcome == "completed"
+    assert dict(e2e.salesforce.api_calls) == {
+        "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 2}
 
 
 def test_an_edit_that_does_not_change_the_stage_reads_nothing(pushed):
