@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,6 +25,7 @@ from config.settings import REPO_ROOT, Settings
 from connector.runtime.servers import RunningServer, free_port, serve_in_thread
 from sandbox.runner import SF_CLIENT_ID, SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, settings_env
 from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.salesforce_sim.pubsub_server import serve_pubsub
 from sandbox.signrequest_sim import SignRequestSimulator
 from sandbox.throttle import Throttle
 from sandbox.tls import make_certificate
@@ -64,13 +66,18 @@ class World:
     servers: list[RunningServer]
     settings: Settings
     ca_file: Path
+    pubsub_server: Any = None  # the Salesforce simulator's Pub/Sub API (grpc.Server)
 
     def set_conditions(self, conditions: Conditions) -> None:
         self.provider_net.latency_seconds = conditions.provider_latency
         self.provider_net.rate_per_second = conditions.provider_rate
         self.salesforce_net.latency_seconds = conditions.salesforce_latency
+        self.salesforce.pubsub.latency_seconds = conditions.salesforce_latency
 
     def stop(self) -> None:
+        if self.pubsub_server is not None:
+            self.salesforce.bus.drop_streams()
+            self.pubsub_server.stop(grace=0.5)
         self.signrequest.close()
         for server in self.servers:
             server.stop()
@@ -83,6 +90,8 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
                                      daily_api_limit=10**9)
     salesforce_net = Throttle(salesforce.app, latency_seconds=conditions.salesforce_latency)
     sf_server = serve_in_thread(salesforce_net, ssl_certfile=str(cert.cert_file), ssl_keyfile=str(cert.key_file))
+    salesforce.pubsub.latency_seconds = conditions.salesforce_latency
+    pubsub_server, pubsub_port = serve_pubsub(salesforce.pubsub, cert_file=cert.cert_file, key_file=cert.key_file)
     # Callbacks leave in parallel over kept-alive connections, as a provider delivers at volume; one
     # at a time they would queue behind each other and the latency measured would be the simulator's.
     signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN, callback_retry_delays=(0.2, 0.5, 1.0),
@@ -106,10 +115,11 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
         retry_base_seconds=0.5, mappings_reload_seconds=600, log_level="WARNING",
         # As an admin sets their plan's limit: the connector paces itself to the provider's cap.
         signrequest_max_requests_per_second=conditions.provider_rate or 0,
+        salesforce_pubsub_endpoint=f"127.0.0.1:{pubsub_port}",
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     return World(state_dir, salesforce, signrequest, salesforce_net, provider_net, [sf_server, sr_server], settings,
-                 cert.ca_file)
+                 cert.ca_file, pubsub_server)
 
 
 class DaemonProcess:

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     salesforce_api_budget_share: float = Field(default=0.8, gt=0, le=1)
     salesforce_api_budget_slowdown: float = Field(default=4.0, ge=1)
     salesforce_api_usage_refresh_seconds: float = Field(default=300.0, gt=0)
+    # Push triggers: Change Data Capture events over the Pub/Sub API (README "How it works"). Off, stage
+    # changes are found by polling alone.
+    salesforce_cdc_enabled: bool = False
+    salesforce_pubsub_endpoint: str = "api.pubsub.salesforce.com:7443"
+    salesforce_cdc_topic: str = "/data/OpportunityChangeEvent"
+    salesforce_cdc_batch_size: int = Field(default=100, ge=1, le=100)  # events asked for at a time (API max 100)
 
     # --- Salesforce Outbound Messages (README "Push triggers: Outbound Messages"): the endpoint is served only
     # when a token is set. The org's Id (Setup > Company Information, 15 or 18 characters) is checked on every
@@ -105,6 +111,9 @@ class Settings(BaseSettings):
 
     # --- scheduling
     poll_interval_seconds: float = 30.0
+    # While change events flow, the poll is only a reconciliation sweep, this often; when they stop, the poll
+    # takes over again every poll_interval_seconds.
+    poll_sweep_interval_seconds: float = Field(default=600.0, gt=0)
     poll_overlap_seconds: int = 300
     poll_initial_lookback_minutes: int = 60
     work_interval_seconds: float = 1.0

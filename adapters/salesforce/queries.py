@@ -87,6 +87,14 @@ def opportunity_by_id(opportunity_id: str, fields: Sequence[str] = ()) -> str:
     return f"SELECT {opportunity_fields(fields)} FROM Opportunity WHERE Id = {record_id(opportunity_id)}"
 
 
+def opportunities_by_ids(opportunity_ids: Sequence[str], fields: Sequence[str] = ()) -> str:
+    ids = ", ".join(record_id(value) for value in opportunity_ids)
+    if not ids:
+        raise ValueError("an IN (...) list needs at least one value")
+    return (f"SELECT {opportunity_fields(fields)} FROM Opportunity WHERE Id IN ({ids}) "
+            "ORDER BY SystemModstamp ASC, Id ASC")
+
+
 def files_with_checksums(linked_to: str, checksums: Sequence[str]) -> str:
     return (
         "SELECT Id, Checksum, Title FROM ContentVersion "

@@ -126,6 +126,9 @@ def _print_status(store) -> None:
     print("webhook events:", ", ".join(f"{k}={v}" for k, v in sorted(store.count_events().items())) or "none")
     budget = store.get_value(STATE_KEY)
     print(describe(json.loads(budget) if budget else None))
+    from connector.runtime import push_source
+
+    print(push_source.describe(store.get_value(push_source.STATE_KEY)))
     if store.engine.dialect.name == "postgresql":
         from connector.runtime.leader import current_leader
 
@@ -243,6 +246,13 @@ def cmd_check_mappings(args: argparse.Namespace) -> int:
         failed = failed or bool(problems)
         if not problems:
             print(f"{path}: {len(mapping.rules)} rule(s) OK" + (" against the org" if describe else ""))
+    if args.against_org:
+        from adapters.salesforce import build_change_feed
+        from connector.admin.cdc_check import push_trigger_report
+
+        line, push_problem = push_trigger_report(settings, build_change_feed(settings))
+        print(line)
+        failed = failed or push_problem
     return 1 if failed else 0
 
 

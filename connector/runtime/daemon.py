@@ -28,6 +28,7 @@ from connector.inbound.outbound_endpoint import OutboundMessageConfig, outbound_
 from connector.inbound.refusals import WebhookRefusals
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
+from connector.ports.change_feed import ChangeFeed
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
 from connector.runtime import probes, provider_registry
@@ -35,6 +36,7 @@ from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
 from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
 from connector.runtime.providers import build_providers, check_rules_have_providers, provider_connections
+from connector.runtime.push_source import PushSource
 from connector.runtime.readiness import ReadinessChecks
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
@@ -42,6 +44,7 @@ from connector.runtime.worker_pool import WorkerPool
 from connector.store import EventCaps, Store
 from connector.triggers.outbound_messages import OutboundMessageSource
 from connector.triggers.poller import Poller
+from connector.triggers.push import ChangeIntake
 from connector.writeback.batcher import WritebackBatcher
 from connector.writeback.outcomes import WritebackBuilder
 from mappings.models import MappingFile
@@ -64,6 +67,7 @@ class Daemon:
     clock: Callable[[], datetime]
     metrics: DaemonMetrics = field(default_factory=DaemonMetrics)
     http_session: requests.Session | None = None  # the providers' session: /readyz asks each provider through it
+    change_feed: ChangeFeed | None = None
     budget: ApiBudget = field(init=False)
     readiness: ReadinessChecks = field(init=False)
     engine: Engine = field(init=False)
@@ -71,6 +75,7 @@ class Daemon:
     outbound_messages: OutboundMessageSource = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
+    push: PushSource | None = field(default=None, init=False)
     refusals: WebhookRefusals = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
@@ -81,6 +86,8 @@ class Daemon:
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     started_at: float = field(default_factory=time.time, init=False)
+    _last_poll: float | None = field(default=None, init=False)
+    _sweeping: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -124,6 +131,13 @@ class Daemon:
         self.leadership = leadership_for(self.store.url)
         self.readiness = ReadinessChecks(probes.readiness_checks(self), cache_seconds=s.readiness_cache_seconds)
         self.metrics.watch(self.metrics_snapshot)
+        if self.change_feed is not None:
+            intake = ChangeIntake(store=self.store, crm=self.crm, mappings=lambda: self.mappings.current,
+                                  watching_since=self.clock(), catch_up=self.catch_up_poll, observer=self.metrics,
+                                  clock=self.clock)
+            self.push = PushSource(feed=self.change_feed, intake=intake, store=self.store, catch_up=self.catch_up_poll,
+                                   may_run=lambda: self.leadership.is_leader, on_jobs=self.wake_worker,
+                                   clock=self.clock)
         self.refusals = WebhookRefusals(self.clock)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
@@ -132,11 +146,43 @@ class Daemon:
         with self._polling:  # stop() waits for a poll under way before it hands the role over
             self._poll()
 
+    def catch_up_poll(self) -> None:
+        """A poll now, whatever the interval: the push source lost track of what changed."""
+        with self._polling:
+            self._last_poll = time.monotonic()
+            self.poller.poll_once()
+            self.metrics.poll_finished(time.time())
+
+    def poll_interval(self) -> float:
+        """Seconds between polls now: the reconciliation sweep's while change events flow, else the poll's."""
+        s = self.settings
+        sweeping = self.push is not None and self.push.healthy
+        if sweeping != self._sweeping:
+            self._sweeping = sweeping
+            if sweeping:
+                log.info("change events flow: polling every %.0fs, as a reconciliation sweep",
+                         s.poll_sweep_interval_seconds)
+            elif self.push is not None:
+                log.warning("change events stopped: polling every %.0fs until they flow again",
+                            s.poll_interval_seconds)
+        return max(s.poll_sweep_interval_seconds, s.poll_interval_seconds) if sweeping else s.poll_interval_seconds
+
+    def _poll_due(self) -> bool:
+        interval = self.poll_interval()
+        if self._last_poll is not None and interval > self.settings.poll_interval_seconds:
+            # The scheduler ticks every poll interval; a sweep runs at the first tick its interval allows.
+            if time.monotonic() - self._last_poll < interval - self.settings.poll_interval_seconds / 2:
+                return False
+        return self.budget.poll_due()
+
     def _poll(self) -> None:
         if not self.leadership.check():
+            if self.push is not None:
+                self.push.interrupt()
             return  # another replica polls; this one asks again at the next tick
-        if not self.budget.poll_due():
+        if not self._poll_due():
             return
+        self._last_poll = time.monotonic()
         try:
             self.poller.poll_once()
             self.metrics.poll_finished(time.time())
@@ -199,7 +245,9 @@ class Daemon:
                 outcomes[outcome or "unknown"] = outcomes.get(outcome or "unknown", 0) + count
         return {"jobs": self.store.count_jobs_by_state(), "outcomes": outcomes,
                 "salesforce_api": self.budget.report(), "poller": self.leadership.is_leader,
-                "worker_id": self.engine.worker_id, "ready": self._ready and all(self.readiness.last.values())}
+                "worker_id": self.engine.worker_id, "ready": self._ready and all(self.readiness.last.values()),
+                "push": self.push.report() if self.push else {"state": "off"},
+                "poll_interval_seconds": self.poll_interval()}
 
     def metrics_snapshot(self) -> StateSnapshot:
         """The state gauges of /metrics, read at each scrape."""
@@ -298,8 +346,11 @@ class Daemon:
             self._listener.start()
         scheduler.start()
         self._scheduler = scheduler
+        if self.push is not None:
+            self.push.start()
         self._ready = True
-        log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
+        log.info("daemon running: webhooks on %s, polling every %.0fs%s", url, s.poll_interval_seconds,
+                 f" (every {s.poll_sweep_interval_seconds:.0f}s while change events flow)" if self.push else "")
         return url
 
     def _advance_claimed(self, job) -> None:
@@ -330,6 +381,8 @@ class Daemon:
         if polled:
             self._polling.release()
         finished = finished and polled
+        if self.push is not None:
+            self.push.stop(timeout=left())
         self.leadership.resign()  # another replica takes the polling over at its next tick
         if self._listener:
             self._listener.stop()
@@ -359,7 +412,7 @@ def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
               store: Store | None = None, mapping: MappingFile | None = None,
               clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
-              require_https_downloads: bool | None = None) -> Daemon:
+              require_https_downloads: bool | None = None, change_feed: ChangeFeed | None = None) -> Daemon:
     clock = clock or utc_now
     if require_https_downloads is None:
         require_https_downloads = settings.provider_downloads_https_only
@@ -389,5 +442,9 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
 
         crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
                                                                       pool_size=settings.workers))
+    if change_feed is None and settings.salesforce_cdc_enabled:
+        from adapters.salesforce import build_change_feed
+
+        change_feed = build_change_feed(settings, session=http_session)
     return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock,
-                  metrics=metrics, http_session=provider_session)
+                  metrics=metrics, http_session=provider_session, change_feed=change_feed)

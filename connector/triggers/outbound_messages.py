@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from connector.ports.crm import CRM, Opportunity
+from connector.ports.crm import CRM
 from connector.ports.observer import NO_OBSERVER, Observer
 from connector.store import Store
 from connector.triggers.intake import act_on_sightings
@@ -62,14 +62,11 @@ class OutboundMessageSource:
             return IntakeReport(len(notified), 0, 0, 0)
         mapping = self.mappings()
         fields = fields_needed(mapping.rules)
-        opportunities: list[Opportunity] = []
-        for opportunity_id in dict.fromkeys(n.opportunity_id for n in fresh):
-            opportunity = self.crm.get_opportunity(opportunity_id, fields)
-            if opportunity is None:
-                log.info("outbound message: opportunity %s is gone (deleted, or not visible to the integration "
-                         "user); nothing to do", opportunity_id)
-                continue
-            opportunities.append(opportunity)
+        wanted = list(dict.fromkeys(n.opportunity_id for n in fresh))
+        opportunities = list(self.crm.get_opportunities(wanted, fields))  # one query for the whole message
+        for gone in set(wanted) - {o.id for o in opportunities}:
+            log.info("outbound message: opportunity %s is gone (deleted, or not visible to the integration "
+                     "user); nothing to do", gone)
         created = act_on_sightings(self.store, mapping, opportunities, watched_since=None)
         self.store.mark_notifications_taken(SOURCE, [n.notification_id for n in fresh])
         if opportunities:

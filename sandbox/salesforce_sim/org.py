@@ -34,7 +34,8 @@ class Org:
         self.integration_user_id = ""
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
         self._journal: list[tuple[str, str, dict | None]] | None = None
-        # Called after every save with (object, record before or None, record): automation such as a Flow.
+        # Called after every save with (object, record before or None, record): automation such as a Flow,
+        # and the change events (Change Data Capture).
         self.save_listeners: list[Callable[[str, dict | None, dict], None]] = []
 
     # --- all-or-none -----------------------------------------------------------------------
