@@ -38,7 +38,9 @@ class WritebackFields(BaseSettings):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused value (and, for a model check, every value given) may be a secret.
+    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     # --- state and rules
     database_url: str = "sqlite:///connector.db"
@@ -146,6 +148,11 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None  # when set, /metrics asks for "Authorization: Bearer <token>"
     readiness_cache_seconds: float = Field(default=15.0, ge=0)  # /readyz runs its checks at most this often
 
+    # --- admin page (/admin/ on the webhook server): off (404) unless a token or a username and password are set
+    admin_token: SecretStr | None = None
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
     # --- concurrency and provider rate limits (worker pool)
@@ -180,6 +187,21 @@ class Settings(BaseSettings):
     @property
     def env_file(self) -> Any:
         return self._env_file
+
+    @field_validator("admin_token", "admin_username", "admin_password", mode="before")
+    @classmethod
+    def _empty_admin_value_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _admin_login_complete(self) -> Settings:
+        if (self.admin_username is None) != (self.admin_password is None):
+            raise ValueError("set both CONNECTOR_ADMIN_USERNAME and CONNECTOR_ADMIN_PASSWORD, or neither")
+        for name in ("admin_token", "admin_password"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < 12:
+                raise ValueError(f"CONNECTOR_{name.upper()} must be at least 12 characters long")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -10,12 +10,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mappings.loader import MappingError, load_mapping
 from mappings.models import MappingFile
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """The last load of the mapping file: at start, or the last edit seen (the admin page shows it)."""
+
+    at: datetime
+    ok: bool
+    problems: tuple[str, ...] = ()
 
 
 class MappingSource:
@@ -27,6 +38,7 @@ class MappingSource:
         self._lock = threading.Lock()
         self._stamp = self._file_stamp()
         self._current = initial if initial is not None else self._load()
+        self.last_reload = ReloadResult(at=datetime.now(UTC), ok=True)
 
     @property
     def current(self) -> MappingFile:
@@ -59,12 +71,15 @@ class MappingSource:
         except MappingError as exc:
             for problem in exc.problems:
                 log.error("mapping edit refused, previous mappings stay in force: %s", problem)
+            self.last_reload = ReloadResult(at=datetime.now(UTC), ok=False, problems=tuple(map(str, exc.problems)))
             return False
         except Exception as exc:  # noqa: BLE001 - e.g. a provider check; the old rules stay
             log.error("mapping edit refused, previous mappings stay in force: %s: %s", self.path, exc)
+            self.last_reload = ReloadResult(at=datetime.now(UTC), ok=False, problems=(f"{self.path}: {exc}",))
             return False
         with self._lock:
             self._current = mapping
+        self.last_reload = ReloadResult(at=datetime.now(UTC), ok=True)
         log.info("mappings reloaded from %s: %d rule(s), stages %s", self.path, len(mapping.rules),
                  ", ".join(mapping.stages()))
         return True

@@ -42,6 +42,8 @@ ONESPAN_KEY = "sandbox-onespan-key"  # noqa: S105 - the simulator's own demo cre
 ONESPAN_CALLBACK_KEY = "sandbox-onespan-callback-key"  # noqa: S105 - the sandbox's own demo value
 LEGALSIGN_KEY = "sandbox-legalsign-key"  # noqa: S105 - the simulator's own demo credential
 LEGALSIGN_CALLBACK_SECRET = "sandbox-legalsign-callback-secret"  # noqa: S105 - the sandbox's own demo value
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "sandbox-admin-password"  # noqa: S105 - the sandbox's own demo value (README "Operating it")
 # Salesforce API (HTTPS), Salesforce console, SignRequest, OneSpan, Legalsign
 SANDBOX_PORTS = (8443, 8090, 8091, 8092, 8093)
 SANDBOX_PUBSUB_PORT = 8444  # the Salesforce simulator's Pub/Sub API (gRPC over TLS)
@@ -145,6 +147,8 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         poll_interval_seconds=3,
         status_check_minutes=1,
         salesforce_pubsub_endpoint=f"127.0.0.1:{bound_pubsub}",
+        admin_username=ADMIN_USERNAME,
+        admin_password=ADMIN_PASSWORD,
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     session = make_session(cert.ca_file)
@@ -195,7 +199,8 @@ def run_sandbox(*, state_dir: Path, webhook_port: int, faults: str | None = None
                                pubsub_port=SANDBOX_PUBSUB_PORT, salesforce_cdc_enabled=True,
                                poll_sweep_interval_seconds=60)
     configure_logging(sandbox.settings.log_level, [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY,
-                                                   ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY, LEGALSIGN_CALLBACK_SECRET],
+                                                   ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY, LEGALSIGN_CALLBACK_SECRET,
+                                                   ADMIN_PASSWORD],
                       sandbox.settings.log_format)
     write_env_file(sandbox.settings, state_dir / "sandbox.env")
     daemon = start_daemon(sandbox)
@@ -209,6 +214,7 @@ Sandbox running. Open in a browser:
     OneSpan Sign:                                               {sandbox.onespan_server.url}/sandbox/
     Legalsign:                                                  {sandbox.legalsign_server.url}/sandbox/
   Daemon readiness and metrics:                                 {daemon_url}/readyz  {daemon_url}/metrics
+  Admin page (user {ADMIN_USERNAME}, password {ADMIN_PASSWORD}):   {daemon_url}/admin/
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
 Salesforce Pub/Sub API (change events, gRPC over TLS): {sandbox.settings.salesforce_pubsub_endpoint}
 State database: {db}

@@ -94,6 +94,7 @@ class SalesforceClient:
         self._calls = 0
         self._calls_here = threading.local()
         self._usage: tuple[int, int] | None = None
+        self.instance_url: str | None = None  # the org's address, known once logged in
 
     # --- metering --------------------------------------------------------------------------------
 
@@ -161,6 +162,7 @@ class SalesforceClient:
             if self._sf is None or self._sf is replacing:
                 self._sf = None  # a refused login leaves none: check_login (/readyz) tries again, and fails
                 login = self.authenticator.login()
+                self.instance_url = login.instance_url.rstrip("/")
                 self._sf = Salesforce(session_id=login.access_token, instance_url=login.instance_url,
                                       session=cast(requests.Session, self._session), version=self.api_version)
             return self._sf

@@ -51,6 +51,10 @@ class SalesforceCRM(CRM):
     def api_usage(self) -> tuple[int, int] | None:
         return self.client.api_usage
 
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        base = self.client.instance_url
+        return f"{base}/lightning/r/{object_name}/{record_id}/view" if base else None
+
     def refresh_api_usage(self) -> None:
         """GET /limits/: one call (it counts like any other), whose reply carries Sforce-Limit-Info."""
         self.client.call("the API usage check (GET /limits)", lambda sf: sf.limits())

@@ -30,7 +30,7 @@ def _secrets(settings: Settings) -> list[str]:
     from connector.runtime.provider_registry import all_provider_settings
 
     values = [settings.salesforce_client_secret, settings.salesforce_password, settings.salesforce_security_token,
-              settings.salesforce_outbound_message_token]
+              settings.salesforce_outbound_message_token, settings.admin_token, settings.admin_password]
     own = [v.get_secret_value() for v in values if v is not None]
     return own + [secret for provider in all_provider_settings(settings).values()
                   for secret in provider.secret_values()]
@@ -140,23 +140,35 @@ def _print_status(store) -> None:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from connector.store import JobState
+    import getpass
+
+    from connector.store import ResumeResult
 
     store = _open_state(args)
-    jobs = store.list_jobs(states=[JobState.PARKED]) if args.all_failed else [store.get_job(args.job)]
+    ids = _needing_action(store) if args.all_failed else [args.job]
+    by = f"{getpass.getuser()} (command line)"
     resumed = 0
-    for job in jobs:
-        if job is None:
-            raise CliError(f"there is no job {args.job} (`status` lists the parked ones)", code=1)
-        if job.state != JobState.PARKED:
-            print(f"job {args.job} is not parked; nothing to retry", file=sys.stderr)
-            return 1
-        job.state = JobState(job.parked_from or JobState.NEW.value)
-        job.attempts, job.parked_from, job.next_run_at = 0, None, store.now()
-        store.save_job(job, release=True)
-        resumed += 1
+    for job_id in ids:
+        outcome = store.resume(job_id, by=by)
+        if outcome.ok:
+            resumed += 1
+            print(outcome.message)
+        elif outcome.result is ResumeResult.UNKNOWN:
+            raise CliError(f"{outcome.message} (`status` lists the parked ones)", code=1)
+        elif not args.all_failed:
+            raise CliError(f"cannot retry: {outcome.message}", code=1)
     print(f"resumed {resumed} job(s)")
     return 0
+
+
+def _needing_action(store) -> list[str]:
+    """Every parked job and every job refused before sending, oldest first."""
+    from connector.store import JobFilter
+
+    ids: list[str] = []
+    while page := store.search_jobs(JobFilter(needs_action=True), offset=len(ids), limit=500).jobs:
+        ids += [job.id for job in page]
+    return ids[::-1]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -295,7 +307,8 @@ def build_parser(extra: Sequence[ExtraCommand] = ()) -> argparse.ArgumentParser:
                             help="jobs by state, Salesforce API usage, parked jobs and their reasons")
     status.add_argument("--watch", nargs="?", type=float, const=5.0, metavar="SECONDS",
                         help="refresh every SECONDS (default 5) until Ctrl+C")
-    retry = sub.add_parser("retry", parents=[common], help="resume a parked job, or all of them")
+    retry = sub.add_parser("retry", parents=[common], help="resume a parked job, or re-send one refused before "
+                           "sending once its data is fixed; --all-failed: every such job")
     target = retry.add_mutually_exclusive_group(required=True)
     target.add_argument("job", nargs="?", help="job id")
     target.add_argument("--all-failed", action="store_true")

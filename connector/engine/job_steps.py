@@ -52,7 +52,9 @@ from connector.ports.provider import (
 from connector.ports.retry import RetryPolicy
 from connector.ports.send_deadline import sending_until
 from connector.store import Effect, Job, JobState, LeaseLost, PendingEffect, Reminder, RequestState, Store
-from connector.store.codec import opportunity_from_json
+from connector.store.codec import opportunity_from_json, opportunity_to_json
+from connector.store.timeline import TimelineKind
+from connector.triggers.record_fields import fields_needed
 from connector.writeback.outcomes import Status, WritebackBuilder
 from mappings.models import Rule
 
@@ -204,6 +206,8 @@ class Engine:
                 self.store.save_job(job, release=True)
                 return
             job.attempts = 0
+            if job.state != before:
+                job.note(TimelineKind.STEP, f"{before.value} → {job.state.value}", self.clock())
             if job.state != before and not job.state.is_terminal and job.next_run_at <= self.clock():
                 # Straight on to the next step, unsaved: every step saves before its first side effect
                 # (pending_effect), and a crash before that resumes from the last save, which is safe.
@@ -234,6 +238,8 @@ class Engine:
             self.observer.job_parked(job.provider, job.state.value, kind.value)
             job.parked_from = job.state.value
             job.state = JobState.PARKED
+            job.note(TimelineKind.ERROR, f"parked at step {job.parked_from} after {job.attempts} attempt(s): "
+                     f"{job.last_error}", self.clock())
             return
         asked = exc.retry_after if isinstance(exc, ConnectorError) else None
         delay = retry.delay(job.attempts, asked=asked)
@@ -241,6 +247,8 @@ class Engine:
                     job.id, job.opportunity_id, job.state, delay, str(exc) or type(exc).__name__,
                     exc_info=not isinstance(exc, ConnectorError))
         job.next_run_at = self.clock() + timedelta(seconds=delay)
+        job.note(TimelineKind.RETRY, f"step {job.state.value} failed (attempt {job.attempts}), next try at "
+                 f"{job.next_run_at.isoformat(timespec='seconds')}: {str(exc) or type(exc).__name__}", self.clock())
 
     def _refuse(self, job: Job, exc: ConnectorError) -> None:
         """Nothing was sent, or the input is bad: the error goes to the opportunity (FAILING), never retried."""
@@ -254,6 +262,7 @@ class Engine:
                 "job %s (opportunity %s) refused: %s", job.id, job.opportunity_id, message)
         job.last_error, job.state, job.outcome = message, JobState.FAILING, "failed"
         job.next_run_at = self.clock()
+        job.note(TimelineKind.ERROR, f"refused before sending: {message}", self.clock())
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -269,6 +278,8 @@ class Engine:
                 log.info("job %s: found request %s created before an interruption", job.id, ref.request_id)
                 provider.resume(ref)
         if ref is None:
+            if job.request.reread_opportunity:
+                self._reread_opportunity(job, rule)
             spec = self._build_request(job, rule, provider)
             with self._effect(job, Effect.CREATE):
                 try:
@@ -282,9 +293,20 @@ class Engine:
         job.sent_at = self.clock()
         job.provider_state = SigningState.SENT.value
         job.state = JobState.SENT
+        job.note(TimelineKind.SENT, f"{self._label(job.provider)} request {ref.request_id} created", self.clock())
         self.observer.job_sent(job.provider, self._seconds_since_stage_change(job))
         log.info("job %s: sent %s request %s for opportunity %s",
                  job.id, job.provider, ref.request_id, job.opportunity_id)
+
+    def _reread_opportunity(self, job: Job, rule: Rule) -> None:
+        """An operator re-sent this job after fixing its data: send what the opportunity holds now."""
+        fresh = self.crm.get_opportunity(job.opportunity_id, fields_needed([rule]))
+        if fresh is None:
+            raise PreparationError(f"Opportunity {job.opportunity_id} was not found (deleted, or the integration "
+                                   "user cannot see it).")
+        job.opportunity = opportunity_to_json(fresh)
+        self.store.save_opportunity(job)
+        job.note(TimelineKind.STATUS, "opportunity read again for the re-send", self.clock())
 
     def _report_parked(self, job: Job, exc: ProviderError, rule: Rule) -> None:
         """A sent request whose job stops on a provider failure (a signed file too large to take, say) would
@@ -331,6 +353,7 @@ class Engine:
             signing_url=signing_url, problem=problem,
         )
         self._apply(job, Effect.WRITEBACK_SENT, writeback)
+        job.note(TimelineKind.WRITTEN_BACK, "status Sent written to the opportunity", self.clock())
         job.state = JobState.AWAITING
         self._plan_status_check(job, self._safety_net_time())
 
@@ -338,6 +361,7 @@ class Engine:
         # A safety-net check takes at most its share of the provider's rate limit; one a callback woke, any turn.
         with background_calls() if self._is_safety_net_check(job) else nullcontext():
             status = self._provider(job).get_status(self._ref(job))
+        job.note(TimelineKind.STATUS, f"status check: {status.state.value}", self.clock())
         if status.state.is_final:
             self._take_outcome(job, status)
         else:
@@ -398,6 +422,7 @@ class Engine:
             log.warning("job %s: reminder %d perhaps not sent: %s", job.id, sent_so_far + 1, exc)
             return plan.next_due(sent_at, sent_so_far + 1)
         job.pending_effect = None
+        job.note(TimelineKind.REMINDER, f"reminder {sent_so_far + 1} of {plan.count} sent", self.clock())
         log.info("job %s: reminder %d of %d sent for request %s", job.id, sent_so_far + 1, plan.count, job.request_id)
         return plan.next_due(sent_at, sent_so_far + 1)
 
@@ -417,6 +442,8 @@ class Engine:
         job.completed_at = completed_at
         self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
         job.state, job.outcome = JobState.DONE, "completed"
+        job.note(TimelineKind.COMPLETED, f"{len(signed)} signed file(s) and the evidence attached; status Completed "
+                 "written to the opportunity", self.clock())
         seen = job.request.completion_seen_at
         self.observer.job_written_back(job.provider, (self.clock() - seen).total_seconds() if seen else None)
         self.observer.job_finished(job.provider, "completed")
@@ -455,6 +482,7 @@ class Engine:
                 f"{common['provider_label']} reported that the request failed."))
         self._apply(job, Effect.WRITEBACK_CLOSED, writeback)
         job.state = JobState.DONE
+        job.note(TimelineKind.WRITTEN_BACK, f"outcome {job.outcome} written to the opportunity", self.clock())
         self.observer.job_finished(job.provider, job.outcome or "ended")
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
 
@@ -466,6 +494,7 @@ class Engine:
             found = provider.find_by_external_id(job.id) if job.pending_effect is Effect.CREATE else None
             if found is None:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
+                job.note(TimelineKind.CANCEL, "cancelled before anything was sent", self.clock())
                 job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
                 self.observer.job_finished(job.provider, "cancelled")
                 return
@@ -493,6 +522,7 @@ class Engine:
             return
         job.state, job.outcome = JobState.CLOSING, "cancelled"
         job.next_run_at = self.clock()
+        job.note(TimelineKind.CANCEL, f"request {job.request_id} cancelled at the provider", self.clock())
         log.info("job %s: request %s cancelled: %s", job.id, job.request_id, job.cancel_reason)
 
     def _write_failure(self, job: Job, rule: Rule) -> None:
@@ -502,6 +532,7 @@ class Engine:
                                                           message=job.last_error or "")
         self._apply(job, Effect.WRITEBACK_FAILED, writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
+        job.note(TimelineKind.WRITTEN_BACK, "status Error and the reason written to the opportunity", self.clock())
         self.observer.job_finished(job.provider, job.outcome)
 
     # --- helpers ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connector.inbound.event_ingest import EventIngest, IngestFailed
+from connector.inbound.refusals import WebhookRefusals
 from connector.ports.log_context import log_context
 from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.provider import SigningProvider, WebhookEvent, WebhookRejected
@@ -89,13 +90,19 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
                       checks: Callable[[], Mapping[str, bool]] = dict,
                       metrics: Callable[[], bytes] | None = None, metrics_token: str | None = None,
                       metrics_content_type: str = "text/plain", observer: Observer = NO_OBSERVER,
-                      extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+                      extra_routes: Sequence[BaseRoute] = (), refusals: WebhookRefusals | None = None) -> Starlette:
     """`on_event` is called (from the ingest thread) after a commit that recorded new events; `caps` bound
     what a flood of callbacks can store. /readyz, for load balancers, is ready when `ready()` (False while
     starting or shutting down; callbacks are still accepted) and every one of `checks()` passes. `metrics`
     renders /metrics (absent when None); with `metrics_token` it asks for `Authorization: Bearer <token>`.
-    `extra_routes`: other inbound endpoints (push triggers)."""
+    `extra_routes`: other inbound endpoints (push triggers, the admin page). `refusals` counts refused callbacks
+    by their exact reason (the admin page; `observer` counts them by kind for /metrics)."""
     ingest = EventIngest(store, on_recorded=on_event, caps=caps)
+
+    def refuse(provider: str, status: int, reason: str) -> Response:
+        if refusals is not None:
+            refusals.count(provider, status, reason)
+        return PlainTextResponse(reason, status_code=status)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -127,11 +134,11 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         except BodyTooLarge:
             log.warning("webhook %s: body over %d bytes refused", name, max_body_bytes)
             observer.webhook_refused(name, "too_large")
-            return PlainTextResponse("body too large", status_code=413)
+            return refuse(name, 413, "body too large")
         except ClientDisconnect:  # the sender went, or was closed for being too slow (server_guard.py)
             log.debug("webhook %s: the connection closed before the body was read", name)
             observer.webhook_refused(name, "incomplete")
-            return PlainTextResponse("incomplete body", status_code=400)
+            return refuse(name, 400, "incomplete body")
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             event = provider.parse_webhook(headers, body)
@@ -139,17 +146,17 @@ def build_webhook_app(*, store: Store, providers: dict[str, SigningProvider], ma
         except WebhookRejected as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status_code, exc.reason)
             observer.webhook_refused(name, _refusal(exc.status_code))
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            return refuse(name, exc.status_code, exc.reason)
         except Exception as exc:  # noqa: BLE001 - a last resort: whatever the body, the sender caused it
             # One line and no traceback: the body is the sender's and a traceback would only repeat it.
             # The exception's message is left out too, since it may quote the body.
             log.warning("webhook %s refused (400): the callback could not be read (%s)", name, type(exc).__name__)
             observer.webhook_refused(name, "malformed")
-            return PlainTextResponse("malformed callback", status_code=400)
+            return refuse(name, 400, "malformed callback")
         if problem is not None:
             log.warning("webhook %s refused (400): %s", name, problem)
             observer.webhook_refused(name, "unstorable")
-            return PlainTextResponse(problem, status_code=400)
+            return refuse(name, 400, problem)
         with log_context(provider=name, request_id=event.request_id):
             return await _record(name, event)
 

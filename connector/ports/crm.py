@@ -183,6 +183,10 @@ class CRM(ABC):
         """(used, allocation) of the org's daily API allocation, as last reported; None if unknown."""
         return None
 
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        """Where a person opens this record in the org's web UI, once the org's address is known; else None."""
+        return None
+
     def refresh_api_usage(self) -> None:  # noqa: B027 - optional: a CRM without an allocation has nothing to do
         """Make one cheap call so that `api_usage` is current."""
 

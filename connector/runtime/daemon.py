@@ -18,11 +18,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.transport.session import make_session, size_pools
 from config.settings import Settings
+from connector.adminweb.app import AdminSources, admin_routes
+from connector.adminweb.auth import AdminAuth
 from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
 from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
 from connector.inbound.outbound_endpoint import OutboundMessageConfig, outbound_message_route
+from connector.inbound.refusals import WebhookRefusals
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
 from connector.ports.change_feed import ChangeFeed
@@ -73,6 +76,7 @@ class Daemon:
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
     push: PushSource | None = field(default=None, init=False)
+    refusals: WebhookRefusals = field(init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
@@ -134,6 +138,7 @@ class Daemon:
             self.push = PushSource(feed=self.change_feed, intake=intake, store=self.store, catch_up=self.catch_up_poll,
                                    may_run=lambda: self.leadership.is_leader, on_jobs=self.wake_worker,
                                    clock=self.clock)
+        self.refusals = WebhookRefusals(self.clock)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -257,18 +262,34 @@ class Daemon:
         log.info("in the last %.0fs: %s; jobs now: %s", self.settings.log_summary_seconds, happened,
                  ", ".join(f"{n} {state}" for state, n in sorted(waiting.items())) or "none under way")
 
+    def trim_timelines(self) -> None:
+        try:
+            self.store.trim_timelines()
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not trim the job timelines")
+
     # --- running as a service --------------------------------------------------------------
 
     def webhook_app(self):
         s = self.settings
-        return build_webhook_app(
+        app = build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, ready=self.ready, checks=self.readiness,
+            on_event=self.wake_worker, ready=self.ready, checks=self.readiness, refusals=self.refusals,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
             metrics=self.metrics.render, metrics_content_type=CONTENT_TYPE, observer=self.metrics,
             metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
-            extra_routes=self._push_routes(),
+            extra_routes=self._push_routes() + self._admin_routes(),
         )
+        return app
+
+    def _admin_routes(self) -> list:
+        auth = AdminAuth.from_settings(self.settings)
+        if auth is None:  # /admin/ answers 404, as any unknown path
+            return []
+        return admin_routes(auth, AdminSources(
+            store=self.store, health=self.health, budget=self.budget.report, rules=lambda: self.mappings.current,
+            last_reload=lambda: self.mappings.last_reload, refusals=self.refusals, record_url=self.crm.record_url,
+            providers=lambda: sorted(self.providers), on_resume=self.wake_worker))
 
     def _push_routes(self) -> list:
         s = self.settings
@@ -312,6 +333,8 @@ class Daemon:
                               max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_notifications, "interval", hours=1, id="prune-notifications",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        scheduler.add_job(self.trim_timelines, "interval", hours=1, id="trim-timelines",
+                          next_run_time=self.clock() + timedelta(minutes=7), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,

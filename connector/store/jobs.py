@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from connector.store.pending_effect import PendingEffect
 from connector.store.request_state import RequestState
+from connector.store.timeline import TimelineEntry, entry
 
 
 class JobState(StrEnum):
@@ -57,6 +58,12 @@ class Job:
     # ran out mid-step): that worker's last request left before this time.
     taken_over_at: datetime | None = None
     seen_next_run_at: datetime | None = None  # next_run_at as last read or written: a change there is a wake-up
+    # Timeline entries not yet stored: the next save_job writes them in its own transaction.
+    notes: list[TimelineEntry] = field(default_factory=list)
+
+    def note(self, kind: str, detail: str, at: datetime) -> None:
+        """Add a timeline entry (connector.store.timeline), stored with the job's next save."""
+        self.notes.append(entry(self.id, kind, detail, at))
 
 
 @dataclass(frozen=True)

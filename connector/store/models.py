@@ -99,3 +99,17 @@ class PushNotificationRow(Base):
     source: Mapped[str] = mapped_column(String(40), primary_key=True)
     notification_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class TimelineRow(Base):
+    """One thing that happened to a job, for the operator (connector.store.timeline)."""
+
+    __tablename__ = "job_timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_job_timeline_job", "job_id", "id"),)

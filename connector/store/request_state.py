@@ -28,6 +28,8 @@ class RequestState:
     reminders_sent: int = 0
     declined_by: str | None = None
     completion_seen_at: datetime | None = None  # when the connector learned that the request was signed
+    # An operator re-sent a job refused before sending: the send step reads the opportunity again first.
+    reread_opportunity: bool = False
 
     def to_json(self) -> dict[str, Any] | None:
         """The column's value: only what is set, and None for nothing at all (as a new job has)."""
@@ -38,6 +40,7 @@ class RequestState:
             "effect_marked_at": _iso(self.effect_marked_at), "status_check_at": _iso(self.status_check_at),
             "reminders_sent": self.reminders_sent or None, "declined_by": self.declined_by,
             "completion_seen_at": _iso(self.completion_seen_at),
+            "reread_opportunity": self.reread_opportunity or None,
         }
         kept = {key: value for key, value in data.items() if value is not None}
         return kept or None
@@ -57,6 +60,7 @@ class RequestState:
             effect_marked_at=_moment(marked), status_check_at=_moment(data.get("status_check_at")),
             reminders_sent=int(data.get("reminders_sent") or 0), declined_by=data.get("declined_by"),
             completion_seen_at=_moment(data.get("completion_seen_at")),
+            reread_opportunity=bool(data.get("reread_opportunity")),
         )
 
 

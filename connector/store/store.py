@@ -1,6 +1,7 @@
 """The state store: jobs, received events and small values, on SQLite or PostgreSQL.
 
-All SQL lives here. Each public method is one short transaction, so a crash between two calls
+All SQL lives in this package: here, and in the modules of the timeline, the operator's job search and resume
+that the Store's methods call. Each public method is one short transaction, so a crash between two calls
 leaves the database at the last committed step and the engine resumes from there.
 
 Many worker threads share one Store. SQLite takes one writer at a time: writers here queue on an
@@ -34,6 +35,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -48,11 +50,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from connector.store import timeline
 from connector.store.events import EventCaps, NewEvent
+from connector.store.job_search import JobFilter, JobPage, search
 from connector.store.jobs import Job, JobState, LatestJob
-from connector.store.models import EventRow, JobRow, PushNotificationRow, SettingRow
+from connector.store.models import EventRow, JobRow, PushNotificationRow, SettingRow, TimelineRow
 from connector.store.pending_effect import effect_from_text, effect_to_text
 from connector.store.request_state import RequestState
+from connector.store.resume import Resumed, resume
+from connector.store.timeline import TimelineEntry, TimelineKind
 
 log = logging.getLogger(__name__)
 # PostgreSQL: notified in the transactions that record callbacks or create jobs (connector.runtime.wakeups).
@@ -223,6 +229,8 @@ class Store:
         try:
             with self._tx() as session:
                 session.add(row)
+                session.flush()
+                timeline.write(session.connection(), [_created_entry(row.id, rule_id, provider, opportunity, now)])
         except IntegrityError:
             return None
         return _to_job(row)
@@ -243,6 +251,9 @@ class Store:
             created = {job_id for (job_id,) in connection.execute(
                 select(_JOBS.c.id).where(_JOBS.c.id.in_([row["id"] for row in rows])))}
             if created:
+                timeline.write(connection, [_created_entry(row["id"], row["rule_id"], row["provider"],
+                                                           row["opportunity"], now)
+                                            for row in rows if row["id"] in created])
                 self._notify(connection, "jobs")
         return [_to_job(JobRow(**row)) for row in rows if row["id"] in created]
 
@@ -355,8 +366,12 @@ class Store:
             params["v_lease_until"] = now + timedelta(seconds=lease_seconds) if lease_seconds else None
         with self._core_tx() as connection:
             result = connection.execute(self._save_statements[(leased, release)], params)
-        if leased and _rowcount(result) == 0:
+            saved = _rowcount(result) > 0
+            if saved:
+                timeline.write(connection, job.notes)
+        if leased and not saved:
             raise LeaseLost(job.id)
+        job.notes.clear()
         job.seen_next_run_at = job.next_run_at
         if leased and lease_seconds and not release:
             job.lease_until = params["v_lease_until"]
@@ -400,6 +415,17 @@ class Store:
                                      execution_options={"synchronize_session": False})
             return _rowcount(result)
 
+    def save_opportunity(self, job: Job) -> None:
+        """Write the job's opportunity snapshot (read again for an operator's re-send); save_job never does."""
+        conditions = [JobRow.id == job.id]
+        if job.lease_token is not None:
+            conditions.append(JobRow.lease_owner == job.lease_token)
+        with self._tx() as session:
+            result = session.execute(update(JobRow).where(*conditions).values(opportunity=job.opportunity),
+                                     execution_options={"synchronize_session": False})
+        if job.lease_token is not None and _rowcount(result) == 0:
+            raise LeaseLost(job.id)
+
     def wake_job(self, job_id: str) -> None:
         """Make a job due now (an event arrived for it)."""
         with self._tx() as session:
@@ -419,7 +445,43 @@ class Store:
                        JobRow.state.in_([JobState.NEW.value, JobState.SENT.value, JobState.AWAITING.value]))
                 .values(cancel_reason=reason, next_run_at=self.now())
             )
-            return _rowcount(result) > 0
+            asked = _rowcount(result) > 0
+            if asked:
+                timeline.write(session.connection(), [timeline.entry(job_id, TimelineKind.CANCEL,
+                                                                     f"cancel asked: {reason}", self.now())])
+            return asked
+
+    # --- the timeline and the operator's view (connector.store.timeline, job_search, resume) --------------
+
+    def add_timeline(self, job_id: str, kind: str, detail: str, at: datetime | None = None) -> None:
+        """Add one entry to a job's timeline in a transaction of its own. A step's entries go with its save
+        instead (`Job.note`)."""
+        with self._core_tx() as connection:
+            timeline.write(connection, [timeline.entry(job_id, kind, detail, at or self.now())])
+
+    def trim_timelines(self) -> int:
+        """Delete every job's timeline entries past its newest timeline.MAX_PER_JOB (its creation stays); how
+        many. One statement; the daemon runs it hourly."""
+        with self._core_tx() as connection:
+            return _rowcount(connection.execute(timeline.TRIM, {"keep": timeline.MAX_PER_JOB}))
+
+    def timeline(self, job_id: str) -> list[TimelineEntry]:
+        """The job's timeline, oldest first (at most timeline.MAX_PER_JOB entries, and its creation)."""
+        with self.engine.connect() as connection:
+            return timeline.read(connection, job_id)
+
+    def search_jobs(self, where: JobFilter, *, offset: int = 0, limit: int = 50) -> JobPage:
+        """One page of the jobs `where` selects, newest first, with the number of them in all."""
+        with self._read() as session:
+            rows, total = search(session, where, offset=offset, limit=limit)
+            return JobPage(jobs=[_to_job(row) for row in rows], total=total)
+
+    def resume(self, job_id: str, *, by: str) -> Resumed:
+        """An operator's retry: a parked job goes back to the step it stopped at; a job refused before anything
+        was sent is sent again (a new attempt of the same stage entry, re-reading the opportunity first, see
+        connector.store.resume). One transaction, its timeline entry naming `by` included."""
+        with self._core_tx() as connection:
+            return resume(connection, job_id, now=self.now(), by=by)
 
     # --- events ----------------------------------------------------------------------------
 
@@ -522,6 +584,8 @@ class Store:
                 .values(processed_at=now, job_id=bindparam("job"), disposition=bindparam("disposition")),
                 marks,
             )
+            if matched:
+                connection.execute(_callback_entries(list(matched)))
 
     def prune_events(self, older_than: datetime, *, batch: int = 1000, max_batches: int = 1000) -> int:
         """Delete events handled before `older_than`, `batch` rows a transaction (writers wait for one batch at
@@ -756,3 +820,22 @@ def _to_job(row: JobRow) -> Job:
         cancel_reason=row.cancel_reason, lease_token=row.lease_owner, lease_until=_utc(row.lease_until),
         seen_next_run_at=_utc(row.next_run_at),
     )
+
+
+def _created_entry(job_id: str, rule_id: str, provider: str, opportunity: Mapping[str, Any],
+                   now: datetime) -> TimelineEntry:
+    entered = opportunity.get("stage_changed_at") or "an unknown time"
+    return timeline.entry(job_id, TimelineKind.CREATED,
+                          f"stage entry: opportunity {opportunity.get('id')} entered {opportunity.get('stage')!r} "
+                          f"at {entered}; rule {rule_id}, provider {provider}", now)
+
+
+def _callback_entries(row_ids: list[int]):
+    """INSERT ... SELECT of one timeline entry per callback just matched to a job, at its arrival. Every stored
+    callback passed its adapter's authentication (refused ones are never stored)."""
+    events = _EVENTS.c
+    detail = (events.provider + literal(" callback '") + events.kind + literal("' (event ") + events.event_id
+              + literal("), authenticated"))
+    rows = select(events.job_id, events.received_at, literal(str(TimelineKind.CALLBACK)), detail) \
+        .where(events.id.in_(row_ids), events.job_id.is_not(None))
+    return insert(TimelineRow).from_select(["job_id", "at", "kind", "detail"], rows)

@@ -189,6 +189,9 @@ class WritebackBatcher(CRM):
     def refresh_api_usage(self) -> None:
         self.inner.refresh_api_usage()
 
+    def record_url(self, object_name: str, record_id: str) -> str | None:
+        return self.inner.record_url(object_name, record_id)
+
 
 def _own_error(exc: Exception) -> CRMError:
     """A failure of the whole batch, as a separate exception for each caller (one object raised in many

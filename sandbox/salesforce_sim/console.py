@@ -126,7 +126,7 @@ def _row(sim: SalesforceSimulator, opp: dict) -> str:
                        f"</small><br><small>{_text(t['Description'])}</small></li>" for t in tasks)
     requests = _requests(tasks)
     action = f"/sandbox/opportunities/{escape(opp['Id'])}/stage"
-    return f"""<tr><td><b>{_text(opp['Name'])}</b><br><small>{_text(opp['Id'])}</small>
+    return f"""<tr id="{escape(opp['Id'])}"><td><b>{_text(opp['Name'])}</b><br><small>{_text(opp['Id'])}</small>
 {_facts(sim, opp)}<ul>{_roles(sim, opp['Id'])}</ul></td>
 <td><form method="post" action="{action}" autocomplete="off">
 <select name="stage" data-stage="{escape(stage)}">{options}</select> <button>Move</button></form></td>
@@ -178,7 +178,11 @@ seconds.<span id="paused"></span> API calls so far: {sim.total_api_calls:,}.</p>
         disposition = f'inline; filename="{name}"'
         return Response(content, media_type=media, headers={"Content-Disposition": disposition})
 
+    def record(request: Request) -> Response:  # a Lightning record link, as the admin page makes them
+        return RedirectResponse(f"/sandbox/#{request.path_params['record_id']}", status_code=303)
+
     return [
+        Route("/lightning/r/{object_name}/{record_id}/view", record, methods=["GET"]),
         Route("/sandbox/", page, methods=["GET"]),
         Route("/sandbox/opportunities/{opportunity_id}/stage", move, methods=["POST"]),
         Route("/sandbox/files/{version_id}", download, methods=["GET"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from adapters.salesforce import build_crm
 from adapters.transport.session import make_session
@@ -108,3 +109,13 @@ def test_expired_session_is_renewed_once(org, crm):
     org.sim.expire_sessions()
     crm.poll_opportunities(["Contract Sent"], None)
     assert crm.client.calls >= 3
+
+
+def test_record_links_are_known_once_logged_in_and_open_the_console(org, crm):
+    opp, _ = _deal(org.sim, "Linked Deal")
+    assert crm.record_url("Opportunity", opp) is None  # the org's address comes with the login
+    crm.get_opportunity(opp)
+    url = crm.record_url("Opportunity", opp)
+    assert url == f"{org.url}/lightning/r/Opportunity/{opp}/view"
+    answer = requests.get(url, verify=org.ca, timeout=5, allow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/sandbox/#{opp}"

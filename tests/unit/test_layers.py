@@ -14,6 +14,7 @@ LAYERS: list[set[str]] = [
     {"adapters.transport", "connector.store"},
     {"adapters.signrequest", "adapters.onespan", "adapters.legalsign", "adapters.salesforce"},
     {"connector.triggers", "connector.inbound", "connector.writeback"},
+    {"connector.adminweb"},  # the admin page: reads the store, counts from inbound, the rules
     {"connector.engine"},
     {"connector.runtime", "adapters"},  # the provider registry walks the adapters package
     {"connector.admin"},
