@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     mappings_path: Path = REPO_ROOT / "mappings" / "rules.yaml"
     mappings_reload_seconds: float = 5.0
+    # The Ed25519 key that seals signing receipts (PKCS#8 PEM); created, readable by its owner only, if absent.
+    # Unset: receipt-signing-key.pem next to a SQLite database, else in the working directory. Replicas share
+    # one chain of receipts: give them all the same key file.
+    receipt_key_file: Path | None = None
 
     # --- Salesforce
     salesforce_login_url: str = "https://login.salesforce.com"
@@ -145,6 +149,14 @@ class Settings(BaseSettings):
         self._env_file = values.get("_env_file", self.model_config.get("env_file"))
 
     @property
+    def receipt_key_path(self) -> Path:
+        if self.receipt_key_file is not None:
+            return self.receipt_key_file
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix("sqlite:///")).parent / "receipt-signing-key.pem"
+        return Path("receipt-signing-key.pem")
+
+    @property
     def env_file(self) -> Any:
         return self._env_file
 
@@ -164,6 +176,11 @@ class Settings(BaseSettings):
             else:
                 providers.setdefault(name, {})[field] = value
         return {**kept, "providers": providers}
+
+    @field_validator("receipt_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("salesforce_login_url", "public_base_url")
     @classmethod

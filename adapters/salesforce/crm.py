@@ -178,6 +178,14 @@ class SalesforceCRM(CRM):
                            "without a ContentVersion id", code="UNEXPECTED_REPLY")
         return str(reply["id"])
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        _require_id(opportunity_id, "Opportunity")
+        if not checksums:
+            return {}
+        soql = queries.files_with_checksums(opportunity_id, list(dict.fromkeys(checksums)))
+        rows = self._query_all(soql, f"the check for files on {opportunity_id}")
+        return {str(row["Checksum"]): str(row["Id"]) for row in rows if row.get("Checksum") and row.get("Id")}
+
     def missing_parts(self, writeback: Writeback) -> Writeback:
         opp = writeback.opportunity_id
         _require_id(opp, "Opportunity")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
+from connector.admin import receipt_commands
 from connector.runtime import provider_registry
 
 
@@ -36,6 +37,7 @@ def _stop_on_signal() -> threading.Event:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from connector.ports.crm import CRMError
+    from connector.receipts.seal import ReceiptKeyError
     from connector.runtime.allocator import limit_arenas
     from connector.runtime.daemon import bootstrap
     from connector.runtime.logs import configure_logging
@@ -48,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     stop = _stop_on_signal()
     try:
         daemon = bootstrap(settings)
-    except (ProviderConfigError, MappingError, CRMError) as exc:
+    except (ProviderConfigError, MappingError, CRMError, ReceiptKeyError) as exc:
         print(f"cannot start: {exc}\nSee config/example.env for every setting, or run `make sandbox` to try the "
               "connector against simulators.", file=sys.stderr)
         return 2
@@ -69,10 +71,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
+    from connector.admin.receipt_commands import key_status
     from connector.runtime.api_budget import STATE_KEY, describe
     from connector.store import JobState, Store
 
-    store = Store(Settings().database_url)
+    settings = Settings()
+    store = Store(settings.database_url)
     store.migrate()
     counts = store.count_jobs_by_state()
     print("jobs by state:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
@@ -84,6 +88,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         with store.engine.connect() as connection:
             print("poller:", current_leader(connection) or "none (no replica running)")
+    print(key_status(settings.receipt_key_path))
+    issued, head = store.receipts.head()
+    print(f"receipts issued: {issued}" + (f", the last sha256 {head}" if head else ""))
     for job in store.list_jobs(states=[JobState.PARKED]):
         print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
               f"(at step {job.parked_from}): {job.last_error}")
@@ -212,11 +219,13 @@ def build_parser(extra: Sequence[ExtraCommand] = ()) -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*")
     check.add_argument("--against-org", action="store_true",
                        help="also check stages, contact roles and write-back fields in the connected org")
+    receipt_commands.add_parsers(sub)
     return parser
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "retry": cmd_retry,
-            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings, "plan": cmd_plan}
+            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings, "plan": cmd_plan,
+            "verify-receipt": receipt_commands.cmd_verify_receipt, "receipt-key": receipt_commands.cmd_receipt_key}
 
 
 def main(argv: list[str] | None = None, extra: Sequence[ExtraCommand] = ()) -> int:

@@ -180,6 +180,11 @@ class CRM(ABC):
     def refresh_api_usage(self) -> None:  # noqa: B027 - optional: a CRM without an allocation has nothing to do
         """Make one cheap call so that `api_usage` is current."""
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        """MD5 checksum -> ContentVersion id of the files with these checksums linked to the opportunity: the ids
+        of files an interrupted write attached (its reply lost). A CRM that cannot tell returns {}."""
+        return {}
+
     @abstractmethod
     def missing_parts(self, writeback: Writeback) -> Writeback:
         """The part of `writeback` not yet in Salesforce: files whose checksum is not linked to
