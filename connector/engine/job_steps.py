@@ -464,7 +464,11 @@ class Engine:
         files = self.receipts.files(job, issued)
         if files is not None:
             self._apply(job, Effect.WRITEBACK_RECEIPT, Writeback(opportunity_id=job.opportunity_id, files=files))
-            self.store.receipts.attached(job.id)
+            try:
+                self.store.receipts.attached(job.id)
+            except Exception as exc:  # noqa: BLE001 - the Files are attached: a failure here must not attach
+                # them again (the mark is gone), it only leaves the bytes in the database a while longer
+                log.warning("job %s: receipt attached; its copy in the database is kept: %s", job.id, exc)
         job.state = JobState.DONE
         log.info("job %s: receipt %d attached to opportunity %s", job.id, issued.sequence, job.opportunity_id)
 

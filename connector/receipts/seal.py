@@ -110,8 +110,8 @@ class SealKey:
 def public_key_from_text(text: str) -> bytes:
     """A public key given as PEM, or as base64 of its 32 raw bytes: the raw bytes."""
     stripped = text.strip()
-    if stripped.startswith("-----BEGIN"):
-        key = serialization.load_pem_public_key(stripped.encode())
+    if "-----BEGIN" in stripped:  # what `receipt-key` prints: a comment line, then the PEM
+        key = serialization.load_pem_public_key(stripped[stripped.index("-----BEGIN"):].encode())
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError("not an Ed25519 public key")
         return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
