@@ -418,9 +418,9 @@ class Engine:
             signed=[f.blob for f in signed], evidence=evidence.blob, completed_at=completed_at,
         )
         job.completed_at = completed_at
-        self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
+        version_ids = self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
         job.request = replace(job.request, record=job.request.record.but(
-            returned=returned_files(writeback.files), written_back_at=iso(self.clock())))
+            returned=returned_files(writeback.files, version_ids), written_back_at=iso(self.clock())))
         job.outcome = "completed"
         job.state = JobState.RECEIPT if self._receipt_wanted(rule) else JobState.DONE
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
@@ -476,8 +476,8 @@ class Engine:
         return self.receipts is not None and rule.receipt
 
     def _find_returned_versions(self, job: Job) -> None:
-        """The ContentVersion ids of the returned files, found by checksum: one query, right whether the upload's
-        reply came back or was lost in a crash (a write's reply lists the ids in an order of its own)."""
+        """The ContentVersion ids of returned files whose upload reply was lost (attached before a crash), or that a
+        CRM did not report: found by checksum, one query."""
         record = job.request.record
         unknown = [f.md5 for f in record.returned if f.content_version_id is None]
         if not unknown:
@@ -598,18 +598,23 @@ class Engine:
                  job.id, job.state, wait.total_seconds())
         return True
 
-    def _apply(self, job: Job, effect: Effect, writeback: Writeback) -> None:
+    def _apply(self, job: Job, effect: Effect, writeback: Writeback) -> dict[str, str]:
+        """Write `writeback` exactly once; returns the ContentVersion ids of the Files written now, by checksum
+        (none for Files an interrupted attempt attached, nor when the CRM does not say)."""
         if job.pending_effect == effect:
             self._wait_until_settled(job, self.options.writeback_settle)
             writeback = self.crm.missing_parts(writeback)
         with self._effect(job, effect):
             try:
-                self.crm.apply(writeback)
+                result = self.crm.apply(writeback)
             except CRMError as exc:
                 if exc.backpressure:  # refused before it was processed: nothing is on its way, no need to wait
                     self._unmark_time(job)
                 raise
         self._forget_effect(job)
+        ids = result.file_version_ids
+        return {f.checksum: v for f, v in zip(writeback.files, ids, strict=True)} if len(ids) == len(writeback.files) \
+            else {}
 
     def _save(self, job: Job) -> None:
         """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from connector.engine.planner import PlannedDocument
@@ -44,10 +44,11 @@ def reported_signers(status: RequestStatus) -> tuple[ReportedSigner, ...]:
                  for s in status.signers)
 
 
-def returned_files(files: Sequence[FileUpload]) -> tuple[ReturnedFile, ...]:
-    """The completed writeback's Files: the signed documents, then the evidence (writeback.outcomes' order)."""
+def returned_files(files: Sequence[FileUpload], version_ids: Mapping[str, str]) -> tuple[ReturnedFile, ...]:
+    """The completed writeback's Files: the signed documents, then the evidence (writeback.outcomes' order), with
+    the ContentVersion ids Salesforce gave them where known (by checksum)."""
     return tuple(ReturnedFile(kind="evidence" if index == len(files) - 1 else "signed", title=f.title, size=f.size,
-                              sha256=f.blob.sha256, md5=f.checksum)
+                              sha256=f.blob.sha256, md5=f.checksum, content_version_id=version_ids.get(f.checksum))
                  for index, f in enumerate(files))
 
 

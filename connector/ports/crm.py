@@ -113,7 +113,7 @@ class Writeback:
 
 @dataclass(frozen=True)
 class WritebackResult:
-    file_version_ids: tuple[str, ...] = ()
+    file_version_ids: tuple[str, ...] = ()  # in the order of the writeback's files
     task_ids: tuple[str, ...] = ()
 
 

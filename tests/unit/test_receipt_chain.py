@@ -88,3 +88,11 @@ def test_a_second_receipt_at_the_same_place_is_refused_by_the_database(store, pl
                       issued_at=store.now(), body=b"x")
     with pytest.raises(IntegrityError), store._tx() as session:
         session.add(fork)
+
+
+def test_a_writebacks_version_ids_come_back_in_the_order_of_its_files():
+    """Large files are uploaded first, one by one; the receipt names each File's id, so the order is the files'."""
+    from adapters.salesforce.writes import in_file_order
+
+    assert in_file_order((True, False, True, False), ["big1", "big2"], ["small1", "small2"]) == (
+        "big1", "small1", "big2", "small2")
