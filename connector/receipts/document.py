@@ -16,7 +16,7 @@ from mappings.models import Rule
 
 FORMAT = "esign-connector-receipt"
 VERSION = 1
-SCHEMA_ID = "https://github.com/esign-connector/esign-connector/blob/main/connector/receipts/receipt.schema.json"
+SCHEMA_ID = "urn:esign-connector:receipt:v1"  # the $id of connector/receipts/receipt.schema.json
 
 
 def build_receipt(job: Job, rule: Rule, *, provider_label: str, timeline: list[dict[str, Any]], issued_at: str,

@@ -45,7 +45,8 @@ def _sections(r: dict[str, Any]) -> Iterator[tuple[str, list[tuple[str, str]]]]:
         ("Mapping file sha256", str(rule.get("mapping_file_sha256"))),
         ("Provider", f"{provider.get('label')}, request {provider.get('request_id')}"),
         *([("Declined by", f"{r.get('declined_by')}: {r.get('decline_reason')}")] if r.get("declined_by") else []),
-        ("Receipt number", str(r.get("sequence"))), ("Previous receipt sha256", str(r.get("previous_receipt_sha256"))),
+        ("Receipt number", str(r.get("sequence"))),
+        ("Previous receipt sha256", r.get("previous_receipt_sha256") or "none: the first receipt of this connector"),
         ("Sealed with", f"{seal.get('algorithm')} key {seal.get('key_id')}"),
         ("Public key", str(seal.get("public_key"))), ("Job", str(r.get("job_id"))),
     ]
@@ -107,8 +108,9 @@ def _start(canvas: Canvas, title: str, receipt: dict[str, Any], digest: str) -> 
     canvas.setLineWidth(0.5)
     canvas.line(_MARGIN, _HEIGHT - _MARGIN - 32, _WIDTH - _MARGIN, _HEIGHT - _MARGIN - 32)
     canvas.setFont("Helvetica", 7)
-    canvas.drawString(_MARGIN, _MARGIN - 10, f"A rendering of the sealed JSON receipt sha256 {digest}; the JSON is the "
-                                             "record (verify it with: run_connector.py verify-receipt).")
+    canvas.drawString(_MARGIN, _MARGIN - 4, f"A rendering of the sealed JSON receipt sha256 {digest}.")
+    canvas.drawString(_MARGIN, _MARGIN - 13, "The JSON file is the record: verify it with run_connector.py "
+                                             "verify-receipt, or as docs/receipt-format.md describes.")
     return _HEIGHT - _MARGIN - 50
 
 
