@@ -1,8 +1,9 @@
 """The signing engine: moves each job one committed step at a time.
 
-new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ──status──▶ completing ──files+status──▶ done
- │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ done
- └──bad input──▶ failing ──write error──▶ done
+new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ──status──▶ completing ──files+status──▶ receipt ─▶ done
+ │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ receipt
+ └──bad input──▶ failing ──write error──▶ done              (receipt: sealed once, its two Files attached; a rule
+                                                             with `receipt: false` goes straight to done)
 
 Before each external side effect the job records it as `pending_effect`, with the time, and commits; if a
 crash or a lost response leaves that mark behind, the next attempt first looks for the effect (the request by

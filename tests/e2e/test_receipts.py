@@ -11,6 +11,7 @@ from pathlib import Path
 
 from connector.store import JobState
 from tests.e2e.deals import make_deal, sign
+from tests.e2e.status_command import run_status
 
 STAGE = "Contract Sent"
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,12 @@ def test_a_completed_and_a_declined_signing_each_get_a_receipt_that_verifies_off
     events = [entry["event"] for entry in completed["timeline"]]
     assert events[:2] == ["job_created", "request_sent"] and "callback_received" in events
     assert all(e["authenticated"] for e in completed["timeline"] if e["event"] == "callback_received")
+
+    status = run_status(e2e.daemon.settings, tmp_path)  # the public key is published where admins look
+    assert f"receipt key: {completed['seal']['key_id']} Ed25519 public key (base64) " \
+           f"{completed['seal']['public_key']}" in status
+    assert f"receipts issued: 2, the last sha256 {hashlib.sha256(second['Quote Q-9001 - receipt.json']).hexdigest()}" \
+        in status
 
     paths = {}
     for name, content in {"first.json": first["Quote Q-9001 - receipt.json"],

@@ -206,3 +206,15 @@ def test_the_key_is_created_once_readable_by_its_owner_only(tmp_path):
     path.write_text("not a key")
     with pytest.raises(ReceiptKeyError, match="cannot be read as a PEM Ed25519 private key"):
         SealKey.load(path)
+
+
+def test_the_key_lives_next_to_a_sqlite_database_unless_a_file_is_set(monkeypatch, tmp_path):
+    from config.settings import Settings
+
+    monkeypatch.delenv("CONNECTOR_RECEIPT_KEY_FILE", raising=False)
+    assert Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/state/c.db").receipt_key_path == \
+        tmp_path / "state" / "receipt-signing-key.pem"
+    assert Settings(_env_file=None, database_url="postgresql+psycopg://h/db").receipt_key_path == \
+        Path("receipt-signing-key.pem")
+    assert Settings(_env_file=None, receipt_key_file="").receipt_key_file is None
+    assert Settings(_env_file=None, receipt_key_file=str(tmp_path / "k.pem")).receipt_key_path == tmp_path / "k.pem"
