@@ -23,6 +23,12 @@ _REQUIRED = ("format", "version", "sequence", "previous_receipt_sha256", "issued
              "opportunity", "rule", "provider", "documents_sent", "files_returned", "signers", "timeline", "seal")
 
 
+_TYPES: dict[str, tuple[type, ...]] = {
+    "sequence": (int,), "previous_receipt_sha256": (str, type(None)), "job_id": (str,), "outcome": (str,),
+    "opportunity": (dict,), "rule": (dict,), "provider": (dict,), "documents_sent": (list,),
+    "files_returned": (list,), "signers": (list,), "timeline": (list,), "seal": (dict,)}
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -121,6 +127,9 @@ def _read(data: bytes, what: str) -> dict[str, Any]:
     missing = [key for key in _REQUIRED if key not in document]
     if missing:
         raise _Unreadable(f"the {what} lacks {', '.join(missing)}")
+    for key, kinds in _TYPES.items():
+        if not isinstance(document[key], kinds) or isinstance(document[key], bool) and bool not in kinds:
+            raise _Unreadable(f"the {what}'s {key} is not of its type ({type(document[key]).__name__})")
     seal = document["seal"]
     if not isinstance(seal, dict) or seal.get("algorithm") != ALGORITHM:
         raise _Unreadable(f"the {what}'s seal is not {ALGORITHM}")

@@ -218,3 +218,38 @@ def test_the_key_lives_next_to_a_sqlite_database_unless_a_file_is_set(monkeypatc
         Path("receipt-signing-key.pem")
     assert Settings(_env_file=None, receipt_key_file="").receipt_key_file is None
     assert Settings(_env_file=None, receipt_key_file=str(tmp_path / "k.pem")).receipt_key_path == tmp_path / "k.pem"
+
+
+def test_a_cancelled_signing_gets_a_receipt(world):
+    world.add_opportunity()
+    _end(world, SigningState.CANCELLED)
+    receipt = json.loads(_receipt(world))
+    assert (receipt["outcome"], receipt["files_returned"]) == ("cancelled", [])
+
+
+@pytest.mark.parametrize(("body", "cause"), [
+    (b"[1, 2]", "not an esign-connector receipt"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b'{"format": "esign-connector-receipt", "version": 1, "version": 2}', "a key appears twice"),
+    (b'{"format": "esign-connector-receipt", "version": 1.5}', "no fractional"),
+    (b'{"format": "esign-connector-receipt", "version": 7}', "version 7"),
+    (b'{"format": "esign-connector-receipt", "version": 1}', "lacks sequence"),
+])
+def test_a_hostile_file_is_refused_with_its_cause_never_a_traceback(body, cause):
+    [check] = verify_receipt(body)
+    assert not check.ok and cause in check.message
+
+
+def test_a_self_sealed_forgery_with_odd_types_is_refused_not_crashed(world):
+    world.add_opportunity()
+    _end(world, SigningState.COMPLETED)
+    genuine = json.loads(_receipt(world))
+    forged = {**genuine, "sequence": "seven"}
+    forged.pop("seal")
+    body = SealKey.generate().seal(forged)  # sealed, by another key, with a string where a number belongs
+    checks = verify_receipt(_receipt(world), previous=body)
+    assert checks[-1].name == "chain" and not checks[-1].ok and "sequence is not of its type" in checks[-1].message
+    other = SealKey.generate()
+    forged_ok = other.seal({k: v for k, v in genuine.items() if k != "seal"})
+    assert [c.name for c in verify_receipt(forged_ok, public_key=SealKey.load(
+        world.settings.receipt_key_path).public_raw) if not c.ok] == ["public key"]
