@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install sandbox test lint
+.PHONY: install sandbox test lint proto
 install: $(VENV)/.installed
 
 sandbox: install
@@ -21,3 +21,7 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest
+
+# The Pub/Sub API stubs are committed (running needs only the protobuf runtime); regenerate after editing the proto.
+proto: install
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. adapters/salesforce/pubsub/pubsub_api.proto

@@ -11,13 +11,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bulk, completion, economy, ingest, memory, replicas, startup
+from benchmarks import bulk, completion, economy, ingest, memory, replicas, startup, trigger_latency
 from benchmarks.figures import table, write_json
 from benchmarks.profiles import PROFILES
 from benchmarks.world import Conditions
 
 BENCHMARKS = {"startup": startup, "economy": economy, "bulk": bulk, "ingest": ingest, "completion": completion,
-              "memory": memory, "replicas": replicas}
+              "memory": memory, "replicas": replicas, "trigger-latency": trigger_latency}
 # Run unless --only or the profile says otherwise; replicas needs PostgreSQL and runs with --profile replicas.
 DEFAULT = [name for name in BENCHMARKS if name != "replicas"]
 

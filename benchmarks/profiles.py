@@ -28,6 +28,10 @@ class Profile:
     replicas_signing_rate: float = 5.0
     replicas_failover_deals: int = 100  # moved while a follower is killed
     replicas_budget: float = 300.0
+    # trigger-latency (benchmarks/trigger_latency.py): deals moved one by one, push on then off; the poll
+    # interval of the push-off run (the product's default is 30 s)
+    trigger_deals: int = 20
+    trigger_poll_seconds: float = 30.0
     only: tuple[str, ...] = ()  # the benchmarks this profile runs by default (empty: all but replicas)
 
 
@@ -38,7 +42,7 @@ PROFILES = {
                      ingest_seconds=1, ingest_connections=8, completions=4, completion_rate=100,
                      completion_budget=30, memory_sizes_mb=(1,), memory_jobs=5, memory_budget=60, startup_runs=1,
                      replicas_counts=(1, 2), replicas_opportunities=20, replicas_latency_signings=10,
-                     replicas_failover_deals=100, replicas_budget=90),
+                     replicas_failover_deals=100, replicas_budget=90, trigger_deals=4, trigger_poll_seconds=5),
     "default": Profile("default", economy_signings=1000, economy_budget=300, bulk_opportunities=1000,
                        bulk_budget=60, ingest_seconds=10, ingest_connections=32, completions=300,
                        completion_rate=100, completion_budget=60, memory_sizes_mb=(1, 10, 100), memory_jobs=400,
@@ -46,7 +50,7 @@ PROFILES = {
     "soak": Profile("soak", economy_signings=1000, economy_budget=3600, bulk_opportunities=10_000, bulk_budget=3600,
                     ingest_seconds=60, ingest_connections=64, completions=6000, completion_rate=100,
                     completion_budget=1800, memory_sizes_mb=(1, 10, 100), memory_jobs=10_000, memory_budget=3600,
-                    startup_runs=5),
+                    startup_runs=5, trigger_deals=200),
     # `--profile replicas`: N = 1, 2, 3 replicas on PostgreSQL, side by side, at the sizes.
     "replicas": Profile("replicas", economy_signings=0, economy_budget=0, bulk_opportunities=0, bulk_budget=0,
                         ingest_seconds=0, ingest_connections=0, completions=0, completion_rate=0, completion_budget=0,

@@ -16,13 +16,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import REPO_ROOT, Settings
 from connector.runtime.servers import RunningServer, free_port, serve_in_thread
 from sandbox.runner import SF_CLIENT_ID, SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, settings_env
 from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.salesforce_sim.pubsub_server import serve_pubsub
 from sandbox.signrequest_sim import SignRequestSimulator
 from sandbox.throttle import Throttle
 from sandbox.tls import make_certificate
@@ -63,13 +66,18 @@ class World:
     servers: list[RunningServer]
     settings: Settings
     ca_file: Path
+    pubsub_server: Any = None  # the Salesforce simulator's Pub/Sub API (grpc.Server)
 
     def set_conditions(self, conditions: Conditions) -> None:
         self.provider_net.latency_seconds = conditions.provider_latency
         self.provider_net.rate_per_second = conditions.provider_rate
         self.salesforce_net.latency_seconds = conditions.salesforce_latency
+        self.salesforce.pubsub.latency_seconds = conditions.salesforce_latency
 
     def stop(self) -> None:
+        if self.pubsub_server is not None:
+            self.salesforce.bus.drop_streams()
+            self.pubsub_server.stop(grace=0.5)
         self.signrequest.close()
         for server in self.servers:
             server.stop()
@@ -82,6 +90,8 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
                                      daily_api_limit=10**9)
     salesforce_net = Throttle(salesforce.app, latency_seconds=conditions.salesforce_latency)
     sf_server = serve_in_thread(salesforce_net, ssl_certfile=str(cert.cert_file), ssl_keyfile=str(cert.key_file))
+    salesforce.pubsub.latency_seconds = conditions.salesforce_latency
+    pubsub_server, pubsub_port = serve_pubsub(salesforce.pubsub, cert_file=cert.cert_file, key_file=cert.key_file)
     # Callbacks leave in parallel over kept-alive connections, as a provider delivers at volume; one
     # at a time they would queue behind each other and the latency measured would be the simulator's.
     signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN, callback_retry_delays=(0.2, 0.5, 1.0),
@@ -106,10 +116,11 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
         retry_base_seconds=0.5, mappings_reload_seconds=600, log_level="WARNING",
         # As an admin sets their plan's limit: the connector paces itself to the provider's cap.
         signrequest_max_requests_per_second=conditions.provider_rate or 0,
+        salesforce_pubsub_endpoint=f"127.0.0.1:{pubsub_port}",
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     return World(state_dir, salesforce, signrequest, salesforce_net, provider_net, [sf_server, sr_server], settings,
-                 cert.ca_file)
+                 cert.ca_file, pubsub_server)
 
 
 class DaemonProcess:
@@ -160,7 +171,16 @@ class DaemonProcess:
         return current, peak
 
     def health(self) -> dict:
-        return requests.get(self.health_url, timeout=5).json()
+        """Whether it polls, its worker id and its jobs by state, from /metrics (/healthz tells only that it is
+        alive)."""
+        text = requests.get(self.health_url.replace("/healthz", "/metrics"), timeout=5).text
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        jobs: dict[str, int] = {}
+        for sample in samples:
+            if sample.name == "connector_jobs":
+                jobs[sample.labels["state"]] = jobs.get(sample.labels["state"], 0) + int(sample.value)
+        return {"poller": any(s.name == "connector_poller" and s.value == 1 for s in samples), "jobs": jobs,
+                "worker_id": next(s.labels["worker_id"] for s in samples if s.name == "connector_replica_info")}
 
     def log_tail(self, chars: int = 2000) -> str:
         return self.log_path.read_bytes()[-chars:].decode(errors="replace")

@@ -6,6 +6,7 @@ str are masked; call .get_secret_value() only at the point of use.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +69,21 @@ class Settings(BaseSettings):
     salesforce_api_budget_share: float = Field(default=0.8, gt=0, le=1)
     salesforce_api_budget_slowdown: float = Field(default=4.0, ge=1)
     salesforce_api_usage_refresh_seconds: float = Field(default=300.0, gt=0)
+    # Push triggers: Change Data Capture events over the Pub/Sub API (README "How it works"). Off, stage
+    # changes are found by polling alone.
+    salesforce_cdc_enabled: bool = False
+    salesforce_pubsub_endpoint: str = "api.pubsub.salesforce.com:7443"
+    salesforce_cdc_topic: str = "/data/OpportunityChangeEvent"
+    salesforce_cdc_batch_size: int = Field(default=100, ge=1, le=100)  # events asked for at a time (API max 100)
+
+    # --- Salesforce Outbound Messages (README "Push triggers: Outbound Messages"): the endpoint is served only
+    # when a token is set. The org's Id (Setup > Company Information, 15 or 18 characters) is checked on every
+    # message; action ids, when given (comma-separated), restrict it to those outbound message actions.
+    salesforce_org_id: str | None = None
+    salesforce_outbound_message_token: SecretStr | None = None
+    salesforce_outbound_message_action_ids: str = ""
+    # Notification Ids taken are remembered this long (Salesforce stops retrying a message after 24 hours).
+    outbound_message_ids_retention_hours: float = Field(default=48.0, gt=0)
 
     # --- signing providers: each reads its own CONNECTOR_<NAME>_* settings (adapters/<name>/__init__.py).
     # Values given in code, as Settings(signrequest_api_token=...), are kept here by provider and override those.
@@ -97,6 +113,9 @@ class Settings(BaseSettings):
 
     # --- scheduling
     poll_interval_seconds: float = 30.0
+    # While change events flow, the poll is only a reconciliation sweep, this often; when they stop, the poll
+    # takes over again every poll_interval_seconds.
+    poll_sweep_interval_seconds: float = Field(default=600.0, gt=0)
     poll_overlap_seconds: int = 300
     poll_initial_lookback_minutes: int = 60
     work_interval_seconds: float = 1.0
@@ -122,6 +141,14 @@ class Settings(BaseSettings):
     max_document_parse_memory_mb: int = Field(default=512, ge=64)
 
     log_level: str = "INFO"
+    # text: one line per record for a terminal; json: one JSON object per line with the job's context
+    log_format: Literal["text", "json"] = "text"
+    # At INFO, polls and webhooks are summed up in one line this often instead of a line each (0: never).
+    log_summary_seconds: float = Field(default=300.0, ge=0)
+
+    # --- operating it: /metrics (Prometheus) and /readyz
+    metrics_token: SecretStr | None = None  # when set, /metrics asks for "Authorization: Bearer <token>"
+    readiness_cache_seconds: float = Field(default=15.0, ge=0)  # /readyz runs its checks at most this often
 
     writeback: WritebackFields = Field(default_factory=WritebackFields)
 
@@ -137,6 +164,9 @@ class Settings(BaseSettings):
     # share Composite calls. A lone writeback goes at once; under load one waits at most the linger to be joined.
     salesforce_writeback_linger_ms: float = Field(default=400.0, ge=0)
     salesforce_writeback_batch_size: int = Field(default=12, ge=1, le=25)
+    # A completion downloads the signed documents and the evidence side by side (one round trip saved). The
+    # deterministic simulation turns it off: its scheduler runs one call at a time, in an order it chooses.
+    downloads_side_by_side: bool = True
     # --- memory per document size: large documents pass through temporary files, not memory
     document_spool_bytes: int = Field(default=1024 * 1024, ge=0)  # larger downloads go to a temporary file
     salesforce_inline_file_bytes: int = Field(default=1024 * 1024, ge=0)  # inline in the Composite writeback
@@ -147,6 +177,9 @@ class Settings(BaseSettings):
         super().__init__(**values)
         # Where this instance read its values from, so that each provider's settings read the same place.
         self._env_file = values.get("_env_file", self.model_config.get("env_file"))
+        # A provider's variables in the env file reach the validator too, as raw text (a JSON list unparsed);
+        # the provider's own settings read that file themselves, so only the values given in code override it.
+        self.providers = _by_provider(type(self).model_fields, values)["providers"]
 
     @property
     def receipt_key_path(self) -> Path:
@@ -165,17 +198,40 @@ class Settings(BaseSettings):
     def _provider_values_by_provider(cls, data: Any) -> Any:
         """`signrequest_api_token=...` given in code goes to `providers["signrequest"]["api_token"]`: each
         provider's settings are its own model (a provider name has no underscore)."""
-        if not isinstance(data, dict):
-            return data
-        providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
-        kept = {}
-        for key, value in data.items():
-            name, _, field = key.partition("_")
-            if key in cls.model_fields or key.startswith("_") or not field or not name.isalnum():
-                kept[key] = value
-            else:
-                providers.setdefault(name, {})[field] = value
-        return {**kept, "providers": providers}
+        return _by_provider(cls.model_fields, data) if isinstance(data, dict) else data
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _org_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"00D[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?", value):
+            raise ValueError("an org Id is 15 or 18 letters and digits starting with 00D (Setup > Company "
+                             "Information)")
+        return value
+
+    @field_validator("salesforce_outbound_message_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{24,200}", value.get_secret_value()):
+            raise ValueError("the token must be 24 to 200 letters, digits, '-' or '_' (it is a URL path segment); "
+                             "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
+
+    @model_validator(mode="after")
+    def _outbound_messages_need_the_org(self) -> Settings:
+        if self.salesforce_outbound_message_token is not None and not self.salesforce_org_id:
+            raise ValueError("CONNECTOR_SALESFORCE_OUTBOUND_MESSAGE_TOKEN needs CONNECTOR_SALESFORCE_ORG_ID: every "
+                             "Outbound Message's OrganizationId is checked against it")
+        return self
+
+    @property
+    def outbound_message_action_ids(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.salesforce_outbound_message_action_ids.split(",")
+                         if part.strip())
 
     @field_validator("receipt_key_file", mode="before")
     @classmethod
@@ -186,3 +242,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+def _by_provider(fields: Any, data: dict[str, Any]) -> dict[str, Any]:
+    providers = {name: dict(values) for name, values in (data.get("providers") or {}).items()}
+    kept = {}
+    for key, value in data.items():
+        name, _, field = key.partition("_")
+        if key in fields or key.startswith("_") or not field or not name.isalnum():
+            kept[key] = value
+        else:
+            providers.setdefault(name, {})[field] = value
+    return {**kept, "providers": providers}

@@ -13,6 +13,10 @@
         event type (default "*")
         drop=RATE duplicate=RATE delay=RATE reorder=RATE   shares of callbacks (0..1, at most 1 in all)
         delay_seconds=10 times=N
+    salesforce pubsub: KEY=VALUE ...       faults on the change events (Change Data Capture, Pub/Sub API)
+        drop=RATE (after an event, every open stream is dropped) gap=RATE overflow=RATE duplicate=RATE
+        (shares of events sent as a gap event, an overflow event, twice) retention_seconds=N (events kept
+        this long; a stored replay id older than that is refused)
 
     SIM is salesforce, signrequest, onespan or legalsign. Example:
     seed=7; signrequest POST /api/v1/signrequest-quick-create/: 5xx=0.05 429=0.05 timeout=0.02 reset=0.02;
@@ -30,6 +34,7 @@ _HTTP_OPTIONS = {"status": int, "retry_after": float, "hold": float, "times": in
 _SALESFORCE = {"session_expiry_every": int, "limit_exceeded": float}
 _WEBHOOK_RATES = ("drop", "duplicate", "delay", "reorder")
 _WEBHOOK_OPTIONS = {"delay_seconds": float, "times": int}
+_PUBSUB = {"drop": float, "gap": float, "overflow": float, "duplicate": float, "retention_seconds": float}
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -74,7 +79,11 @@ def _clause(number: int, text: str, head: list[str], pairs: list[str]) -> Clause
         raise FaultSpecError(f"{where}: the simulator must be one of {', '.join(SIMULATORS)}")
     simulator, rest = head[0], head[1:]
     webhooks = rest[:1] == ["webhooks"]
-    if webhooks:
+    if rest[:1] == ["pubsub"]:
+        if simulator != "salesforce" or len(rest) > 1:
+            raise FaultSpecError(f"{where}: 'pubsub' faults are 'salesforce pubsub: KEY=VALUE ...'")
+        target, allowed = "pubsub", dict(_PUBSUB)
+    elif webhooks:
         if len(rest) > 2:
             raise FaultSpecError(f"{where}: 'webhooks' takes at most one event pattern")
         target = rest[1] if len(rest) == 2 else "*"
@@ -95,7 +104,7 @@ def _clause(number: int, text: str, head: list[str], pairs: list[str]) -> Clause
             settings[key] = allowed[key](value)
         except ValueError:
             raise FaultSpecError(f"{where}: {key} needs a number, got {value!r}") from None
-        if key in (*_HTTP_RATES, *_WEBHOOK_RATES, "limit_exceeded") and not 0 <= settings[key] <= 1:
+        if key in (*_HTTP_RATES, *_WEBHOOK_RATES, "limit_exceeded", "gap", "overflow") and not 0 <= settings[key] <= 1:
             raise FaultSpecError(f"{where}: {key} is a share of calls between 0 and 1, got {value}")
     if not settings:
         raise FaultSpecError(f"{where}: no settings given")
@@ -113,6 +122,9 @@ def apply(spec: str | FaultPlan, simulators: Mapping[str, object]) -> FaultPlan:
         faults = simulators[clause.simulator].faults
         settings = dict(clause.settings)
         try:
+            if clause.target == "pubsub":
+                simulators[clause.simulator].bus.set_faults(seed=plan.seed, **settings)
+                continue
             if clause.webhooks:
                 faults.add_webhooks(clause.target, **settings)
                 continue

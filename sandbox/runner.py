@@ -14,6 +14,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -28,6 +29,7 @@ from sandbox import faultspec
 from sandbox.legalsign_sim import LegalsignSimulator
 from sandbox.onespan_sim import OneSpanSimulator
 from sandbox.salesforce_sim import SalesforceSimulator
+from sandbox.salesforce_sim.pubsub_server import serve_pubsub
 from sandbox.signrequest_sim import SignRequestSimulator
 from sandbox.tls import make_certificate
 
@@ -42,6 +44,7 @@ LEGALSIGN_KEY = "sandbox-legalsign-key"  # noqa: S105 - the simulator's own demo
 LEGALSIGN_CALLBACK_SECRET = "sandbox-legalsign-callback-secret"  # noqa: S105 - the sandbox's own demo value
 # Salesforce API (HTTPS), Salesforce console, SignRequest, OneSpan, Legalsign
 SANDBOX_PORTS = (8443, 8090, 8091, 8092, 8093)
+SANDBOX_PUBSUB_PORT = 8444  # the Salesforce simulator's Pub/Sub API (gRPC over TLS)
 
 
 @dataclass
@@ -58,8 +61,13 @@ class Sandbox:
     settings: Settings
     http_session: requests.Session
     ca_file: Path
+    pubsub_server: Any = None  # grpc.Server
 
     def stop(self) -> None:
+        if self.pubsub_server is not None:
+            self.salesforce.bus.drop_streams()
+            self.pubsub_server.stop(grace=0.5)
+        self.salesforce.close()
         self.signrequest.close()
         self.onespan.close()
         self.legalsign.close()
@@ -82,10 +90,12 @@ def _port_or_free(preferred: int) -> int:
 
 
 def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | None = None, seed: bool = True,
-                     ports: tuple[int, ...] = (0, 0, 0, 0, 0), faults: str | None = None, **overrides) -> Sandbox:
+                     ports: tuple[int, ...] = (0, 0, 0, 0, 0), faults: str | None = None, pubsub_port: int = 0,
+                     **overrides) -> Sandbox:
     """Start the simulators and return settings that point a daemon at them. `ports` are the preferred
     Salesforce API, Salesforce console, SignRequest, OneSpan and Legalsign ports (0: any free port);
-    `faults` is a fault plan in the form `sandbox.faultspec` documents."""
+    `faults` is a fault plan in the form `sandbox.faultspec` documents. The Pub/Sub API (change events) is
+    served too, on `pubsub_port`; the daemon subscribes only with salesforce_cdc_enabled=True."""
     state_dir.mkdir(parents=True, exist_ok=True)
     cert = make_certificate(state_dir / "tls")
     salesforce = SalesforceSimulator(consumer_key=SF_CLIENT_ID, consumer_secret=SF_CLIENT_SECRET)
@@ -95,6 +105,8 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
     sf_api = serve_in_thread(salesforce.app, port=api_port, ssl_certfile=str(cert.cert_file),
                              ssl_keyfile=str(cert.key_file))
     sf_console = serve_in_thread(salesforce.app, port=console_port)
+    pubsub_server, bound_pubsub = serve_pubsub(salesforce.pubsub, cert_file=cert.cert_file, key_file=cert.key_file,
+                                               port=_port_or_free(pubsub_port))
     signrequest = SignRequestSimulator(api_token=SIGNREQUEST_TOKEN)
     sr_server = serve_in_thread(signrequest.app, port=signrequest_port)
     signrequest.public_url = sr_server.url
@@ -133,11 +145,12 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
         provider_downloads_https_only=False,
         poll_interval_seconds=3,
         status_check_minutes=1,
+        salesforce_pubsub_endpoint=f"127.0.0.1:{bound_pubsub}",
     )
     settings = Settings(_env_file=None, **{**values, **overrides})
     session = make_session(cert.ca_file)
     return Sandbox(salesforce, signrequest, sf_api, sf_console, sr_server, onespan, onespan_server, legalsign,
-                   legalsign_server, settings, session, cert.ca_file)
+                   legalsign_server, settings, session, cert.ca_file, pubsub_server)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -163,13 +176,29 @@ def start_daemon(sandbox: Sandbox) -> Daemon:
     return bootstrap(sandbox.settings, http_session=sandbox.http_session)
 
 
+def write_env_file(settings: Settings, path: Path) -> None:
+    """The sandbox's settings as an env file, where the command line finds them (connector.admin.operator_env)."""
+    lines = ["# Written by `run_connector.py sandbox` for the command line run from the checkout; rewritten each run."]
+    for name, value in sorted(settings_env(settings).items()):
+        if "'" in value or "\n" in value:
+            raise ValueError(f"{name} cannot be written to an env file as it is")
+        lines.append(f"{name}='{value}'")  # single quotes: dotenv reads the value as it is (JSON lists too)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def run_sandbox(*, state_dir: Path, webhook_port: int, faults: str | None = None) -> int:
+    state_dir = state_dir.resolve()  # the env file's paths work from any directory
     db = state_dir / "connector.db"
     for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
-    sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS, faults=faults)
-    configure_logging("INFO", [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY, ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY,
-                               LEGALSIGN_CALLBACK_SECRET])
+    # Push triggers on: a stage change reaches the daemon as a change event, and a poll every minute sweeps up.
+    sandbox = start_simulators(state_dir, webhook_port=webhook_port, ports=SANDBOX_PORTS, faults=faults,
+                               pubsub_port=SANDBOX_PUBSUB_PORT, salesforce_cdc_enabled=True,
+                               poll_sweep_interval_seconds=60)
+    configure_logging(sandbox.settings.log_level, [SF_CLIENT_SECRET, SIGNREQUEST_TOKEN, ONESPAN_KEY,
+                                                   ONESPAN_CALLBACK_KEY, LEGALSIGN_KEY, LEGALSIGN_CALLBACK_SECRET],
+                      sandbox.settings.log_format)
+    write_env_file(sandbox.settings, state_dir / "sandbox.env")
     daemon = start_daemon(sandbox)
     daemon_url = daemon.start()
     print(f"""
@@ -180,9 +209,12 @@ Sandbox running. Open in a browser:
     SignRequest:                                                {sandbox.signrequest_server.url}/
     OneSpan Sign:                                               {sandbox.onespan_server.url}/sandbox/
     Legalsign:                                                  {sandbox.legalsign_server.url}/sandbox/
-  Daemon health:                                                {daemon_url}/healthz
+  Daemon readiness and metrics:                                 {daemon_url}/readyz  {daemon_url}/metrics
 Salesforce API (HTTPS, CA {sandbox.ca_file}): {sandbox.salesforce_api.url}
+Salesforce Pub/Sub API (change events, gRPC over TLS): {sandbox.settings.salesforce_pubsub_endpoint}
 State database: {db}
+Command line (run from this checkout, finds these settings in {state_dir / "sandbox.env"}):
+  python run_connector.py status --watch     python run_connector.py plan --opportunity <Id>
 Injected faults: {faults or "none"}
 Press Ctrl+C to stop.
 """, flush=True)
@@ -201,4 +233,7 @@ def injected_faults(sandbox: Sandbox) -> dict[str, dict[str, int]]:
     """What each simulator injected, by kind."""
     simulators = {"salesforce": sandbox.salesforce, "signrequest": sandbox.signrequest, "onespan": sandbox.onespan,
                   "legalsign": sandbox.legalsign}
-    return {name: dict(sim.faults.counts()) for name, sim in simulators.items() if sim.faults.counts()}
+    injected = {name: dict(sim.faults.counts()) for name, sim in simulators.items() if sim.faults.counts()}
+    if sandbox.salesforce.bus.injected:
+        injected["salesforce pubsub"] = dict(sandbox.salesforce.bus.injected)
+    return injected

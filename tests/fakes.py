@@ -54,6 +54,7 @@ class FakeCRM(CRM):
     usage: tuple[int, int] | None = None  # what Salesforce would report in Sforce-Limit-Info
     usage_refreshes: int = 0
     polled_fields: list[tuple[str, ...]] = field(default_factory=list)  # the `fields` of each poll
+    batch_reads: list[tuple[str, ...]] = field(default_factory=list)  # the Ids of each get_opportunities
     fail_next_apply: Exception | None = None
     crash_after_next_apply: Exception | None = None
     write_in_flight: Callable[[Writeback], None] | None = None  # a write that left, not yet processed
@@ -83,6 +84,13 @@ class FakeCRM(CRM):
     def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None:
         self.calls += 1
         return self.opportunities.get(opportunity_id)
+
+    def get_opportunities(self, opportunity_ids: Sequence[str], fields: Sequence[str] = ()) -> tuple[Opportunity, ...]:
+        """One call for all of them, as one query."""
+        self.calls += 1
+        self.batch_reads.append(tuple(opportunity_ids))
+        found = [self.opportunities[i] for i in dict.fromkeys(opportunity_ids) if i in self.opportunities]
+        return tuple(sorted(found, key=lambda o: (o.system_modstamp, o.id)))
 
     def download_file(self, version_id: str) -> Blob:
         self.calls += 1

@@ -48,6 +48,7 @@ _FIX = {
 class SalesforceSession:
     access_token: str = field(repr=False)
     instance_url: str
+    org_id: str | None = None  # the Pub/Sub API wants it (tenantid); logins say it, tests' fakes may not
 
 
 class SalesforceAuthError(CRMError):
@@ -124,7 +125,8 @@ class SalesforceAuthenticator:
             body = None
         body = body if isinstance(body, dict) else {}
         if response.status_code == 200 and body.get("access_token") and body.get("instance_url"):
-            return SalesforceSession(str(body["access_token"]), str(body["instance_url"]).rstrip("/"))
+            return SalesforceSession(str(body["access_token"]), str(body["instance_url"]).rstrip("/"),
+                                     _org_from_identity(body.get("id")))
         if response.status_code >= 500:
             raise self._unavailable(response.status_code)
         raise self._refused(str(body.get("error") or f"HTTP_{response.status_code}"),
@@ -191,7 +193,7 @@ class SalesforceAuthenticator:
             root = None
         session_id, server_url = _text(root, "sessionId"), _text(root, "serverUrl")
         if response.status_code == 200 and session_id and server_url:
-            return SalesforceSession(session_id, _instance_url(server_url))
+            return SalesforceSession(session_id, _instance_url(server_url), _text(root, "organizationId"))
         code = _text(root, "exceptionCode") or _text(root, "faultcode")
         if code is None and response.status_code >= 500:
             raise self._unavailable(response.status_code)
@@ -234,6 +236,12 @@ def _text(root: ET.Element | None, local_name: str) -> str | None:
         if element.tag.rsplit("}", 1)[-1] == local_name and element.text:
             return element.text.strip()
     return None
+
+
+def _org_from_identity(identity: object) -> str | None:
+    """The org id in the identity URL a token reply carries: https://login.salesforce.com/id/<org>/<user>."""
+    parts = urlparse(identity).path.split("/") if isinstance(identity, str) else []
+    return parts[-2] if len(parts) >= 3 and parts[-3] == "id" and parts[-2] else None
 
 
 def _instance_url(server_url: str) -> str:

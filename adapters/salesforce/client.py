@@ -151,10 +151,15 @@ class SalesforceClient:
         except (SalesforceError, requests.RequestException) as exc:
             raise translate(exc, what) from None
 
+    def check_login(self) -> None:
+        """Raise the login's CRMError if the credentials are refused; a session already held passes."""
+        self._connection()
+
     def _connection(self, replacing: Salesforce | None = None) -> Salesforce:
         with self._login_lock:
             # Another thread may have logged in again already; one fresh session serves everyone.
             if self._sf is None or self._sf is replacing:
+                self._sf = None  # a refused login leaves none: check_login (/readyz) tries again, and fails
                 login = self.authenticator.login()
                 self._sf = Salesforce(session_id=login.access_token, instance_url=login.instance_url,
                                       session=cast(requests.Session, self._session), version=self.api_version)

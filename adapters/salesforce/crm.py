@@ -25,6 +25,9 @@ from connector.ports.blobs import CHUNK, DEFAULT_SPOOL_BYTES, Blob, BlobWriter
 from connector.ports.crm import CRM, CRMError, FileUpload, Opportunity, PollResult, Writeback, WritebackResult
 from connector.ports.errors import ErrorKind
 
+# Record Ids per `Id IN (...)` query: about 6,500 characters of SOQL, far below its 100,000.
+IDS_PER_QUERY = 300
+
 
 class SalesforceCRM(CRM):
     """`field_settings` maps Opportunity field API names to the CONNECTOR_FIELD_* setting naming
@@ -53,6 +56,10 @@ class SalesforceCRM(CRM):
         """GET /limits/: one call (it counts like any other), whose reply carries Sforce-Limit-Info."""
         self.client.call("the API usage check (GET /limits)", lambda sf: sf.limits())
 
+    def check_login(self) -> None:
+        """Log in unless a session is held already: the token endpoints do not count against the allocation."""
+        self.client.check_login()
+
     # --- reading ---------------------------------------------------------------------------------
 
     def poll_opportunities(self, stages: Sequence[str], modified_since: datetime | None,
@@ -71,6 +78,19 @@ class SalesforceCRM(CRM):
                                f"reading Opportunity {opportunity_id}")
         found = self._opportunities(rows, tuple(dict.fromkeys(fields)))
         return found[0] if found else None
+
+    def get_opportunities(self, opportunity_ids: Sequence[str], fields: Sequence[str] = ()) -> tuple[Opportunity, ...]:
+        """One query (a further one per IDS_PER_QUERY Ids), oldest change first, as the poll reads them."""
+        wanted = list(dict.fromkeys(opportunity_ids))
+        for opportunity_id in wanted:
+            _require_id(opportunity_id, "Opportunity")
+        found: list[Opportunity] = []
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            chunk = wanted[start:start + IDS_PER_QUERY]
+            rows = self._query_all(queries.opportunities_by_ids(chunk, fields),
+                                   f"reading {len(chunk)} changed Opportunities")
+            found += self._opportunities(rows, tuple(dict.fromkeys(fields)))
+        return tuple(found)
 
     def download_file(self, version_id: str) -> Blob:
         """GET sobjects/ContentVersion/{id}/VersionData (the raw bytes), streamed into a Blob: the

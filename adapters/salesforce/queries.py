@@ -87,6 +87,14 @@ def opportunity_by_id(opportunity_id: str, fields: Sequence[str] = ()) -> str:
     return f"SELECT {opportunity_fields(fields)} FROM Opportunity WHERE Id = {record_id(opportunity_id)}"
 
 
+def opportunities_by_ids(opportunity_ids: Sequence[str], fields: Sequence[str] = ()) -> str:
+    ids = ", ".join(record_id(value) for value in opportunity_ids)
+    if not ids:
+        raise ValueError("an IN (...) list needs at least one value")
+    return (f"SELECT {opportunity_fields(fields)} FROM Opportunity WHERE Id IN ({ids}) "
+            "ORDER BY SystemModstamp ASC, Id ASC")
+
+
 def files_with_checksums(linked_to: str, checksums: Sequence[str]) -> str:
     return (
         "SELECT Id, Checksum, Title FROM ContentVersion "
@@ -99,3 +107,15 @@ def tasks_with_subjects(what_id: str, subjects: Sequence[str]) -> str:
         "SELECT Id, Subject FROM Task "
         f"WHERE WhatId = {record_id(what_id)} AND Subject IN ({_string_list(subjects)})"
     )
+
+
+def outbound_messages_on(entity: str) -> str:
+    """Tooling API: the outbound messages set up on `entity` (an object's API name)."""
+    if not entity.replace("_", "").isalnum():
+        raise ValueError(f"not an object name: {entity!r}")
+    return f"SELECT Id, Name, EntityDefinitionId FROM WorkflowOutboundMessage WHERE EntityDefinitionId = '{entity}'"
+
+
+def outbound_message_metadata(message_id: str) -> str:
+    """Tooling API: one outbound message's Metadata (endpointUrl, fields...), which is read one record a query."""
+    return f"SELECT Id, Metadata FROM WorkflowOutboundMessage WHERE Id = {record_id(message_id)}"

@@ -13,10 +13,17 @@ from connector.documents.selection import PdfLimits
 from connector.engine.planner import describe_plan, plan_request
 from connector.ports.crm import CRM
 from connector.ports.errors import PreparationError
-from connector.ports.provider import ProviderCapabilities, SigningProvider
+from connector.ports.provider import SigningProvider
+from connector.runtime import provider_registry
 from connector.triggers.filters import mismatch
 from connector.triggers.record_fields import fields_needed
 from mappings.models import MappingFile
+
+
+def missing_hint(provider: str) -> str:
+    if provider in provider_registry.names():
+        return f"set {provider_registry.plugin(provider).env_prefix}*"
+    return f"no provider is called {provider!r}"
 
 
 def run_plan(*, crm: CRM, providers: dict[str, SigningProvider], mapping: MappingFile, opportunity_id: str,
@@ -37,13 +44,17 @@ def run_plan(*, crm: CRM, providers: dict[str, SigningProvider], mapping: Mappin
             out(f"rule {rule.id}: would not fire, its trigger.filter does not match: {reason}")
             continue
         provider = providers.get(rule.provider)
-        label = provider.display_name if provider else rule.provider
+        if provider is None:
+            problems += 1
+            out(f"rule {rule.id} ({when}): would not send: {rule.provider} is not configured (no credentials "
+                f"set: {missing_hint(rule.provider)})")
+            continue
+        label = provider.display_name
         try:
             spec, documents = plan_request(
                 rule, opportunity, download=crm.download_file,
-                capabilities=provider.capabilities if provider else ProviderCapabilities(),
-                provider_label=label, limits=limits, external_id="(dry run)",
-                callback_url=f"{callback_base_url}{provider.callback_path() if provider else '/webhooks/'}",
+                capabilities=provider.capabilities, provider_label=label, limits=limits, external_id="(dry run)",
+                callback_url=f"{callback_base_url}{provider.callback_path()}",
                 templates_dir=templates_dir,
             )
         except PreparationError as exc:

@@ -18,11 +18,13 @@ up on a request sent just before its lease ended (that end plus the client timeo
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -43,10 +45,13 @@ from connector.engine.reminders import connector_reminders
 from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
 from connector.ports.errors import ConnectorError, ErrorKind, PreparationError
+from connector.ports.log_context import log_context
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.provider import (
     ProviderError,
     RequestRef,
     RequestStatus,
+    SignedFile,
     SignerDelivery,
     SigningProvider,
     SigningRequestSpec,
@@ -103,6 +108,7 @@ class EngineOptions:
     # looked for only once that has passed: looking sooner could miss a create or an upload, and make it twice.
     create_settle: timedelta = timedelta(seconds=30)
     writeback_settle: timedelta = timedelta(seconds=30)
+    downloads_side_by_side: bool = False
 
     def download_limit(self, sent_bytes: int | None) -> int:
         """The cap for each signed download; a job from before sizes were kept counts the largest document."""
@@ -117,9 +123,10 @@ class _PutOff(Exception):  # noqa: N818 - not an error: the step waits (job.next
 class Engine:
     def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
                  writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
-                 salesforce_wait: Callable[[], timedelta | None] = lambda: None,
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None, observer: Observer = NO_OBSERVER,
                  receipts: ReceiptIssuer | None = None):
         self.store = store
+        self.observer = observer
         self.receipts = receipts  # None: no receipts at all (a rule's `receipt: true` is then not honoured)
         self.salesforce_wait = salesforce_wait  # see connector.runtime.api_budget
         self.crm = crm
@@ -195,14 +202,18 @@ class Engine:
             try:
                 if rule is None:
                     rule = Rule.model_validate(job.rule)
-                self._steps[job.state](job, rule)
+                with log_context(job_id=job.id, opportunity_id=job.opportunity_id, rule=job.rule_id,
+                                 provider=job.provider, request_id=job.request_id, step=job.state.value):
+                    self._steps[job.state](job, rule)
             except LeaseLost:
                 raise
             except _PutOff:
                 self.store.save_job(job, release=True)
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is sorted, none may stop the loop
-                self._on_failure(job, exc, rule)
+                with log_context(job_id=job.id, opportunity_id=job.opportunity_id, rule=job.rule_id,
+                                 provider=job.provider, request_id=job.request_id, step=job.state.value):
+                    self._on_failure(job, exc, rule)
                 self.store.save_job(job, release=True)
                 return
             job.attempts = 0
@@ -233,6 +244,7 @@ class Engine:
                       job.id, job.opportunity_id, job.state, job.attempts, job.last_error)
             if isinstance(exc, ProviderError) and rule is not None:
                 self._report_parked(job, exc, rule)
+            self.observer.job_parked(job.provider, job.state.value, kind.value)
             job.parked_from = job.state.value
             job.state = JobState.PARKED
             return
@@ -283,6 +295,7 @@ class Engine:
         job.sent_at = self.clock()
         job.provider_state = SigningState.SENT.value
         job.state = JobState.SENT
+        self.observer.job_sent(job.provider, self._seconds_since_stage_change(job))
         log.info("job %s: sent %s request %s for opportunity %s",
                  job.id, job.provider, ref.request_id, job.opportunity_id)
 
@@ -355,6 +368,7 @@ class Engine:
             reported=reported_signers(status), ended_at=iso(self.clock())))
         if status.state == SigningState.COMPLETED:
             job.state = JobState.COMPLETING
+            job.request = replace(job.request, completion_seen_at=self.clock())
         else:
             job.state, job.outcome = JobState.CLOSING, status.state.value
             job.decline_reason = status.decline_reason
@@ -409,8 +423,7 @@ class Engine:
             return
         provider, ref = self._provider(job), self._ref(job)
         limit = self.options.download_limit(job.request.sent_bytes)
-        signed = provider.download_signed(ref, max_bytes=limit)
-        evidence = provider.download_evidence(ref, max_bytes=limit)
+        signed, evidence = self._download_completed(provider, ref, limit)
         titles = job.request.titles or tuple(f.filename for f in signed)
         completed_at = job.completed_at or self.clock()
         writeback = self.writebacks.for_rule(rule).completed(
@@ -424,7 +437,21 @@ class Engine:
             returned=returned_files(writeback.files, version_ids), written_back_at=iso(self.clock())))
         job.outcome = "completed"
         job.state = JobState.RECEIPT if self._receipt_wanted(rule) else JobState.DONE
+        seen = job.request.completion_seen_at
+        self.observer.job_written_back(job.provider, (self.clock() - seen).total_seconds() if seen else None)
+        self.observer.job_finished(job.provider, "completed")
         log.info("job %s: signed documents and evidence attached to opportunity %s", job.id, job.opportunity_id)
+
+    def _download_completed(self, provider: SigningProvider, ref: RequestRef,
+                            limit: int) -> tuple[list[SignedFile], SignedFile]:
+        """The signed documents and the evidence: reads, so taking them side by side repeats nothing."""
+        if not self.options.downloads_side_by_side:
+            return provider.download_signed(ref, max_bytes=limit), provider.download_evidence(ref, max_bytes=limit)
+        # The evidence on a thread of its own, in this step's context (call priority, deadlines).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") as pool:
+            evidence = pool.submit(contextvars.copy_context().run, provider.download_evidence, ref, max_bytes=limit)
+            signed = provider.download_signed(ref, max_bytes=limit)
+            return signed, evidence.result()
 
     def _close(self, job: Job, rule: Rule) -> None:
         if self._waits_for_salesforce_budget(job):
@@ -450,6 +477,7 @@ class Engine:
         job.request = replace(job.request, record=job.request.record.but(written_back_at=iso(self.clock())))
         receipt = self._receipt_wanted(rule) and job.outcome in RECEIPT_OUTCOMES
         job.state = JobState.RECEIPT if receipt else JobState.DONE
+        self.observer.job_finished(job.provider, job.outcome or "ended")
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
 
     def _attach_receipt(self, job: Job, rule: Rule) -> None:
@@ -497,6 +525,7 @@ class Engine:
             if found is None:
                 log.info("job %s cancelled before anything was sent: %s", job.id, job.cancel_reason)
                 job.state, job.outcome, job.pending_effect = JobState.DONE, "cancelled", None
+                self.observer.job_finished(job.provider, "cancelled")
                 return
             self._keep_ref(job, found)
         ref = self._ref(job)
@@ -531,6 +560,7 @@ class Engine:
                                                           message=job.last_error or "")
         self._apply(job, Effect.WRITEBACK_FAILED, writeback)
         job.state, job.outcome = JobState.DONE, job.outcome or "failed"
+        self.observer.job_finished(job.provider, job.outcome)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -620,6 +650,13 @@ class Engine:
     def _save(self, job: Job) -> None:
         """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""
         self.store.save_job(job, lease_seconds=self.options.lease_seconds)
+
+    def _seconds_since_stage_change(self, job: Job) -> float | None:
+        entered = opportunity_from_json(job.opportunity).stage_changed_at or job.created_at
+        if entered is None:
+            return None
+        entered = entered if entered.tzinfo else entered.replace(tzinfo=UTC)
+        return (self.clock() - entered).total_seconds()
 
     def _provider(self, job: Job) -> SigningProvider:
         provider = self.providers.get(job.provider)

@@ -147,6 +147,12 @@ class CRM(ABC):
     @abstractmethod
     def get_opportunity(self, opportunity_id: str, fields: Sequence[str] = ()) -> Opportunity | None: ...
 
+    def get_opportunities(self, opportunity_ids: Sequence[str], fields: Sequence[str] = ()) -> tuple[Opportunity, ...]:
+        """The opportunities with these Ids that exist, read as `poll_opportunities` reads them (same fields,
+        same stage-entry time), in one query where the CRM can."""
+        found = (self.get_opportunity(opportunity_id, fields) for opportunity_id in dict.fromkeys(opportunity_ids))
+        return tuple(opportunity for opportunity in found if opportunity is not None)
+
     @abstractmethod
     def download_file(self, version_id: str) -> Blob:
         """The bytes of a ContentVersion, streamed into a `Blob` (a temporary file when large)."""
@@ -184,6 +190,8 @@ class CRM(ABC):
         """MD5 checksum -> ContentVersion id of the files with these checksums linked to the opportunity: the ids
         of files an interrupted write attached (its reply lost). A CRM that cannot tell returns {}."""
         return {}
+    def check_login(self) -> None:  # noqa: B027 - optional: a CRM without a login has nothing to check
+        """Raise CRMError when the CRM refuses the connector's credentials (for /readyz; spends no API call)."""
 
     @abstractmethod
     def missing_parts(self, writeback: Writeback) -> Writeback:

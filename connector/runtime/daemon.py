@@ -22,21 +22,28 @@ from connector.documents.selection import PdfLimits
 from connector.engine.delivery import check_embedded_delivery
 from connector.engine.job_steps import JOB_RETRY, Engine, EngineOptions
 from connector.inbound.dispatcher import EventDispatcher
+from connector.inbound.outbound_endpoint import OutboundMessageConfig, outbound_message_route
 from connector.inbound.server_guard import ServerLimits
 from connector.inbound.webhooks import build_webhook_app
+from connector.ports.change_feed import ChangeFeed
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
 from connector.receipts.issuer import ReceiptIssuer
 from connector.receipts.seal import SealKey
-from connector.runtime import provider_registry
+from connector.runtime import probes, provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
-from connector.runtime.providers import build_providers, check_rules_have_providers
+from connector.runtime.metrics import CONTENT_TYPE, DaemonMetrics, StateSnapshot
+from connector.runtime.providers import build_providers, check_rules_have_providers, provider_connections
+from connector.runtime.push_source import PushSource
+from connector.runtime.readiness import ReadinessChecks
 from connector.runtime.servers import RunningServer, serve_in_thread
 from connector.runtime.wakeups import WakeListener
 from connector.runtime.worker_pool import WorkerPool
 from connector.store import EventCaps, Store
+from connector.triggers.outbound_messages import OutboundMessageSource
 from connector.triggers.poller import Poller
+from connector.triggers.push import ChangeIntake
 from connector.writeback.batcher import WritebackBatcher
 from connector.writeback.outcomes import WritebackBuilder
 from mappings.models import MappingFile
@@ -57,11 +64,17 @@ class Daemon:
     providers: dict[str, SigningProvider]
     mappings: MappingSource
     clock: Callable[[], datetime]
+    metrics: DaemonMetrics = field(default_factory=DaemonMetrics)
+    http_session: requests.Session | None = None  # the providers' session: /readyz asks each provider through it
+    change_feed: ChangeFeed | None = None
     budget: ApiBudget = field(init=False)
+    readiness: ReadinessChecks = field(init=False)
     engine: Engine = field(init=False)
     poller: Poller = field(init=False)
+    outbound_messages: OutboundMessageSource = field(init=False)
     dispatcher: EventDispatcher = field(init=False)
     leadership: Leadership = field(init=False)
+    push: PushSource | None = field(default=None, init=False)
     _scheduler: BackgroundScheduler | None = field(default=None, init=False)
     _pool: WorkerPool | None = field(default=None, init=False)
     _server: RunningServer | None = field(default=None, init=False)
@@ -70,6 +83,9 @@ class Daemon:
     _ready: bool = field(default=False, init=False)
     _polling: threading.Lock = field(default_factory=threading.Lock, init=False)
     _work_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    started_at: float = field(default_factory=time.time, init=False)
+    _last_poll: float | None = field(default=None, init=False)
+    _sweeping: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -84,6 +100,7 @@ class Daemon:
             store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
             receipts=ReceiptIssuer(self.store, SealKey.load_or_create(s.receipt_key_path), self.clock),
+            observer=self.metrics,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,
                 status_check_interval=timedelta(minutes=s.status_check_minutes),
@@ -95,6 +112,7 @@ class Daemon:
                 signed_download_extra_bytes=s.signed_download_extra_bytes,
                 create_settle=timedelta(seconds=s.provider_timeout_seconds),
                 writeback_settle=timedelta(seconds=s.salesforce_timeout_seconds),
+                downloads_side_by_side=s.downloads_side_by_side,
             ),
         )
         self.poller = Poller(
@@ -102,11 +120,23 @@ class Daemon:
             overlap=timedelta(seconds=s.poll_overlap_seconds),
             initial_lookback=timedelta(minutes=s.poll_initial_lookback_minutes),
         )
+        self.outbound_messages = OutboundMessageSource(store=self.store, crm=self.crm,
+                                                       mappings=lambda: self.mappings.current,
+                                                       observer=self.metrics, clock=self.clock)
         self.dispatcher = EventDispatcher(store=self.store, clock=self.clock,
                                           orphan_grace=timedelta(seconds=s.webhook_orphan_grace_seconds),
                                           wake_interval=timedelta(seconds=s.webhook_wake_interval_seconds))
         # Replicas on one PostgreSQL database elect one poller; alone on SQLite, this process always polls.
         self.leadership = leadership_for(self.store.url)
+        self.readiness = ReadinessChecks(probes.readiness_checks(self), cache_seconds=s.readiness_cache_seconds)
+        self.metrics.watch(self.metrics_snapshot)
+        if self.change_feed is not None:
+            intake = ChangeIntake(store=self.store, crm=self.crm, mappings=lambda: self.mappings.current,
+                                  watching_since=self.clock(), catch_up=self.catch_up_poll, observer=self.metrics,
+                                  clock=self.clock)
+            self.push = PushSource(feed=self.change_feed, intake=intake, store=self.store, catch_up=self.catch_up_poll,
+                                   may_run=lambda: self.leadership.is_leader, on_jobs=self.wake_worker,
+                                   clock=self.clock)
 
     # --- one round, for tests and for the scheduler -----------------------------------------
 
@@ -114,13 +144,46 @@ class Daemon:
         with self._polling:  # stop() waits for a poll under way before it hands the role over
             self._poll()
 
+    def catch_up_poll(self) -> None:
+        """A poll now, whatever the interval: the push source lost track of what changed."""
+        with self._polling:
+            self._last_poll = time.monotonic()
+            self.poller.poll_once()
+            self.metrics.poll_finished(time.time())
+
+    def poll_interval(self) -> float:
+        """Seconds between polls now: the reconciliation sweep's while change events flow, else the poll's."""
+        s = self.settings
+        sweeping = self.push is not None and self.push.healthy
+        if sweeping != self._sweeping:
+            self._sweeping = sweeping
+            if sweeping:
+                log.info("change events flow: polling every %.0fs, as a reconciliation sweep",
+                         s.poll_sweep_interval_seconds)
+            elif self.push is not None:
+                log.warning("change events stopped: polling every %.0fs until they flow again",
+                            s.poll_interval_seconds)
+        return max(s.poll_sweep_interval_seconds, s.poll_interval_seconds) if sweeping else s.poll_interval_seconds
+
+    def _poll_due(self) -> bool:
+        interval = self.poll_interval()
+        if self._last_poll is not None and interval > self.settings.poll_interval_seconds:
+            # The scheduler ticks every poll interval; a sweep runs at the first tick its interval allows.
+            if time.monotonic() - self._last_poll < interval - self.settings.poll_interval_seconds / 2:
+                return False
+        return self.budget.poll_due()
+
     def _poll(self) -> None:
         if not self.leadership.check():
+            if self.push is not None:
+                self.push.interrupt()
             return  # another replica polls; this one asks again at the next tick
-        if not self.budget.poll_due():
+        if not self._poll_due():
             return
+        self._last_poll = time.monotonic()
         try:
             self.poller.poll_once()
+            self.metrics.poll_finished(time.time())
             self.wake_worker()  # new jobs, cancels: no need to wait for the idle tick
         except CRMError as exc:
             log.error("poll failed: %s; will try again in %.0fs", exc.message, self.settings.poll_interval_seconds)
@@ -162,9 +225,40 @@ class Daemon:
             log.info("deleted %d webhook events handled more than %g days ago", deleted, days)
         return deleted
 
+    def prune_notifications(self) -> int:
+        """Forget Outbound Message notification Ids taken longer ago than Salesforce retries them."""
+        hours = self.settings.outbound_message_ids_retention_hours
+        try:
+            return self.store.prune_notifications(self.clock() - timedelta(hours=hours))
+        except Exception:  # noqa: BLE001 - the next run tries again
+            log.exception("could not delete old outbound message notification ids")
+            return 0
+
     def health(self) -> dict:
-        return {"jobs": self.store.count_jobs_by_state(), "salesforce_api": self.budget.report(),
-                "poller": self.leadership.is_leader, "worker_id": self.engine.worker_id}
+        """The detailed state (jobs by state and by outcome, API budget, poller role, readiness): for the admin
+        page, behind its authentication; /healthz itself tells nothing."""
+        outcomes: dict[str, int] = {}
+        for (state, outcome, _, _), count in self.store.count_jobs_by_kind().items():
+            if state == "done":
+                outcomes[outcome or "unknown"] = outcomes.get(outcome or "unknown", 0) + count
+        return {"jobs": self.store.count_jobs_by_state(), "outcomes": outcomes,
+                "salesforce_api": self.budget.report(), "poller": self.leadership.is_leader,
+                "worker_id": self.engine.worker_id, "ready": self._ready and all(self.readiness.last.values()),
+                "push": self.push.report() if self.push else {"state": "off"},
+                "poll_interval_seconds": self.poll_interval()}
+
+    def metrics_snapshot(self) -> StateSnapshot:
+        """The state gauges of /metrics, read at each scrape."""
+        return probes.metrics_snapshot(self)
+
+    def log_summary(self) -> None:
+        """One INFO line for the period instead of one per poll: what happened, and the jobs waiting."""
+        tally = self.metrics.take_tally()
+        counts = self.store.count_jobs_by_state()
+        waiting = {state: n for state, n in counts.items() if state != "done"}
+        happened = ", ".join(f"{n} {what}" for what, n in sorted(tally.items())) or "nothing new"
+        log.info("in the last %.0fs: %s; jobs now: %s", self.settings.log_summary_seconds, happened,
+                 ", ".join(f"{n} {state}" for state, n in sorted(waiting.items())) or "none under way")
 
     # --- running as a service --------------------------------------------------------------
 
@@ -172,9 +266,23 @@ class Daemon:
         s = self.settings
         return build_webhook_app(
             store=self.store, providers=self.providers, max_body_bytes=s.webhook_max_body_bytes,
-            on_event=self.wake_worker, health=self.health, ready=self.ready,
+            on_event=self.wake_worker, ready=self.ready, checks=self.readiness,
             caps=EventCaps(per_request=s.webhook_max_events_per_request, unmatched=s.webhook_max_unmatched_events),
+            metrics=self.metrics.render, metrics_content_type=CONTENT_TYPE, observer=self.metrics,
+            metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
+            extra_routes=self._push_routes(),
         )
+
+    def _push_routes(self) -> list:
+        s = self.settings
+        if s.salesforce_outbound_message_token is None or not s.salesforce_org_id:
+            return []
+        config = OutboundMessageConfig(token=s.salesforce_outbound_message_token.get_secret_value(),
+                                       organization_id=s.salesforce_org_id,
+                                       action_ids=s.outbound_message_action_ids,
+                                       max_body_bytes=s.webhook_max_body_bytes)
+        return [outbound_message_route(config, self.outbound_messages, on_created=self.wake_worker,
+                                       observer=self.metrics)]
 
     def ready(self) -> bool:
         """For /readyz: serving (schema migrated, workers started) and not shutting down."""
@@ -202,6 +310,11 @@ class Daemon:
                           id="reload-mappings", max_instances=1, coalesce=True)
         scheduler.add_job(self.prune_events, "interval", hours=1, id="prune-events",
                           next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
+        if s.log_summary_seconds:
+            scheduler.add_job(self.log_summary, "interval", seconds=s.log_summary_seconds, id="log-summary",
+                              max_instances=1, coalesce=True)
+        scheduler.add_job(self.prune_notifications, "interval", hours=1, id="prune-notifications",
+                          next_run_time=self.clock() + timedelta(minutes=5), max_instances=1, coalesce=True)
         self._pool = WorkerPool(claim=self.engine.claim, advance=self._advance_claimed,
                                 dispatch=self.dispatcher.dispatch, workers=s.workers,
                                 idle_seconds=s.work_interval_seconds, renew_leases=self.engine.renew_leases,
@@ -213,8 +326,11 @@ class Daemon:
             self._listener.start()
         scheduler.start()
         self._scheduler = scheduler
+        if self.push is not None:
+            self.push.start()
         self._ready = True
-        log.info("daemon running: webhooks on %s, polling every %.0fs", url, s.poll_interval_seconds)
+        log.info("daemon running: webhooks on %s, polling every %.0fs%s", url, s.poll_interval_seconds,
+                 f" (every {s.poll_sweep_interval_seconds:.0f}s while change events flow)" if self.push else "")
         return url
 
     def _advance_claimed(self, job) -> None:
@@ -245,6 +361,8 @@ class Daemon:
         if polled:
             self._polling.release()
         finished = finished and polled
+        if self.push is not None:
+            self.push.stop(timeout=left())
         self.leadership.resign()  # another replica takes the polling over at its next tick
         if self._listener:
             self._listener.stop()
@@ -274,7 +392,7 @@ def store_for(settings: Settings, clock: Callable[[], datetime] | None = None) -
 def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str, SigningProvider] | None = None,
               store: Store | None = None, mapping: MappingFile | None = None,
               clock: Callable[[], datetime] | None = None, http_session: requests.Session | None = None,
-              require_https_downloads: bool | None = None) -> Daemon:
+              require_https_downloads: bool | None = None, change_feed: ChangeFeed | None = None) -> Daemon:
     clock = clock or utc_now
     if require_https_downloads is None:
         require_https_downloads = settings.provider_downloads_https_only
@@ -283,9 +401,12 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
     if store is None:
         store = store_for(settings, clock)
         store.migrate()
+    metrics = DaemonMetrics()
+    provider_session = http_session
     if providers is None:
-        providers = build_providers(settings, session=http_session, require_https_downloads=require_https_downloads,
-                                    store=store)
+        provider_session = http_session or make_session(pool_size=provider_connections(settings))
+        providers = build_providers(settings, session=provider_session,
+                                    require_https_downloads=require_https_downloads, store=store, observer=metrics)
     known = providers
     path = None if mapping else settings.mappings_path
 
@@ -301,4 +422,9 @@ def bootstrap(settings: Settings, *, crm: CRM | None = None, providers: dict[str
 
         crm = build_crm(settings, session=http_session or make_session(settings.salesforce_ca_bundle,
                                                                       pool_size=settings.workers))
-    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock)
+    if change_feed is None and settings.salesforce_cdc_enabled:
+        from adapters.salesforce import build_change_feed
+
+        change_feed = build_change_feed(settings, session=http_session)
+    return Daemon(settings=settings, store=store, crm=crm, providers=providers, mappings=mappings, clock=clock,
+                  metrics=metrics, http_session=provider_session, change_feed=change_feed)

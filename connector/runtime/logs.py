@@ -1,11 +1,20 @@
-"""Logging set-up with a filter that masks every configured secret, wherever it appears."""
+"""Logging set-up: a filter that masks every configured secret, wherever it appears, and two formats.
+
+`text` (the default) is one line per record for a terminal. `json` is one JSON object per line, with the
+context of the work under way (job, opportunity, rule, provider, request, step: connector.ports.log_context)
+as fields of their own, for a log collector."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from connector.ports.log_context import current
 
 MASK = "***"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class SecretRedactor(logging.Filter):
@@ -30,13 +39,34 @@ class SecretRedactor(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: Iterable[str]) -> SecretRedactor:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, the work's context, and the
+    traceback as `exception` when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+        }
+        data.update(current())  # formatted in the thread that logged, so the context is that work's own
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+def configure_logging(level: str, secrets: Iterable[str], log_format: str = "text") -> SecretRedactor:
     redactor = SecretRedactor(secrets)
     root = logging.getLogger()
     root.setLevel(level.upper())
     if not root.handlers:
         terminal = logging.StreamHandler()
-        terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        terminal.setFormatter(formatter_for(log_format))
         root.addHandler(terminal)
     for handler in root.handlers:
         if not any(isinstance(f, SecretRedactor) for f in handler.filters):

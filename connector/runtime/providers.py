@@ -11,6 +11,7 @@ import requests
 
 from adapters.transport.session import make_session
 from config.settings import Settings
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.plugin import BuildContext, ProviderConfigError, ProviderSettings
 from connector.ports.provider import SigningProvider
 from connector.runtime import provider_registry
@@ -22,12 +23,19 @@ __all__ = ["ProviderConfigError", "build_providers", "check_rules_have_providers
            "limit_provider_calls"]
 
 
+def provider_connections(settings: Settings) -> int:
+    """Connections kept per provider host: a completing worker downloads two files side by side. A pool smaller
+    than the calls in flight opens and drops a connection (a TLS handshake) for each call over it."""
+    return settings.workers * (2 if settings.downloads_side_by_side else 1)
+
+
 def build_providers(settings: Settings, *, session: requests.Session | None = None,
-                    require_https_downloads: bool = True, store=None) -> dict[str, SigningProvider]:
+                    require_https_downloads: bool = True, store=None,
+                    observer: Observer = NO_OBSERVER) -> dict[str, SigningProvider]:
     """Every registered provider whose credentials are set (connector.runtime.provider_registry). `store`: the
     daemon's state store; on PostgreSQL the providers' rate limits are shared through it by every replica
     (connector.runtime.shared_ratelimit)."""
-    session = session or make_session(pool_size=settings.workers)
+    session = session or make_session(pool_size=provider_connections(settings))
     context = BuildContext(session=session, timeout=settings.provider_timeout_seconds,
                            replay_window_seconds=settings.webhook_replay_window_seconds,
                            spool_bytes=settings.document_spool_bytes,
@@ -38,13 +46,13 @@ def build_providers(settings: Settings, *, session: requests.Session | None = No
         if own.configured():
             providers[name] = provider_registry.plugin(name).build(own, context)
             configured[name] = own
-    limit_provider_calls(session, settings, providers, store=store, provider_settings=configured)
+    limit_provider_calls(session, settings, providers, store=store, provider_settings=configured, observer=observer)
     return providers
 
 
 def limit_provider_calls(session: requests.Session, settings: Settings, providers: Mapping[str, SigningProvider],
                          store=None, provider_settings: Mapping[str, ProviderSettings] | None = None,
-                         ) -> dict[str, RateLimiter]:
+                         observer: Observer = NO_OBSERVER) -> dict[str, RateLimiter]:
     """Put each provider's API origin on `session` behind its own rate limiter (see connector.runtime.ratelimit);
     with a PostgreSQL `store`, one whose schedule every replica shares (connector.runtime.shared_ratelimit)."""
     shared = store is not None and store.engine.dialect.name == "postgresql"
@@ -59,7 +67,9 @@ def limit_provider_calls(session: requests.Session, settings: Settings, provider
         else:
             limiters[name] = RateLimiter(provider.display_name, rate or None,
                                          background_share=settings.status_check_share)
-        session.mount(f"{url.scheme}://{url.netloc}/", RateLimitedAdapter(limiters[name], pool_size=settings.workers))
+        session.mount(f"{url.scheme}://{url.netloc}/",
+                      RateLimitedAdapter(limiters[name], pool_size=provider_connections(settings), provider=name,
+                                         observer=observer))
     return limiters
 
 

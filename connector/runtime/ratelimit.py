@@ -23,7 +23,9 @@ from requests.adapters import HTTPAdapter
 
 from adapters.transport.http import retry_after_seconds
 from connector.ports.call_priority import background_calls, in_background
+from connector.ports.observer import NO_OBSERVER, Observer
 from connector.ports.send_deadline import check_may_send
+from connector.runtime.metrics import endpoint_of
 
 __all__ = ["RateLimitedAdapter", "RateLimiter", "background_calls", "in_background"]
 
@@ -89,18 +91,32 @@ class RateLimiter:
 
 
 class RateLimitedAdapter(HTTPAdapter):
-    """An HTTPAdapter whose every request first waits for the limiter; a 429 pauses the limiter."""
+    """An HTTPAdapter whose every request first waits for the limiter; a 429 pauses the limiter. Every call to a
+    provider passes here, so this is where `observer` hears of each one: its wait, endpoint, status and time."""
 
-    def __init__(self, limiter: RateLimiter, *, pool_size: int = 10, now: Callable[[], float] = time.time):
+    def __init__(self, limiter: RateLimiter, *, pool_size: int = 10, now: Callable[[], float] = time.time,
+                 provider: str | None = None, observer: Observer = NO_OBSERVER):
         self.limiter = limiter
         self._now = now
+        self.provider = provider or limiter.name
+        self.observer = observer
         super().__init__(pool_connections=4, pool_maxsize=pool_size)
 
     def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
+        method, path = request.method or "GET", urlparse(request.url or "").path
+        waited = time.monotonic()
         self.limiter.acquire()
+        started = time.monotonic()
+        self.observer.rate_limit_wait(self.provider, started - waited)
         # The wait for a turn may have outlasted the effect's deadline: then the request must not leave.
-        check_may_send(request.method or "GET", urlparse(request.url or "").path)
-        response = super().send(request, *args, **kwargs)
+        check_may_send(method, path)
+        try:
+            response = super().send(request, *args, **kwargs)
+        except Exception:
+            self.observer.provider_call(self.provider, method, endpoint_of(path), "error", time.monotonic() - started)
+            raise
+        self.observer.provider_call(self.provider, method, endpoint_of(path), str(response.status_code),
+                                    time.monotonic() - started)
         if response.status_code == 429:
             self.limiter.pause(_retry_after(response.headers.get("Retry-After"), self._now))
         return response

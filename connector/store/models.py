@@ -112,3 +112,14 @@ class ReceiptChainRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sequence: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class PushNotificationRow(Base):
+    """A push notification a trigger source has taken (an Outbound Message's Notification Id), so that a
+    redelivery is acknowledged without being handled again. Kept for a while after the sender stops retrying."""
+
+    __tablename__ = "push_notifications"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

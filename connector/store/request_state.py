@@ -30,6 +30,7 @@ class RequestState:
     reminders_sent: int = 0
     declined_by: str | None = None
     record: SigningRecord = field(default_factory=SigningRecord)  # what the signing receipt reports
+    completion_seen_at: datetime | None = None  # when the connector learned that the request was signed
 
     def to_json(self) -> dict[str, Any] | None:
         """The column's value: only what is set, and None for nothing at all (as a new job has)."""
@@ -40,6 +41,7 @@ class RequestState:
             "effect_marked_at": _iso(self.effect_marked_at), "status_check_at": _iso(self.status_check_at),
             "reminders_sent": self.reminders_sent or None, "declined_by": self.declined_by,
             "record": self.record.to_json(),
+            "completion_seen_at": _iso(self.completion_seen_at),
         }
         kept = {key: value for key, value in data.items() if value is not None}
         return kept or None
@@ -59,6 +61,7 @@ class RequestState:
             effect_marked_at=_moment(marked), status_check_at=_moment(data.get("status_check_at")),
             reminders_sent=int(data.get("reminders_sent") or 0), declined_by=data.get("declined_by"),
             record=SigningRecord.from_json(data.get("record")),
+            completion_seen_at=_moment(data.get("completion_seen_at")),
         )
 
 

@@ -50,7 +50,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connector.store.events import EventCaps, NewEvent
 from connector.store.jobs import Job, JobState, LatestJob
-from connector.store.models import EventRow, JobRow, SettingRow
+from connector.store.models import EventRow, JobRow, PushNotificationRow, SettingRow
 from connector.store.pending_effect import effect_from_text, effect_to_text
 from connector.store.receipt_chain import ReceiptChain
 from connector.store.request_state import RequestState
@@ -69,6 +69,7 @@ _JOB_FIELDS = [c.key for c in JobRow.__table__.columns if c.key not in (
 _TYPED_FIELDS = ("request_ref", "pending_effect")  # written from Job.request and Job.pending_effect
 _JOBS = cast(Table, JobRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
+_PUSHED = cast(Table, PushNotificationRow.__table__)
 _CAPS = EventCaps()
 
 
@@ -296,6 +297,15 @@ class Store:
         with self._read() as session:
             rows = session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
             return {state: count for state, count in rows}
+
+    def count_jobs_by_kind(self) -> dict[tuple[str, str, str, str], int]:
+        """Jobs by (state, outcome, provider, parked_from), "" for a missing value: what /metrics shows."""
+        with self._read() as session:
+            rows = session.execute(select(JobRow.state, JobRow.outcome, JobRow.provider, JobRow.parked_from,
+                                          func.count()).group_by(JobRow.state, JobRow.outcome, JobRow.provider,
+                                                                 JobRow.parked_from))
+            return {(state, outcome or "", provider or "", parked or ""): count
+                    for state, outcome, provider, parked, count in rows}
 
     def claim_due_jobs(self, owner: str, *, limit: int = 10, lease_seconds: float = 300) -> list[Job]:
         """Lease up to `limit` due jobs to `owner`, in one UPDATE so that two claimers never
@@ -546,6 +556,35 @@ class Store:
         with self._read() as session:
             rows = session.execute(select(EventRow.disposition, func.count()).group_by(EventRow.disposition))
             return {str(disposition or "pending"): count for disposition, count in rows}
+
+    # --- push notifications taken (connector.triggers.outbound_messages) ----------------------------
+
+    def taken_notifications(self, source: str, notification_ids: Collection[str]) -> set[str]:
+        """Which of `notification_ids` from `source` were taken before."""
+        if not notification_ids:
+            return set()
+        pushed = _PUSHED
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(pushed.c.notification_id).where(
+                pushed.c.source == source, pushed.c.notification_id.in_(list(notification_ids))))
+            return {notification_id for (notification_id,) in rows}
+
+    def mark_notifications_taken(self, source: str, notification_ids: Collection[str]) -> None:
+        """Remember `notification_ids` as taken (one transaction; ids already there are left as they are)."""
+        if not notification_ids:
+            return
+        now = self.now()
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(_PUSHED).on_conflict_do_nothing(index_elements=["source", "notification_id"])
+        with self._core_tx() as connection:
+            connection.execute(insert, [{"source": source, "notification_id": notification_id, "taken_at": now}
+                                        for notification_id in dict.fromkeys(notification_ids)])
+
+    def prune_notifications(self, older_than: datetime) -> int:
+        """Forget the notifications taken before `older_than`; how many."""
+        cutoff = older_than.astimezone(UTC) if older_than.tzinfo else older_than  # SQLite compares the UTC digits
+        with self._core_tx() as connection:
+            return _rowcount(connection.execute(_PUSHED.delete().where(_PUSHED.c.taken_at < cutoff)))
 
     # --- provider rate limits shared by replicas (PostgreSQL; see connector.runtime.shared_ratelimit) ------------
 

@@ -65,5 +65,6 @@ class Poller:
                 self.store.set_value(CURSOR_KEY, newest.isoformat())
                 saved = newest
         if result.opportunities:
-            log.info("poll: %d opportunities in trigger stages, %d new job(s)", len(result.opportunities), created)
+            # DEBUG: a busy org would log this every few seconds; the daemon's periodic summary counts the polls.
+            log.debug("poll: %d opportunities in trigger stages, %d new job(s)", len(result.opportunities), created)
         return PollReport(seen=len(result.opportunities), created=created, cursor=newest)

@@ -16,11 +16,15 @@ from sandbox.salesforce_sim.auth import Credentials, Sessions
 from sandbox.salesforce_sim.console import console_routes
 from sandbox.salesforce_sim.demo import seed
 from sandbox.salesforce_sim.errors import SfError
+from sandbox.salesforce_sim.event_bus import EventBus
 from sandbox.salesforce_sim.faults import SalesforceFaults
 from sandbox.salesforce_sim.ids import canonical_id
 from sandbox.salesforce_sim.org import Org
+from sandbox.salesforce_sim.outbound import OutboundMessenger
+from sandbox.salesforce_sim.pubsub_server import PubSubService
 from sandbox.salesforce_sim.rest import RestApi
 from sandbox.salesforce_sim.soap import LoginUser
+from sandbox.salesforce_sim.tooling import ToolingApi
 
 
 def _error_body(status: int) -> tuple[bytes, str]:
@@ -49,6 +53,16 @@ class SalesforceSimulator:
         self.org.integration_user_id = self.integration_user_id
         self.admin_user_id = self._system_user("Sandbox", "Admin", "admin@sandbox.example")
         self.rest = RestApi(self.org, api_version)
+        # Change Data Capture: every save of an Opportunity publishes a change event, served over the Pub/Sub
+        # API by `pubsub` (sandbox.runner starts its gRPC server).
+        self.bus = EventBus()
+        self.org.save_listeners.append(self.bus.on_save)
+        self.pubsub = PubSubService(self.bus, self.sessions)
+        # A record-triggered Flow with an Outbound Message action, once `outbound.configure(...)` is called.
+        self.outbound = OutboundMessenger(read_record=self._opportunity_now, faults=self.faults, ids=self.org.ids,
+                                          api_version=api_version)
+        self.org.save_listeners.append(self.outbound.record_saved)
+        self.rest.tooling = ToolingApi(self.outbound, api_version, username)
         self.app = FaultInjector(
             build_app(rest=self.rest, creds=self.credentials, sessions=self.sessions, usage=self.usage,
                       api_version=api_version, login_user=self._login_user, faults=self.faults,
@@ -62,6 +76,15 @@ class SalesforceSimulator:
         record["CreatedById"] = record["CreatedById"] or user_id  # the first user creates itself
         record["LastModifiedById"] = record["LastModifiedById"] or user_id
         return user_id
+
+    def _opportunity_now(self, record_id: str) -> dict | None:
+        with self.org.lock:
+            record = self.org.get("Opportunity", record_id)
+            return dict(record) if record else None
+
+    def close(self) -> None:
+        """Stop sending Outbound Messages."""
+        self.outbound.close()
 
     def _login_user(self) -> LoginUser:
         user = self.org.records["User"][self.integration_user_id]

@@ -7,7 +7,7 @@ journal so that a failure part-way can put every touched record back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +34,9 @@ class Org:
         self.integration_user_id = ""
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
         self._journal: list[tuple[str, str, dict | None]] | None = None
+        # Called after every save with (object, record before or None, record): automation such as a Flow,
+        # and the change events (Change Data Capture).
+        self.save_listeners: list[Callable[[str, dict | None, dict], None]] = []
 
     # --- all-or-none -----------------------------------------------------------------------
 
@@ -195,6 +198,8 @@ class Org:
                     self.touch(SCHEMA[name], other, actor)
         elif name in ("ContentVersion", "ContentDocument") and before is not None:
             title_follows(self, name, record)
+        for listener in self.save_listeners:
+            listener(name, before, record)
 
     def _refuse_duplicate_link(self, values: dict) -> None:
         for link in self.live("ContentDocumentLink"):

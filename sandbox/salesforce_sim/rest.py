@@ -14,6 +14,7 @@ from sandbox.salesforce_sim.org import Org
 from sandbox.salesforce_sim.query import QueryRun
 from sandbox.salesforce_sim.rest_paths import record_url
 from sandbox.salesforce_sim.schema import ObjectSpec
+from sandbox.salesforce_sim.tooling import ToolingApi
 from sandbox.salesforce_sim.values import public_value
 from sandbox.salesforce_sim.wire import RestRequest, RestResult, json_body, method_not_allowed
 
@@ -24,6 +25,7 @@ class RestApi:
         self.version = api_version
         self.cursors = Cursors(api_version, org.ids)
         self.composite = Composite(org, api_version, self.handle)
+        self.tooling: ToolingApi | None = None  # set by the simulator, which owns the outbound messages
 
     def handle(self, request: RestRequest) -> RestResult:
         parts = [p for p in request.path.split("/") if p]
@@ -34,6 +36,8 @@ class RestApi:
             return self._query(rest, request, include_deleted=head == "queryAll")
         if head == "sobjects":
             return self._sobjects(rest, request)
+        if head == "tooling" and self.tooling is not None:
+            return self.tooling.handle(rest, request)
         if head == "composite" and not request.inside_composite:
             return self.composite.handle(rest, request)
         if head == "composite" and rest[:1] == ["sobjects"]:  # the one composite resource allowed inside one

@@ -27,6 +27,9 @@ EXPECTED = {
     ("completion-latency", "completion event to both Files, p99"),
     ("memory", "peak RSS, 1 MB document"),
     ("memory", "RSS growth after warm-up"),
+    *(("trigger-latency", f"{figure}, {label}") for label in ("push on (CDC)", "push off (poll every 5s)")
+      for figure in ("stage change to request created, p50", "stage change to request created, p99",
+                     "trigger-side SOQL queries per stage change")),
 }
 
 

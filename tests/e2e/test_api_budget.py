@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from connector.store import JobState
 from tests.e2e.conftest import running_e2e
@@ -40,9 +41,12 @@ def test_over_the_budget_the_completion_waits_then_lands_once_usage_falls(e2e, t
     assert e2e.salesforce.total_api_calls == calls
     assert [f["title"] for f in e2e.salesforce.files_on(opportunity_id)] == ["Quote Q-9001"]
 
-    health = requests.get(f"{e2e.daemon.settings.public_base_url}/healthz", timeout=5).json()
-    assert health["salesforce_api"]["over_budget"] is True and health["salesforce_api"]["allocation"] == 15_000
-    assert health["salesforce_api"]["used"] >= 13_000
+    metrics = requests.get(f"{e2e.daemon.settings.public_base_url}/metrics", timeout=5).text
+    gauges = {s.name: s.value for family in text_string_to_metric_families(metrics) for s in family.samples}
+    assert gauges["connector_salesforce_api_allocation_calls"] == 15_000
+    assert gauges["connector_salesforce_api_usage_calls"] >= 13_000  # over the 0.8 share: what the alert sees
+    assert gauges["connector_salesforce_api_budget_ratio"] == 0.8
+    assert e2e.daemon.health()["salesforce_api"]["over_budget"] is True
     status = run_status(e2e.daemon.settings, tmp_path)
     assert "of 15,000 calls in 24 h" in status and "OVER BUDGET" in status
 

@@ -1,4 +1,4 @@
-"""No secret reaches the logs, Salesforce, `run_connector.py status` or /healthz: API tokens and keys,
+"""No secret reaches the logs, Salesforce, `run_connector.py status` or /metrics: API tokens and keys,
 callback secrets, the client secret, session ids."""
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ def test_a_full_run_at_debug_level_shows_no_secret_anywhere(e2e, caplog, tmp_pat
     status = run_status(e2e.daemon.settings, tmp_path)
     assert f"parked {parked.id} opportunity {parked.opportunity_id}" in status
     assert "Salesforce API usage:" in status and "done=1" in status
-    health = requests.get(f"{e2e.daemon.settings.public_base_url}/healthz", timeout=5)
-    assert health.json()["jobs"] == {"done": 1, "parked": 1}
-    for where, text in {"logs": logged, "Salesforce": written, "status": status, "/healthz": health.text}.items():
+    assert "finished jobs by outcome: completed=1" in status
+    metrics = requests.get(f"{e2e.daemon.settings.public_base_url}/metrics", timeout=5)
+    assert 'connector_jobs{outcome="completed",state="done"} 1.0' in metrics.text
+    assert 'connector_jobs_parked{provider="signrequest",step="sent"} 1.0' in metrics.text
+    for where, text in {"logs": logged, "Salesforce": written, "status": status, "/metrics": metrics.text}.items():
         for secret in secrets:
             assert secret not in text, f"a secret appears in {where}"

@@ -19,6 +19,7 @@ from collections import Counter
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from connector.runtime.servers import free_port
@@ -67,7 +68,11 @@ class Replica(DaemonProcess):
         self.name, self.port = name, port
 
     def health(self) -> dict:
-        return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).json()
+        """Whether it polls, and its worker id, from /metrics (connector_poller, connector_replica_info)."""
+        text = requests.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).text
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        return {"poller": any(s.name == "connector_poller" and s.value == 1 for s in samples),
+                "worker_id": next(s.labels["worker_id"] for s in samples if s.name == "connector_replica_info")}
 
     def start_and_wait(self, timeout: float = 30) -> dict:
         self.start()

@@ -380,3 +380,25 @@ def test_missing_parts_asks_for_checksums_and_subjects_once_each():
     assert missing.files == () and missing.tasks == WRITEBACK.tasks and missing.fields == WRITEBACK.fields
     assert crm.missing_parts(Writeback(opportunity_id=OPP, fields={"A__c": 1})).fields == {"A__c": 1}
     assert len(responses.calls) == 3  # token + two queries; nothing to ask about the second time
+
+
+@responses.activate
+def test_the_opportunities_a_batch_of_change_events_names_are_read_in_one_query():
+    token_ok()
+    other = "006xx000004TmiRAAS"
+    soql = (POLL_SOQL.split(" FROM Opportunity WHERE")[0]
+            + f" FROM Opportunity WHERE Id IN ('{OPP}', '{other}') ORDER BY SystemModstamp ASC, Id ASC")
+    responses.get(f"{API}/query/", match=[matchers.query_param_matcher({"q": soql})],
+                  json={"totalSize": 1, "done": True, "records": [_opportunity(OpportunityContactRoles=None)]})
+    found = make_crm().get_opportunities([OPP, other, OPP])
+    assert [o.id for o in found] == [OPP]
+    assert len(responses.calls) == 2  # the login, and one query
+
+
+@responses.activate
+def test_the_token_reply_says_which_org_the_session_is_in():
+    responses.post(TOKEN_URL, json={"access_token": TOKEN, "instance_url": INSTANCE,
+                                    "id": f"{LOGIN}/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS"})
+    session = SalesforceAuthenticator(login_url=LOGIN, flow="client_credentials", client_id=CLIENT_ID,
+                                      client_secret=SECRET).login()
+    assert session.org_id == "00Dxx0000001gPLEAY"

@@ -224,3 +224,28 @@ def test_the_sandbox_runner_installs_the_plan_and_reports_what_was_injected(tmp_
         assert injected_faults(sandbox) == {"legalsign": {"429": 1}}
     finally:
         sandbox.stop()
+
+
+def test_change_event_faults_are_drawn_per_event_and_counted():
+    sim = SalesforceSimulator()
+    faultspec.apply("seed=3; salesforce pubsub: gap=0.3 overflow=0.2 duplicate=0.3 drop=0.5 retention_seconds=60",
+                    {"salesforce": sim})
+    assert sim.bus.retention_seconds == 60
+    generation = sim.bus.generation
+    for n in range(40):
+        sim.create_record("Opportunity", {"Name": f"Event {n}", "StageName": "Qualification",
+                                          "CloseDate": "2026-12-31"})
+    injected = sim.bus.injected
+    assert set(injected) == {"gap", "overflow", "duplicate", "drop"}
+    assert len(sim.bus.events) == 40 + injected["duplicate"]
+    assert sim.bus.generation - generation == injected["drop"]
+
+
+@pytest.mark.parametrize(("spec", "problem"), [
+    ("signrequest pubsub: gap=0.1", "'pubsub' faults are 'salesforce pubsub"),
+    ("salesforce pubsub: gap=2", "gap is a share of calls between 0 and 1"),
+    ("salesforce pubsub: stall=0.1", "unknown setting 'stall=0.1'"),
+])
+def test_a_bad_change_event_fault_is_refused(spec, problem):
+    with pytest.raises(faultspec.FaultSpecError, match=problem):
+        faultspec.parse(spec)

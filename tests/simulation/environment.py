@@ -73,7 +73,8 @@ class SimEnvironment:
 def _settings(db_url: str, status_check_minutes: float, signing_url_field: bool) -> Settings:
     writeback = WritebackFields(_env_file=None, signing_url=SIGNING_URL_FIELD if signing_url_field else None)
     return Settings(_env_file=None, database_url=db_url, public_base_url="https://connector.example",
-                    status_check_minutes=status_check_minutes, writeback=writeback)
+                    status_check_minutes=status_check_minutes, writeback=writeback,
+                    downloads_side_by_side=False)
 
 
 @lru_cache(maxsize=16)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from starlette.testclient import TestClient
-
 from connector.admin import cli
 from connector.ports.provider import SigningState
 from connector.store import JobState
@@ -120,7 +118,7 @@ def test_status_and_healthz_show_usage_and_the_guard(world, monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "Salesforce API usage: 13,000 of 15,000 calls in 24 h (87% used, budget 80%)" in out
     assert "OVER BUDGET: polling every 120s" in out
-    health = TestClient(daemon.webhook_app()).get("/healthz").json()
+    health = daemon.health()  # what the admin page serves
     assert health["salesforce_api"] | {"observed_at": None} == {
         "used": 13_000, "allocation": 15_000, "budget_share": 0.8, "over_budget": True,
         "poll_interval_seconds": 120.0, "observed_at": None}

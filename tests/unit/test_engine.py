@@ -289,3 +289,44 @@ def test_a_create_that_may_still_be_at_the_provider_is_waited_for_not_sent_again
     job = _only_job(daemon)
     assert (job.state, world.provider.create_calls) == (JobState.AWAITING, 1)
     assert job.request_id == next(iter(world.provider.requests))
+
+
+def _completion_with_downloads_that_meet(world, side_by_side: bool):
+    """Each download waits (up to 2 s) for the other to have started: only side by side do they meet."""
+    import threading
+
+    world.settings = world.settings.model_copy(update={"downloads_side_by_side": side_by_side})
+    started = {"signed": threading.Event(), "evidence": threading.Event()}
+    provider = world.provider
+    plain_signed, plain_evidence = provider.download_signed, provider.download_evidence
+
+    def meeting(name, other, download):
+        def call(ref, max_bytes=None):
+            started[name].set()
+            if not started[other].wait(2.0):
+                raise ProviderTransientError(provider.display_name, f"{name} download alone")
+            return download(ref, max_bytes=max_bytes)
+        return call
+
+    provider.download_signed = meeting("signed", "evidence", plain_signed)
+    provider.download_evidence = meeting("evidence", "signed", plain_evidence)
+    world.add_opportunity()
+    world.daemon().run_once()
+    world.provider.end(next(iter(world.provider.requests)), SigningState.COMPLETED)
+    world.clock.advance(minutes=37)
+    daemon = world.daemon()
+    daemon.run_once()
+    return _only_job(daemon)
+
+
+def test_a_completion_downloads_the_signed_documents_and_the_evidence_side_by_side(world):
+    job = _completion_with_downloads_that_meet(world, side_by_side=True)
+    assert (job.state, job.outcome) == (JobState.DONE, "completed")
+    titles = [f.title for f in world.crm.attached["006000000000001AAA"]]
+    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+
+
+def test_one_after_the_other_when_side_by_side_is_off(world):
+    job = _completion_with_downloads_that_meet(world, side_by_side=False)
+    assert job.state == JobState.COMPLETING and job.attempts == 1
+    assert "signed download alone" in job.last_error

@@ -27,7 +27,7 @@ def setup(tmp_path):
     store.migrate()
     woken = []
     app = build_webhook_app(store=store, providers={"fake": FakeProvider()}, max_body_bytes=1000,
-                            on_event=lambda: woken.append(1), health=lambda: {"jobs": {}})
+                            on_event=lambda: woken.append(1))
     return TestClient(app), store, woken
 
 
@@ -68,9 +68,9 @@ def test_duplicate_delivery_is_acknowledged_once_recorded(setup):
     assert len(store.unprocessed_events()) == 1 and woken == [1]
 
 
-def test_healthz(setup):
+def test_healthz_is_liveness_only(setup):
     client, _, _ = setup
-    assert client.get("/healthz").json() == {"status": "ok", "jobs": {}}
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 class HintingProvider(FakeProvider):
@@ -131,8 +131,35 @@ def test_readyz_follows_the_daemon_and_healthz_stays_up(tmp_path):
     client = TestClient(app)
     assert client.get("/readyz").status_code == 503  # starting
     state["ready"] = True
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json() == {"status": "ready", "checks": {}}
     state["ready"] = False  # shutting down: the load balancer stops sending callbacks here
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
     assert client.post("/webhooks/fake", **_authentic()).status_code == 200
+
+
+def test_readyz_names_each_check_and_fails_on_any(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.migrate()
+    results = {"database": True, "salesforce": True}
+    client = TestClient(build_webhook_app(store=store, providers={}, max_body_bytes=1000,
+                                          checks=lambda: dict(results)))
+    assert client.get("/readyz").json() == {"status": "ready", "checks": {"database": "ok", "salesforce": "ok"}}
+    results["salesforce"] = False
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "not ready", "checks": {"database": "ok", "salesforce": "failed"}}
+
+
+def test_metrics_asks_for_the_bearer_token_when_one_is_set(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.migrate()
+    app = build_webhook_app(store=store, providers={}, max_body_bytes=1000, metrics=lambda: b"m 1\n",
+                            metrics_token="scrape-token")
+    client = TestClient(app)
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
+    assert answer.status_code == 200 and answer.text == "m 1\n"
+    without = TestClient(build_webhook_app(store=store, providers={}, max_body_bytes=1000))
+    assert without.get("/metrics").status_code == 404

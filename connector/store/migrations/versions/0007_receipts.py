@@ -1,14 +1,14 @@
 """Signing receipts: each issued receipt, and the head of their chain (one row every replica takes in turn).
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003_replicas"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
