@@ -323,7 +323,7 @@ def test_a_completion_downloads_the_signed_documents_and_the_evidence_side_by_si
     job = _completion_with_downloads_that_meet(world, side_by_side=True)
     assert (job.state, job.outcome) == (JobState.DONE, "completed")
     titles = [f.title for f in world.crm.attached["006000000000001AAA"]]
-    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence", "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
 
 
 def test_one_after_the_other_when_side_by_side_is_off(world):
