@@ -105,6 +105,7 @@ def start_world(state_dir: Path, conditions: Conditions, **overrides) -> World:
     webhook_port = free_port()
     values = dict(
         database_url=f"sqlite:///{state_dir / 'connector.db'}", mappings_path=mapping,
+        receipt_key_file=state_dir / "receipt-signing-key.pem",
         salesforce_login_url=sf_server.url, salesforce_auth_flow="client_credentials",
         salesforce_client_id=SF_CLIENT_ID, salesforce_client_secret=SF_CLIENT_SECRET,
         salesforce_ca_bundle=cert.ca_file,

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     mappings_path: Path = REPO_ROOT / "mappings" / "rules.yaml"
     mappings_reload_seconds: float = 5.0
+    # The Ed25519 key that seals signing receipts (PKCS#8 PEM); created, readable by its owner only, if absent.
+    # Unset: receipt-signing-key.pem next to a SQLite database, else in the working directory. Replicas share
+    # one chain of receipts: give them all the same key file.
+    receipt_key_file: Path | None = None
 
     # --- Salesforce
     salesforce_login_url: str = "https://login.salesforce.com"
@@ -185,6 +189,14 @@ class Settings(BaseSettings):
         self.providers = _by_provider(type(self).model_fields, values)["providers"]
 
     @property
+    def receipt_key_path(self) -> Path:
+        if self.receipt_key_file is not None:
+            return self.receipt_key_file
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix("sqlite:///")).parent / "receipt-signing-key.pem"
+        return Path("receipt-signing-key.pem")
+
+    @property
     def env_file(self) -> Any:
         return self._env_file
 
@@ -242,6 +254,11 @@ class Settings(BaseSettings):
     def outbound_message_action_ids(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.salesforce_outbound_message_action_ids.split(",")
                          if part.strip())
+
+    @field_validator("receipt_key_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("salesforce_login_url", "public_base_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import typing
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -149,6 +150,7 @@ def parse_mapping(text: str, filename: str = "<mapping>", *, base_dir: Path | No
                 for found in check_rule_references(mapping, folder)]
     if problems:
         raise MappingError(problems)
+    mapping._revision = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return mapping
 
 

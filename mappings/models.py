@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     StringConstraints,
     Tag,
     ValidationInfo,
@@ -245,6 +246,9 @@ class Rule(_Strict):
         default_factory=RuleWriteback,
         description="Opportunity fields this rule writes; each defaults to its CONNECTOR_FIELD_* setting.",
     )
+    receipt: bool = Field(
+        True, description="Attach the connector's sealed signing receipt (`<title> - receipt`, JSON and PDF) "
+                          "when the signing ends: completed, declined, expired or cancelled.")
     move_to_stage_on: StageMoves = Field(
         default_factory=StageMoves,
         description="Stage to move the opportunity to when the request is completed, declined, expired or "
@@ -323,6 +327,12 @@ class Rule(_Strict):
 class MappingFile(_Strict):
     version: Literal[1] = 1
     rules: list[Rule] = Field(min_length=1)
+    # SHA-256 of the file's text as loaded (the loader sets it): which revision of the file a job started from.
+    _revision: str | None = PrivateAttr(default=None)
+
+    @property
+    def revision(self) -> str | None:
+        return self._revision
 
     @model_validator(mode="after")
     def _unique_ids(self) -> MappingFile:

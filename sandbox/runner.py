@@ -123,6 +123,7 @@ def start_simulators(state_dir: Path, *, webhook_port: int, database_url: str | 
                                  "legalsign": legalsign})
     values = dict(
         database_url=database_url or f"sqlite:///{state_dir / 'connector.db'}",
+        receipt_key_file=state_dir / "receipt-signing-key.pem",  # with the state, whichever the database
         mappings_path=REPO_ROOT / "mappings" / "rules.yaml",
         salesforce_login_url=sf_api.url,
         salesforce_auth_flow="client_credentials",

@@ -139,6 +139,11 @@ class FakeCRM(CRM):
             self.opportunities[opportunity.id] = replace(opportunity, stage=stage, stage_changed_at=now,
                                                          system_modstamp=now)
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        self.calls += 1
+        present = {f.checksum for f in self.attached.get(opportunity_id, [])}
+        return {checksum: version_id(checksum) for checksum in checksums if checksum in present}
+
     def missing_parts(self, writeback: Writeback) -> Writeback:
         self.calls += 1
         present_sums = {f.checksum for f in self.attached.get(writeback.opportunity_id, [])}
@@ -147,6 +152,11 @@ class FakeCRM(CRM):
             files=[f for f in writeback.files if f.checksum in present_sums],
             tasks=[t for t in writeback.tasks if t.subject in present_subjects],
         )
+
+
+def version_id(checksum: str) -> str:
+    """The ContentVersion id the fake gives a File: one per content, like a checksum lookup finds it."""
+    return "068" + checksum[:15].upper()
 
 
 def _may_write(what: str) -> None:

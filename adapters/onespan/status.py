@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+
 from connector.ports.provider import RequestStatus, SignerStatus, SigningState
 
 CONSENT = "default-consent"
@@ -17,6 +21,19 @@ def _signer_roles(package: dict) -> list[dict]:
 def _approvals(package: dict, role_id: str, *, consent: bool) -> list[dict]:
     return [a for d in package.get("documents") or [] if (d.get("id") == CONSENT) == consent
             for a in d.get("approvals") or [] if a.get("role") == role_id]
+
+
+def _moments(values: Iterable[object]) -> list[datetime]:
+    """The approvals' `signed` date-times that parse (the last of a role's is when it finished signing)."""
+    found = []
+    for value in values:
+        if isinstance(value, str) and value:
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            found.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return found
 
 
 def _role_signed(package: dict, role: dict) -> bool:
@@ -71,11 +88,14 @@ def request_status(package: dict) -> RequestStatus:
         touched = [*_approvals(package, role["id"], consent=False),
                    *_approvals(package, role["id"], consent=True)]
         viewed = signed or any(a.get("accepted") or a.get("signed") for a in touched)
-        signers.append(SignerStatus(email=role["signers"][0].get("email", ""), signed=signed, viewed=viewed))
+        signed_at = max(_moments(a.get("signed") for a in _approvals(package, role["id"], consent=False)),
+                        default=None) if signed else None
+        signers.append(SignerStatus(email=role["signers"][0].get("email", ""), signed=signed, viewed=viewed,
+                                    signed_at=signed_at))
     state = _state(package, signers)
     reason, declined_by = _decline(package, roles) if state == SigningState.DECLINED else (None, None)
-    signers = [SignerStatus(s.email, s.signed, s.email == declined_by, s.viewed,
-                            reason if s.email == declined_by else None) for s in signers]
+    signers = [replace(s, declined=s.email == declined_by, decline_reason=reason if s.email == declined_by else None)
+               for s in signers]
     status = str(package.get("status") or "")
     return RequestStatus(state=state, signers=tuple(signers), decline_reason=reason, declined_by=declined_by,
                          external_id=(package.get("data") or {}).get("externalId"),

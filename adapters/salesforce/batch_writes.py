@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from adapters.salesforce.errors import SalesforceProblem
-from adapters.salesforce.writes import COMPOSITE_LIMIT, Subrequest
+from adapters.salesforce.writes import COMPOSITE_LIMIT, Subrequest, in_file_order
 from connector.ports.crm import CRMError, WritebackResult
 from connector.ports.errors import ErrorKind
 
@@ -26,12 +26,14 @@ class BatchPart:
     opportunity_id: str
     subrequests: tuple[Subrequest, ...]
     uploaded: tuple[str, ...] = ()  # ContentVersion Ids of the files uploaded separately beforehand
+    separately: tuple[bool, ...] | None = None  # for each file of the writeback, in order: uploaded on its own?
 
     @classmethod
     def of(cls, index: int, opportunity_id: str, subrequests: Sequence[Subrequest],
-           uploaded: Sequence[str] = ()) -> BatchPart:
+           uploaded: Sequence[str] = (), *, separately: Sequence[bool] | None = None) -> BatchPart:
         prefixed = tuple(replace(s, reference=f"w{index}_{s.reference}") for s in subrequests)
-        return cls(index, opportunity_id, prefixed, tuple(uploaded))
+        return cls(index, opportunity_id, prefixed, tuple(uploaded),
+                   tuple(separately) if separately is not None else None)
 
     @property
     def inline_chars(self) -> int:
@@ -41,7 +43,9 @@ class BatchPart:
     def result(self, created: dict[str, str]) -> WritebackResult:
         files = [created[s.reference] for s in self.subrequests if s.kind == "file"]
         tasks = [created[s.reference] for s in self.subrequests if s.kind == "task"]
-        return WritebackResult(file_version_ids=(*self.uploaded, *files), task_ids=tuple(tasks))
+        ids = in_file_order(self.separately, self.uploaded, files) if self.separately is not None else (
+            *self.uploaded, *files)
+        return WritebackResult(file_version_ids=ids, task_ids=tuple(tasks))
 
 
 # Raw bytes of inline files one batched Composite call may carry, whatever the per-writeback inline size: a

@@ -17,6 +17,7 @@ from adapters.salesforce.writes import (
     MULTIPART_THRESHOLD,
     Subrequest,
     composite_subrequests,
+    in_file_order,
     multipart_content_version,
     split_files,
 )
@@ -146,12 +147,13 @@ class SalesforceCRM(CRM):
         opp = writeback.opportunity_id
         _require_id(opp, "Opportunity")
         inline, separate = split_files(writeback.files, self.multipart_threshold)
-        version_ids = [self._upload_separately(opp, upload) for upload in separate]
+        separate_ids = [self._upload_separately(opp, upload) for upload in separate]
         subrequests = composite_subrequests(writeback, inline, self.client.api_version, self.today())
         created: dict[str, str] = {}
         for start in range(0, len(subrequests), COMPOSITE_LIMIT):
             created.update(self._composite(opp, subrequests[start:start + COMPOSITE_LIMIT]))
-        version_ids += [created[s.reference] for s in subrequests if s.kind == "file"]
+        inline_ids = [created[s.reference] for s in subrequests if s.kind == "file"]
+        version_ids = in_file_order(_separately(writeback.files, separate), separate_ids, inline_ids)
         task_ids = [created[s.reference] for s in subrequests if s.kind == "task"]
         return WritebackResult(file_version_ids=tuple(version_ids), task_ids=tuple(task_ids))
 
@@ -202,6 +204,14 @@ class SalesforceCRM(CRM):
                            "without a ContentVersion id", code="UNEXPECTED_REPLY")
         return str(reply["id"])
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        _require_id(opportunity_id, "Opportunity")
+        if not checksums:
+            return {}
+        soql = queries.files_with_checksums(opportunity_id, list(dict.fromkeys(checksums)))
+        rows = self._query_all(soql, f"the check for files on {opportunity_id}")
+        return {str(row["Checksum"]): str(row["Id"]) for row in rows if row.get("Checksum") and row.get("Id")}
+
     def missing_parts(self, writeback: Writeback) -> Writeback:
         opp = writeback.opportunity_id
         _require_id(opp, "Opportunity")
@@ -248,7 +258,7 @@ class SalesforceCRM(CRM):
         if len(subrequests) > COMPOSITE_LIMIT:
             return None
         uploaded = [self._upload_separately(opp, upload) for upload in separate]
-        return BatchPart.of(index, opp, subrequests, uploaded)
+        return BatchPart.of(index, opp, subrequests, uploaded, separately=_separately(writeback.files, separate))
 
     def _send_batch(self, parts: list[BatchPart]) -> dict[int, WritebackResult | CRMError]:
         """One all-or-none call for `parts`; a refused part gets its error and the rest go again. A part that
@@ -301,3 +311,8 @@ def _require_id(value: str, sobject: str) -> None:
 def _lacks_an_id(what: str) -> CRMError:
     return CRMError(f"Salesforce's Composite reply to {what} lacks the Id of a created record",
                     kind=ErrorKind.TRANSIENT, code="UNEXPECTED_REPLY")
+
+
+def _separately(files: Sequence[FileUpload], separate: Sequence[FileUpload]) -> tuple[bool, ...]:
+    uploaded_alone = {id(upload) for upload in separate}
+    return tuple(id(upload) in uploaded_alone for upload in files)

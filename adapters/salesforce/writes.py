@@ -36,6 +36,14 @@ class Subrequest:
         return {"method": self.method, "url": self.url, "referenceId": self.reference, "body": self.body}
 
 
+def in_file_order(separately: Sequence[bool], separate_ids: Sequence[str],
+                  inline_ids: Sequence[str]) -> tuple[str, ...]:
+    """The ContentVersion ids in the order of the writeback's files (`separately[i]`: the i-th file was uploaded
+    on its own), from the ids of each group in its own order, as split_files keeps them."""
+    separate, inline = iter(separate_ids), iter(inline_ids)
+    return tuple(next(separate) if alone else next(inline) for alone in separately)
+
+
 def split_files(files: Sequence[FileUpload], threshold: int) -> tuple[list[FileUpload], list[FileUpload]]:
     """(inline, separate): files go inline in the Composite body while their total stays within
     `threshold` raw bytes; the others are uploaded one by one as multipart."""

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -305,7 +306,19 @@ def _signer_status(signer: Mapping[str, Any]) -> SignerStatus:
     reason = signer.get("message") if declined else None
     return SignerStatus(email=str(signer.get("email") or ""), signed=bool(signer.get("signed")),
                         declined=declined, viewed=bool(signer.get("viewed")),
-                        decline_reason=reason.strip() if isinstance(reason, str) and reason.strip() else None)
+                        decline_reason=reason.strip() if isinstance(reason, str) and reason.strip() else None,
+                        signed_at=_moment(signer.get("signed_on")), declined_at=_moment(signer.get("declined_on")))
+
+
+def _moment(value: object) -> datetime | None:
+    """A signer's `signed_on` / `declined_on` (ISO 8601); None when absent or not a time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _stem(document: Mapping[str, Any]) -> str:

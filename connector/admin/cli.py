@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
+from connector.admin import receipt_commands
 from connector.admin.operator_env import CliError, load_settings, one_line, require_salesforce, require_state
 from connector.runtime import provider_registry
 
@@ -47,6 +48,7 @@ def _stop_on_signal() -> threading.Event:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from connector.ports.crm import CRMError
+    from connector.receipts.seal import ReceiptKeyError
     from connector.runtime.allocator import limit_arenas
     from connector.runtime.daemon import bootstrap
     from connector.runtime.logs import configure_logging
@@ -60,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     stop = _stop_on_signal()
     try:
         daemon = bootstrap(settings)
-    except (ProviderConfigError, MappingError, CRMError) as exc:
+    except (ProviderConfigError, MappingError, CRMError, ReceiptKeyError) as exc:
         print(f"cannot start: {exc}\nSee config/example.env for every setting, or run `make sandbox` to try the "
               "connector against simulators.", file=sys.stderr)
         return 2
@@ -95,23 +97,25 @@ def _open_state(args: argparse.Namespace):
 
 def cmd_status(args: argparse.Namespace) -> int:
     store = _open_state(args)
+    key_path = load_settings(args.env_file).receipt_key_path
     if args.watch is None:
-        _print_status(store)
+        _print_status(store, key_path)
         return 0
     try:
         while True:
             print("\033[H\033[J" if sys.stdout.isatty() else "", end="")
             print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  (every {args.watch:g}s; Ctrl+C stops)")
-            _print_status(store)
+            _print_status(store, key_path)
             sys.stdout.flush()
             time.sleep(args.watch)
     except KeyboardInterrupt:
         return 0
 
 
-def _print_status(store) -> None:
+def _print_status(store, receipt_key: Path) -> None:
     import json
 
+    from connector.admin.receipt_commands import key_status
     from connector.runtime.api_budget import STATE_KEY, describe
     from connector.store import JobState
 
@@ -134,6 +138,9 @@ def _print_status(store) -> None:
 
         with store.engine.connect() as connection:
             print("poller:", current_leader(connection) or "none (no replica running)")
+    print(key_status(receipt_key))
+    issued, head = store.receipts.head()
+    print(f"receipts issued: {issued}" + (f", the last sha256 {head}" if head else ""))
     for job in store.list_jobs(states=[JobState.PARKED]):
         print(f"parked {job.id} opportunity {job.opportunity_id} rule {job.rule_id} "
               f"(at step {job.parked_from}): {job.last_error}")
@@ -319,11 +326,13 @@ def build_parser(extra: Sequence[ExtraCommand] = ()) -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*")
     check.add_argument("--against-org", action="store_true",
                        help="also check stages, contact roles and write-back fields in the connected org")
+    receipt_commands.add_parsers(sub)
     return parser
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "retry": cmd_retry,
-            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings, "plan": cmd_plan}
+            "migrate": cmd_migrate, "check-mappings": cmd_check_mappings, "plan": cmd_plan,
+            "verify-receipt": receipt_commands.cmd_verify_receipt, "receipt-key": receipt_commands.cmd_receipt_key}
 
 
 def main(argv: list[str] | None = None, extra: Sequence[ExtraCommand] = ()) -> int:

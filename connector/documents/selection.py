@@ -13,6 +13,7 @@ from connector.ports.provider import Blob
 
 log = logging.getLogger(__name__)
 OUTPUT_SUFFIXES = (" - signed", " - evidence")
+RECEIPT_SUFFIX = " - receipt"  # the connector's signing receipt (connector.receipts), never a document to send
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def select_files(opportunity: Opportunity, title_pattern: str, select: str) -> l
     """Files whose title matches, newest version first; `select` is 'newest' or 'all'."""
     pattern = title_pattern.lower()
     # Never send back what the connector attached itself (a signed copy or an evidence report).
-    candidates = [f for f in opportunity.files if not f.title.endswith(OUTPUT_SUFFIXES)]
+    candidates = [f for f in opportunity.files if not f.title.endswith((*OUTPUT_SUFFIXES, RECEIPT_SUFFIX))]
     matches = [f for f in candidates if fnmatch.fnmatchcase(f.title.lower(), pattern)]
     if not matches:
         titles = ", ".join(repr(f.title) for f in opportunity.files) or "none"

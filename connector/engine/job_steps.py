@@ -1,8 +1,9 @@
 """The signing engine: moves each job one committed step at a time.
 
-new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ──status──▶ completing ──files+status──▶ done
- │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ done
- └──bad input──▶ failing ──write error──▶ done
+new ──prepare+create──▶ sent ──write "Sent"──▶ awaiting ──status──▶ completing ──files+status──▶ receipt ─▶ done
+ │                                                 └──────────────▶ closing (declined/expired/cancelled) ─▶ receipt
+ └──bad input──▶ failing ──write error──▶ done              (receipt: sealed once, its two Files attached; a rule
+                                                             with `receipt: false` goes straight to done)
 
 Before each external side effect the job records it as `pending_effect`, with the time, and commits; if a
 crash or a lost response leaves that mark behind, the next attempt first looks for the effect (the request by
@@ -33,6 +34,13 @@ from typing import Any
 
 from connector.documents.selection import PdfLimits
 from connector.engine.planner import plan_request
+from connector.engine.receipt_record import (
+    RECEIPT_OUTCOMES,
+    reported_signers,
+    returned_files,
+    sent_documents,
+    sent_signers,
+)
 from connector.engine.reminders import connector_reminders
 from connector.ports.call_priority import background_calls
 from connector.ports.crm import CRM, CRMError, Writeback
@@ -51,6 +59,8 @@ from connector.ports.provider import (
 )
 from connector.ports.retry import RetryPolicy
 from connector.ports.send_deadline import sending_until
+from connector.receipts.issuer import ReceiptIssuer
+from connector.receipts.timeline import iso
 from connector.store import Effect, Job, JobState, LeaseLost, PendingEffect, Reminder, RequestState, Store
 from connector.store.codec import opportunity_from_json, opportunity_to_json
 from connector.store.timeline import TimelineKind
@@ -115,9 +125,11 @@ class _PutOff(Exception):  # noqa: N818 - not an error: the step waits (job.next
 class Engine:
     def __init__(self, *, store: Store, crm: CRM, providers: dict[str, SigningProvider],
                  writebacks: WritebackBuilder, options: EngineOptions, clock: Callable[[], datetime],
-                 salesforce_wait: Callable[[], timedelta | None] = lambda: None, observer: Observer = NO_OBSERVER):
+                 salesforce_wait: Callable[[], timedelta | None] = lambda: None, observer: Observer = NO_OBSERVER,
+                 receipts: ReceiptIssuer | None = None):
         self.store = store
         self.observer = observer
+        self.receipts = receipts  # None: no receipts at all (a rule's `receipt: true` is then not honoured)
         self.salesforce_wait = salesforce_wait  # see connector.runtime.api_budget
         self.crm = crm
         self.providers = providers
@@ -133,6 +145,7 @@ class Engine:
             JobState.AWAITING: self._check_status,
             JobState.COMPLETING: self._complete,
             JobState.CLOSING: self._close,
+            JobState.RECEIPT: self._attach_receipt,
             JobState.FAILING: self._write_failure,
             JobState.CANCELLING: self._cancel,
         }
@@ -323,7 +336,7 @@ class Engine:
                       write_error)
 
     def _build_request(self, job: Job, rule: Rule, provider: SigningProvider) -> SigningRequestSpec:
-        spec, _ = plan_request(
+        spec, planned = plan_request(
             rule, opportunity_from_json(job.opportunity),
             download=self.crm.download_file, capabilities=provider.capabilities,
             provider_label=provider.display_name, limits=self.options.pdf_limits, external_id=job.id,
@@ -338,7 +351,9 @@ class Engine:
             titles=tuple(d.title for d in spec.documents), signers=tuple(s.email for s in spec.signers),
             sent_bytes=sum(d.size for d in spec.documents),
             # One signing-URL field per opportunity: the first embedded signer in signing order gets it.
-            embedded_signer=embedded[0] if embedded else None)
+            embedded_signer=embedded[0] if embedded else None,
+            record=job.request.record.but(documents=sent_documents(planned),
+                                          signers=sent_signers(rule, in_order)))
         return spec
 
     def _write_sent(self, job: Job, rule: Rule) -> None:
@@ -373,6 +388,8 @@ class Engine:
     def _take_outcome(self, job: Job, status: RequestStatus) -> None:
         """The request ended at the provider: write back what happened."""
         job.provider_state = status.state.value
+        job.request = replace(job.request, record=job.request.record.but(
+            reported=reported_signers(status), ended_at=iso(self.clock())))
         if status.state == SigningState.COMPLETED:
             job.state = JobState.COMPLETING
             job.request = replace(job.request, completion_seen_at=self.clock())
@@ -440,8 +457,11 @@ class Engine:
             signed=[f.blob for f in signed], evidence=evidence.blob, completed_at=completed_at,
         )
         job.completed_at = completed_at
-        self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
-        job.state, job.outcome = JobState.DONE, "completed"
+        version_ids = self._apply(job, Effect.WRITEBACK_COMPLETED, writeback)
+        job.request = replace(job.request, record=job.request.record.but(
+            returned=returned_files(writeback.files, version_ids), written_back_at=iso(self.clock())))
+        job.outcome = "completed"
+        job.state = JobState.RECEIPT if self._receipt_wanted(rule) else JobState.DONE
         job.note(TimelineKind.COMPLETED, f"{len(signed)} signed file(s) and the evidence attached; status Completed "
                  "written to the opportunity", self.clock())
         seen = job.request.completion_seen_at
@@ -481,10 +501,48 @@ class Engine:
             writeback = builder.ended(**common, status=Status.ERROR, explanation=(
                 f"{common['provider_label']} reported that the request failed."))
         self._apply(job, Effect.WRITEBACK_CLOSED, writeback)
-        job.state = JobState.DONE
+        job.request = replace(job.request, record=job.request.record.but(written_back_at=iso(self.clock())))
+        receipt = self._receipt_wanted(rule) and job.outcome in RECEIPT_OUTCOMES
+        job.state = JobState.RECEIPT if receipt else JobState.DONE
         job.note(TimelineKind.WRITTEN_BACK, f"outcome {job.outcome} written to the opportunity", self.clock())
         self.observer.job_finished(job.provider, job.outcome or "ended")
         log.info("job %s: request %s ended as %s", job.id, job.request_id, job.outcome)
+
+    def _attach_receipt(self, job: Job, rule: Rule) -> None:
+        """Issue the signing receipt (sealed at the chain's head, once: a repeat finds it issued) and attach its
+        two Files exactly once, as every other write: marked, then looked for by checksum after an interruption."""
+        if self._waits_for_salesforce_budget(job):
+            return
+        assert self.receipts is not None  # a job reaches RECEIPT only when receipts are on
+        issued = self.receipts.issued(job)
+        if issued is None:
+            self._find_returned_versions(job)
+            issued = self.receipts.issue(job, rule, self._label(job.provider))
+        files = self.receipts.files(job, issued)
+        if files is not None:
+            self._apply(job, Effect.WRITEBACK_RECEIPT, Writeback(opportunity_id=job.opportunity_id, files=files))
+            try:
+                self.store.receipts.attached(job.id)
+            except Exception as exc:  # noqa: BLE001 - the Files are attached: a failure here must not attach
+                # them again (the mark is gone), it only leaves the bytes in the database a while longer
+                log.warning("job %s: receipt attached; its copy in the database is kept: %s", job.id, exc)
+        job.state = JobState.DONE
+        log.info("job %s: receipt %d attached to opportunity %s", job.id, issued.sequence, job.opportunity_id)
+
+    def _receipt_wanted(self, rule: Rule) -> bool:
+        return self.receipts is not None and rule.receipt
+
+    def _find_returned_versions(self, job: Job) -> None:
+        """The ContentVersion ids of returned files whose upload reply was lost (attached before a crash), or that a
+        CRM did not report: found by checksum, one query."""
+        record = job.request.record
+        unknown = [f.md5 for f in record.returned if f.content_version_id is None]
+        if not unknown:
+            return
+        found = self.crm.file_versions(job.opportunity_id, unknown)
+        returned = tuple(replace(f, content_version_id=f.content_version_id or found.get(f.md5))
+                         for f in record.returned)
+        job.request = replace(job.request, record=record.but(returned=returned))
 
     def _cancel(self, job: Job, rule: Rule) -> None:
         provider = self._provider(job)
@@ -602,18 +660,23 @@ class Engine:
                  job.id, job.state, wait.total_seconds())
         return True
 
-    def _apply(self, job: Job, effect: Effect, writeback: Writeback) -> None:
+    def _apply(self, job: Job, effect: Effect, writeback: Writeback) -> dict[str, str]:
+        """Write `writeback` exactly once; returns the ContentVersion ids of the Files written now, by checksum
+        (none for Files an interrupted attempt attached, nor when the CRM does not say)."""
         if job.pending_effect == effect:
             self._wait_until_settled(job, self.options.writeback_settle)
             writeback = self.crm.missing_parts(writeback)
         with self._effect(job, effect):
             try:
-                self.crm.apply(writeback)
+                result = self.crm.apply(writeback)
             except CRMError as exc:
                 if exc.backpressure:  # refused before it was processed: nothing is on its way, no need to wait
                     self._unmark_time(job)
                 raise
         self._forget_effect(job)
+        ids = result.file_version_ids
+        return {f.checksum: v for f, v in zip(writeback.files, ids, strict=True)} if len(ids) == len(writeback.files) \
+            else {}
 
     def _save(self, job: Job) -> None:
         """Commit the job before a side effect; this also renews the lease (LeaseLost once it was taken)."""

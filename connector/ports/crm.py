@@ -113,7 +113,7 @@ class Writeback:
 
 @dataclass(frozen=True)
 class WritebackResult:
-    file_version_ids: tuple[str, ...] = ()
+    file_version_ids: tuple[str, ...] = ()  # in the order of the writeback's files
     task_ids: tuple[str, ...] = ()
 
 
@@ -190,6 +190,10 @@ class CRM(ABC):
     def refresh_api_usage(self) -> None:  # noqa: B027 - optional: a CRM without an allocation has nothing to do
         """Make one cheap call so that `api_usage` is current."""
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        """MD5 checksum -> ContentVersion id of the files with these checksums linked to the opportunity: the ids
+        of files an interrupted write attached (its reply lost). A CRM that cannot tell returns {}."""
+        return {}
     def check_login(self) -> None:  # noqa: B027 - optional: a CRM without a login has nothing to check
         """Raise CRMError when the CRM refuses the connector's credentials (for /readyz; spends no API call)."""
 

@@ -153,6 +153,10 @@ class SignerStatus:
     declined: bool = False
     viewed: bool = False
     decline_reason: str | None = None
+    # When the provider says it happened, where its API tells (None where it does not).
+    viewed_at: datetime | None = None
+    signed_at: datetime | None = None
+    declined_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from connector.inbound.webhooks import build_webhook_app
 from connector.ports.change_feed import ChangeFeed
 from connector.ports.crm import CRM, CRMError
 from connector.ports.provider import SigningProvider
+from connector.receipts.issuer import ReceiptIssuer
+from connector.receipts.seal import SealKey
 from connector.runtime import probes, provider_registry
 from connector.runtime.api_budget import ApiBudget
 from connector.runtime.leader import Leadership, leadership_for
@@ -101,6 +103,7 @@ class Daemon:
         self.engine = Engine(
             store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
+            receipts=ReceiptIssuer(self.store, SealKey.load_or_create(s.receipt_key_path), self.clock),
             observer=self.metrics,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,

@@ -17,6 +17,7 @@ class JobState(StrEnum):
     AWAITING = "awaiting"    # waiting for signers; events or the safety-net check move it on
     COMPLETING = "completing"  # everyone signed; files and status to write back
     CLOSING = "closing"      # declined, expired or cancelled; status to write back
+    RECEIPT = "receipt"      # ended and written back; the signing receipt to issue and attach
     CANCELLING = "cancelling"  # the opportunity moved to a cancel_on stage; cancel at the provider
     FAILING = "failing"      # refused before sending; the error to write back
     DONE = "done"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -88,6 +88,30 @@ class RateLimitRow(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     next_slot: Mapped[float] = mapped_column(Float(precision=53))
     paused_until: Mapped[float] = mapped_column(Float(precision=53), default=0)
+
+
+class ReceiptRow(Base):
+    """A signing receipt the connector issued: its place in the chain, and its bytes until they are attached."""
+
+    __tablename__ = "receipts"
+
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    previous_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ReceiptChainRow(Base):
+    """The head of the receipt chain: one row (id 1), locked by whoever issues the next receipt."""
+
+    __tablename__ = "receipt_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class PushNotificationRow(Base):

@@ -15,6 +15,7 @@ class Effect(StrEnum):
     WRITEBACK_COMPLETED = "writeback:completed"
     WRITEBACK_CLOSED = "writeback:closed"
     WRITEBACK_FAILED = "writeback:failed"
+    WRITEBACK_RECEIPT = "writeback:receipt"  # the signing receipt's two Files
 
 
 @dataclass(frozen=True)

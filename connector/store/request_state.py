@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.store.signing_record import SigningRecord
+
 
 @dataclass(frozen=True)
 class RequestState:
@@ -27,6 +29,7 @@ class RequestState:
     status_check_at: datetime | None = None  # the planned safety-net status check
     reminders_sent: int = 0
     declined_by: str | None = None
+    record: SigningRecord = field(default_factory=SigningRecord)  # what the signing receipt reports
     completion_seen_at: datetime | None = None  # when the connector learned that the request was signed
     # An operator re-sent a job refused before sending: the send step reads the opportunity again first.
     reread_opportunity: bool = False
@@ -39,6 +42,7 @@ class RequestState:
             "request_id": self.request_id, "details": dict(self.details) if self.request_id else None,
             "effect_marked_at": _iso(self.effect_marked_at), "status_check_at": _iso(self.status_check_at),
             "reminders_sent": self.reminders_sent or None, "declined_by": self.declined_by,
+            "record": self.record.to_json(),
             "completion_seen_at": _iso(self.completion_seen_at),
             "reread_opportunity": self.reread_opportunity or None,
         }
@@ -59,6 +63,7 @@ class RequestState:
             request_id=data.get("request_id"), details=dict(data.get("details") or {}),
             effect_marked_at=_moment(marked), status_check_at=_moment(data.get("status_check_at")),
             reminders_sent=int(data.get("reminders_sent") or 0), declined_by=data.get("declined_by"),
+            record=SigningRecord.from_json(data.get("record")),
             completion_seen_at=_moment(data.get("completion_seen_at")),
             reread_opportunity=bool(data.get("reread_opportunity")),
         )

@@ -56,6 +56,7 @@ from connector.store.job_search import JobFilter, JobPage, search
 from connector.store.jobs import Job, JobState, LatestJob
 from connector.store.models import EventRow, JobRow, PushNotificationRow, SettingRow, TimelineRow
 from connector.store.pending_effect import effect_from_text, effect_to_text
+from connector.store.receipt_chain import ReceiptChain
 from connector.store.request_state import RequestState
 from connector.store.resume import Resumed, resume
 from connector.store.timeline import TimelineEntry, TimelineKind
@@ -163,6 +164,8 @@ class Store:
         self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         self._save_statements = {(leased, release): _save_statement(leased=leased, release=release)
                                  for leased in (False, True) for release in (False, True)}
+        self.receipts = ReceiptChain(self._tx, self._read, lock_rows=self.engine.dialect.name == "postgresql",
+                                     clock=self._clock)
 
     def migrate(self) -> None:
         """Create or upgrade the schema. On PostgreSQL, replicas starting at once take turns: the first holds a
@@ -602,6 +605,16 @@ class Store:
             if count < batch:
                 break
         return deleted
+
+    def job_events(self, job_id: str, provider: str, request_id: str | None) -> list[EventRow]:
+        """The callbacks kept about one job (matched to it, or about its request), in the order they arrived.
+        Only authenticated callbacks are ever kept; handled ones go after CONNECTOR_EVENTS_RETENTION_DAYS."""
+        events = _EVENTS.c
+        about = [events.job_id == job_id, events.external_id == job_id]
+        if request_id:
+            about.append(and_(events.provider == provider, events.request_id == request_id))
+        with self._read() as session:
+            return list(session.scalars(select(EventRow).where(or_(*about)).order_by(EventRow.id)))
 
     def count_events(self) -> dict[str, int]:
         with self._read() as session:

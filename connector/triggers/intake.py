@@ -7,20 +7,24 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from connector.ports.crm import Opportunity
-from connector.store import Store
+from connector.store import RequestState, Store
 from connector.store.codec import opportunity_to_json
 from connector.store.jobs import LatestJob
+from connector.store.signing_record import SigningRecord
 from connector.triggers.decision import CancelJobs, StartJob, concerns, decide
 from mappings.models import MappingFile
 
 log = logging.getLogger(__name__)
 
 
-def create_jobs(store: Store, starts: Iterable[StartJob]) -> int:
-    """One transaction for all of them; an entry that already has its job is skipped by the store."""
+def create_jobs(store: Store, starts: Iterable[StartJob], *, mapping_revision: str | None = None) -> int:
+    """One transaction for all of them; an entry that already has its job is skipped by the store.
+    `mapping_revision`: the hash of the mapping file the rules came from, kept for the signing receipt."""
+    started_from = RequestState(record=SigningRecord(mapping_revision=mapping_revision)).to_json()
     entries = [dict(entry_key=start.entry_key, rule_id=start.rule.id, rule=start.rule.model_dump(mode="json"),
                     provider=start.rule.provider, opportunity_id=start.opportunity.id,
-                    opportunity=opportunity_to_json(start.opportunity)) for start in starts]
+                    opportunity=opportunity_to_json(start.opportunity), request_ref=started_from)
+               for start in starts]
     jobs = store.create_jobs(entries) if entries else []
     for job in jobs:
         log.info("job %s created: rule %s, opportunity %s (%s) entered %r", job.id, job.rule_id,
@@ -63,4 +67,4 @@ def act_on_sightings(store: Store, mapping: MappingFile, opportunities: Sequence
         for cancel in decision.cancels:
             request_cancel(store, cancel)
         starts += decision.starts
-    return create_jobs(store, starts)
+    return create_jobs(store, starts, mapping_revision=mapping.revision)

@@ -175,6 +175,9 @@ class WritebackBatcher(CRM):
     def download_file(self, version_id: str) -> Blob:
         return self.inner.download_file(version_id)
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        return self.inner.file_versions(opportunity_id, checksums)
+
     def missing_parts(self, writeback: Writeback) -> Writeback:
         return self.inner.missing_parts(writeback)
 

@@ -36,6 +36,7 @@ from connector.runtime.servers import free_port
 from sandbox.runner import injected_faults, settings_env, start_simulators
 from tests.chaos.mix import draw_mix
 from tests.chaos.processes import DaemonProcess, sign_everything
+from tests.chaos.receipts import chain_problems, ended_with_receipt
 from tests.e2e.deals import make_deal
 
 SIGNINGS = int(os.environ.get("CONNECTOR_CHAOS_SIGNINGS", "100"))
@@ -79,8 +80,8 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path, seed):
     bot = threading.Thread(target=sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
     started, kills = time.monotonic(), 0
 
-    def completed() -> int:
-        return sum(1 for o in sandbox.salesforce.records("Opportunity") if o["Signing_Status__c"] == "Completed")
+    def completed() -> int:  # written back Completed, and its receipt attached
+        return ended_with_receipt(sandbox.salesforce)
 
     try:
         daemon.start()
@@ -101,7 +102,7 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path, seed):
     salesforce, signrequest = sandbox.salesforce, sandbox.signrequest
     external_ids = Counter(d["external_id"] for d in signrequest.documents())
     jobs = sqlite3.connect(tmp_path / "connector.db").execute("SELECT opportunity_id, state FROM jobs").fetchall()
-    files = Counter((f["title"], o) for o in opportunities for f in salesforce.files_on(o))
+    files = Counter((f["filename"], o) for o in opportunities for f in salesforce.files_on(o))
     tasks = Counter((t["Subject"], o) for o in opportunities for t in salesforce.tasks_on(o))
     lost = SIGNINGS - completed()
     figures = {
@@ -122,5 +123,6 @@ def test_sigkill_at_random_never_duplicates_or_loses_a_signing(tmp_path, seed):
     assert signrequest.create_calls == SIGNINGS and set(external_ids.values()) == {1}, f"replay: {replay}"
     assert len(jobs) == SIGNINGS and len({o for o, _ in jobs}) == SIGNINGS, f"replay: {replay}"
     assert figures["duplicate files"] == 0 and figures["duplicate tasks"] == 0, f"replay: {replay}"
-    assert all(files[("Quote Q-9001 - signed", o)] == 1 and files[("Quote Q-9001 - evidence", o)] == 1
+    assert all(files[("Quote Q-9001 - signed.pdf", o)] == 1 and files[("Quote Q-9001 - evidence.pdf", o)] == 1
                for o in opportunities), f"replay: {replay}"
+    assert chain_problems(salesforce, opportunities) == [], f"replay: {replay}"

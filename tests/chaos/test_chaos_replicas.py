@@ -29,6 +29,7 @@ from sandbox.balancer import Balancer
 from sandbox.runner import injected_faults, settings_env, start_simulators
 from tests.chaos.mix import draw_mix
 from tests.chaos.processes import DaemonProcess, sign_everything
+from tests.chaos.receipts import chain_problems, ended_with_receipt
 from tests.e2e.deals import make_deal
 
 REPLICAS = 3
@@ -84,8 +85,8 @@ def test_replicas_killed_at_random_never_duplicate_or_lose_a_signing(tmp_path, p
     bot = threading.Thread(target=sign_everything, args=(sandbox.signrequest, stop, signed), daemon=True)
     started, kills, leader_kills = time.monotonic(), 0, 0
 
-    def completed() -> int:
-        return sum(1 for o in sandbox.salesforce.records("Opportunity") if o["Signing_Status__c"] == "Completed")
+    def completed() -> int:  # written back Completed, and its receipt attached
+        return ended_with_receipt(sandbox.salesforce)
 
     try:
         for replica in replicas:
@@ -115,7 +116,7 @@ def test_replicas_killed_at_random_never_duplicate_or_lose_a_signing(tmp_path, p
     with engine.connect() as connection:
         jobs = connection.execute(text("SELECT opportunity_id, state FROM jobs")).all()
     engine.dispose()
-    files = Counter((f["title"], o) for o in opportunities for f in salesforce.files_on(o))
+    files = Counter((f["filename"], o) for o in opportunities for f in salesforce.files_on(o))
     tasks = Counter((t["Subject"], o) for o in opportunities for t in salesforce.tasks_on(o))
     lost = SIGNINGS - completed()
     figures = {
@@ -136,6 +137,7 @@ def test_replicas_killed_at_random_never_duplicate_or_lose_a_signing(tmp_path, p
     assert signrequest.create_calls == SIGNINGS and set(external_ids.values()) == {1}, f"replay: {replay}"
     assert len(jobs) == SIGNINGS and len({o for o, _ in jobs}) == SIGNINGS, f"replay: {replay}"
     assert figures["duplicate files"] == 0 and figures["duplicate tasks"] == 0, f"replay: {replay}"
-    assert all(files[("Quote Q-9001 - signed", o)] == 1 and files[("Quote Q-9001 - evidence", o)] == 1
+    assert all(files[("Quote Q-9001 - signed.pdf", o)] == 1 and files[("Quote Q-9001 - evidence.pdf", o)] == 1
                for o in opportunities), f"replay: {replay}"
+    assert chain_problems(salesforce, opportunities) == [], f"replay: {replay}"
     assert exit_codes == [0] * REPLICAS, f"a replica did not exit 0 on SIGTERM; logs:\n{tails}"

@@ -58,7 +58,8 @@ def test_over_the_budget_the_completion_waits_then_lands_once_usage_falls(e2e, t
     done = e2e.daemon.store.get_job(job.id)
     assert (done.state, done.outcome) == (JobState.DONE, "completed")
     titles = sorted(f["title"] for f in e2e.salesforce.files_on(opportunity_id))
-    assert titles == ["Quote Q-9001", "Quote Q-9001 - evidence", "Quote Q-9001 - signed"]
+    assert titles == ["Quote Q-9001", "Quote Q-9001 - evidence", "Quote Q-9001 - receipt", "Quote Q-9001 - receipt",
+                      "Quote Q-9001 - signed"]
     status = run_status(e2e.daemon.settings, tmp_path)
     assert "OVER BUDGET" not in status and "budget 80%" in status
 

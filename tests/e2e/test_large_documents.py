@@ -47,7 +47,8 @@ def test_a_document_past_the_inline_threshold_is_signed_and_both_files_attached(
         # The signed PDF went as its own (streamed) multipart upload; the small signing log went inline in the
         # Composite call with the status.
         assert len(signed_at_provider.signing_log) <= SMALL["salesforce_inline_file_bytes"]
-        assert e2e.salesforce.api_calls["POST /sobjects/ContentVersion"] == 1
+        # The receipt's JSON and PDF, each past this test's small threshold, go the same way: 2 uploads more.
+        assert e2e.salesforce.api_calls["POST /sobjects/ContentVersion"] == 1 + 2
         assert e2e.salesforce.api_calls["POST /composite"] == 1
         record = e2e.salesforce.get_record("Opportunity", opportunity_id)
         assert record["Signing_Status__c"] == "Completed" and not record["Signing_Last_Error__c"]

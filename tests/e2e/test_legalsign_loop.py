@@ -41,7 +41,7 @@ def test_two_signers_in_order_then_signed_pdf_and_audit_log_come_back(e2e):
     e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
     assert _job(e2e).outcome == "completed"
     files = {f["title"]: f["content"] for f in e2e.salesforce.files_on(opportunity_id)}
-    assert set(files) == {"Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence"}
+    assert set(files) == {"Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence", "Quote Q-9001 - receipt"}
     assert "certificate" in PdfReader(io.BytesIO(files["Quote Q-9001 - signed"])).pages[-1].extract_text()
     assert "Audit log" in PdfReader(io.BytesIO(files["Quote Q-9001 - evidence"])).pages[0].extract_text()
     delivered = [d for d in legalsign.deliveries if d["status_code"] == 200]

@@ -85,7 +85,8 @@ def test_two_rules_on_one_stage_send_two_requests_and_attach_two_sets_of_files(e
     assert {j.outcome for j in _jobs(e2e).values()} == {"completed"}
     titles = {f["title"] for f in e2e.salesforce.files_on(opportunity_id)}
     assert titles == {"Terms and Conditions", "Terms and Conditions - signed", "Terms and Conditions - evidence",
-                      "Order Form - Stark Sensors - signed", "Order Form - Stark Sensors - evidence"}
+                      "Order Form - Stark Sensors - signed", "Order Form - Stark Sensors - evidence",
+                      "Terms and Conditions - receipt", "Order Form - Stark Sensors - receipt"}
     assert e2e.salesforce.get_record("Opportunity", opportunity_id)["Signing_Status__c"] == "Completed"
 
 

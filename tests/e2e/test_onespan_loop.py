@@ -54,7 +54,7 @@ def test_signing_in_order_with_sms_then_files_come_back(e2e):
     assert _job(e2e).outcome == "completed"
     files = {f["title"]: f["content"] for f in e2e.salesforce.files_on(opportunity_id)}
     assert set(files) == {"Quote Q-9001", "Terms", "Quote Q-9001 - signed", "Terms - signed",
-                          "Quote Q-9001 - evidence"}
+                          "Quote Q-9001 - evidence", "Quote Q-9001 - receipt"}
     assert len(PdfReader(io.BytesIO(files["Quote Q-9001 - signed"])).pages) == 3
     assert "Terms" in PdfReader(io.BytesIO(files["Terms - signed"])).pages[0].extract_text()
     package = onespan.package(package_id)

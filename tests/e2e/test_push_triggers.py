@@ -61,7 +61,7 @@ def test_a_stage_change_arrives_as_a_change_event_and_becomes_one_request(pushed
     assert e2e.daemon.health()["push"]["state"] == "streaming"
 
 
-def test_a_signing_triggered_by_push_still_costs_four_salesforce_calls(pushed):
+def test_a_signing_triggered_by_push_still_costs_five_salesforce_calls(pushed):
     """The batch query replaces the poll; the writebacks' own saves come back as change events and cost
     nothing (they do not change the stage)."""
     e2e = pushed
@@ -77,7 +77,7 @@ def test_a_signing_triggered_by_push_still_costs_four_salesforce_calls(pushed):
     e2e.settle(until=lambda: jobs(e2e)[0].state == JobState.DONE)
     assert jobs(e2e)[0].outcome == "completed"
     assert dict(e2e.salesforce.api_calls) == {
-        "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 2}
+        "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 3}  # 1: the receipt
 
 
 def test_an_edit_that_does_not_change_the_stage_reads_nothing(pushed):

@@ -59,7 +59,7 @@ def test_full_loop_with_a_restart_between_every_step(e2e):
     assert record["Signing_Request_Id__c"] == job.request_id
     assert record["Signing_Sent_At__c"] and record["Signing_Completed_At__c"]
     files = {f["title"]: f for f in e2e.salesforce.files_on(opportunity_id)}
-    assert set(files) == {"Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence"}
+    assert set(files) == {"Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence", "Quote Q-9001 - receipt"}
     signed = PdfReader(io.BytesIO(files["Quote Q-9001 - signed"]["content"]))
     assert len(signed.pages) >= 2
     PdfReader(io.BytesIO(files["Quote Q-9001 - evidence"]["content"]))
@@ -86,9 +86,10 @@ def test_decline_writes_status_and_the_reason(e2e):
     assert "Reason: The price is higher than agreed" in declined["Description"]
 
 
-def test_one_isolated_signing_costs_four_salesforce_calls(e2e):
+def test_one_isolated_signing_costs_five_salesforce_calls(e2e):
     """Poll (1), download the PDF (1), write "Sent" + Task (1 composite), attach both Files + status + Task
-    (1 composite). Webhooks and provider status checks cost no Salesforce call."""
+    (1 composite), attach the receipt's JSON and PDF (1 composite; the ids of the signed Files come from the
+    reply, no query). Webhooks and provider status checks cost no Salesforce call."""
     opportunity_id = make_deal(e2e.salesforce, "Counted Deal")
     e2e.salesforce.set_stage(opportunity_id, STAGE)
     e2e.salesforce.reset_api_calls()
@@ -99,7 +100,7 @@ def test_one_isolated_signing_costs_four_salesforce_calls(e2e):
     e2e.settle(until=lambda: _job(e2e).state == JobState.DONE)
     assert _job(e2e).outcome == "completed"
     assert dict(e2e.salesforce.api_calls) == {
-        "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 2}
+        "GET /query": 1, "GET /sobjects/ContentVersion/{id}/VersionData": 1, "POST /composite": 3}
 
 
 def test_expiry_is_written_back(e2e):

@@ -103,7 +103,8 @@ def test_a_crash_after_a_batched_writeback_landed_attaches_no_file_or_task_twice
         assert {(j.state, j.outcome) for j in e2e.daemon.store.list_jobs()} == {(JobState.DONE, "completed")}
         for opportunity in opportunities:
             titles = Counter(f["title"] for f in e2e.salesforce.files_on(opportunity))
-            assert titles == Counter(["Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence"])
+            assert titles == Counter(["Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence",
+                                     "Quote Q-9001 - receipt", "Quote Q-9001 - receipt"])
             subjects = [t["Subject"].split(":")[0] for t in e2e.salesforce.tasks_on(opportunity)]
             assert subjects == ["Sent for signature", "Signed"]
 

@@ -17,7 +17,8 @@ from tests.e2e.deals import make_deal, sign
 
 STAGE = "Contract Sent"  # the SignRequest rule of mappings/rules.yaml
 SIGNERS = ("dana@example.com", "eli.{slug}@example.com")
-FILES = ("Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence")
+FILES = ("Quote Q-9001", "Quote Q-9001 - signed", "Quote Q-9001 - evidence", "Quote Q-9001 - receipt",
+         "Quote Q-9001 - receipt")  # the receipt: its JSON and its PDF
 
 
 def _quick_callback_retries(sandbox) -> None:

@@ -46,6 +46,7 @@ def test_a_lost_create_answer_duplicated_callbacks_and_flaky_reads_still_make_on
     record = world.salesforce.get_record("Opportunity", opportunity_id)
     assert (record["Signing_Status__c"], record["Signing_Request_Id__c"]) == ("Completed", job.request_id)
     titles = Counter(f["title"] for f in world.salesforce.files_on(opportunity_id))
-    assert titles == Counter({"Quote Q-9001": 1, "Quote Q-9001 - signed": 1, "Quote Q-9001 - evidence": 1})
+    assert titles == Counter({"Quote Q-9001": 1, "Quote Q-9001 - signed": 1, "Quote Q-9001 - evidence": 1,
+                             "Quote Q-9001 - receipt": 2})
     subjects = Counter(t["Subject"].split(":")[0] for t in world.salesforce.tasks_on(opportunity_id))
     assert subjects == Counter({"Sent for signature": 1, "Signed": 1})

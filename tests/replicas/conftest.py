@@ -36,3 +36,9 @@ def fresh_database():
         for name in made:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _receipt_key_in_tmp(tmp_path, monkeypatch):
+    """Daemons on PostgreSQL keep the receipt key in the working directory by default: not the checkout's."""
+    monkeypatch.setenv("CONNECTOR_RECEIPT_KEY_FILE", str(tmp_path / "receipt-signing-key.pem"))

@@ -26,6 +26,7 @@ from connector.runtime.servers import free_port
 from sandbox.balancer import Balancer
 from sandbox.runner import settings_env, start_simulators
 from tests.chaos.processes import DaemonProcess, sign_everything
+from tests.chaos.receipts import chain_problems, ended_with_receipt
 from tests.e2e.deals import make_deal
 
 DEALS = 12
@@ -236,10 +237,13 @@ def test_a_killed_replicas_jobs_are_taken_over_within_the_lease_and_nothing_is_s
         stop.set()
         bot.join(5)
     assert completed is not None, f"log:\n{survivor.tail()}"
-    files = Counter((f["title"], o) for o in cluster.deals for f in salesforce.files_on(o))
+    completed = _wait(lambda: ended_with_receipt(salesforce) == DEALS, 30, 0.2)  # the receipt, just after
+    assert completed is not None, f"log:\n{survivor.tail()}"
+    files = Counter((f["filename"], o) for o in cluster.deals for f in salesforce.files_on(o))
     tasks = Counter((t["Subject"], o) for o in cluster.deals for t in salesforce.tasks_on(o))
-    assert all(files[("Quote Q-9001 - signed", o)] == 1 and files[("Quote Q-9001 - evidence", o)] == 1
+    assert all(files[("Quote Q-9001 - signed.pdf", o)] == 1 and files[("Quote Q-9001 - evidence.pdf", o)] == 1
                for o in cluster.deals), files
+    assert chain_problems(salesforce, cluster.deals) == []
     assert set(files.values()) == {1} and set(tasks.values()) == {1}
     cluster.one_request_each()
 

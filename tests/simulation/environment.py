@@ -50,10 +50,11 @@ class SimEnvironment:
         self.store.injector = None
         with self.store.engine.begin() as connection:
             if self.dialect == "postgresql":
-                connection.execute(text("TRUNCATE jobs, events, kv RESTART IDENTITY"))
+                connection.execute(text("TRUNCATE jobs, events, kv, receipts RESTART IDENTITY"))
             else:
-                for table in ("jobs", "events", "kv"):
+                for table in ("jobs", "events", "kv", "receipts"):
                     connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(text("UPDATE receipt_chain SET sequence = 0, sha256 = NULL"))
 
     def settings(self, *, status_check_minutes: float, signing_url_field: bool) -> Settings:
         return _settings(self.db_url, status_check_minutes, signing_url_field)

@@ -56,9 +56,10 @@ _CALLBACK = (K.CALLBACK_DUPLICATED, K.CALLBACK_DROPPED, K.CALLBACK_DELAYED, K.CA
 PROVIDER_WRITES = ("create", "resume", "cancel", "send_reminder")
 PROVIDER_READS = ("find_by_external_id", "get_status", "download_signed", "download_evidence", "signing_url")
 CRM_WRITES = ("apply", "apply_many")
-CRM_READS = ("poll_opportunities", "get_opportunity", "download_file", "missing_parts")
+CRM_READS = ("poll_opportunities", "get_opportunity", "download_file", "missing_parts", "file_versions")
 STORE_COMMITS = ("claim_due_jobs", "save_job", "renew_lease", "renew_leases", "create_job", "create_jobs",
-                 "set_value", "record_events", "settle_events", "wake_job", "request_cancel")
+                 "set_value", "record_events", "settle_events", "wake_job", "request_cancel",
+                 "receipts.issue", "receipts.keep_pdf", "receipts.attached")
 _NO_LEASE_HELD = ("crm.poll_opportunities", "crm.get_opportunity")  # called by the poller / CLI, not by a job step
 
 KINDS_AT: dict[str, tuple[FaultKind, ...]] = {

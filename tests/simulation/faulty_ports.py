@@ -276,6 +276,9 @@ class FaultyCRM(CRM):
     def missing_parts(self, writeback: Writeback) -> Writeback:
         return self.call("crm.missing_parts", lambda: self.inner.missing_parts(writeback))
 
+    def file_versions(self, opportunity_id: str, checksums: Sequence[str]) -> dict[str, str]:
+        return self.call("crm.file_versions", lambda: self.inner.file_versions(opportunity_id, checksums))
+
     @property
     def api_calls(self) -> int:
         return self.inner.api_calls

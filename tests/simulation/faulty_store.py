@@ -13,6 +13,7 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 
 from connector.store import Store
+from connector.store.receipt_chain import ReceiptChain
 from tests.simulation.faults import FaultKind, SimCrash
 from tests.simulation.injector import Injector
 
@@ -29,6 +30,10 @@ class FaultyStore(Store):
 
     injector: Injector | None = None
     commits = 0  # commits attempted so far: what the harness has read from the database is stale once this moves
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.receipts = _FaultyReceipts(self, self.receipts)  # type: ignore[assignment]
 
     def _commit(self, name: str, commit: Callable[[], T]) -> T:
         kind = self.injector.at(f"store.{name}") if self.injector else None
@@ -81,3 +86,23 @@ class FaultyStore(Store):
 
     def request_cancel(self, job_id, reason):
         return self._commit("request_cancel", lambda: super(FaultyStore, self).request_cancel(job_id, reason))
+
+
+class _FaultyReceipts:
+    """The receipt chain's writes as injection points too (issue, keep_pdf, attached); reads go straight through."""
+
+    def __init__(self, store: FaultyStore, chain: ReceiptChain):
+        self._store = store
+        self._chain = chain
+
+    def issue(self, job_id, seal):
+        return self._store._commit("receipts.issue", lambda: self._chain.issue(job_id, seal))
+
+    def keep_pdf(self, job_id, pdf):
+        return self._store._commit("receipts.keep_pdf", lambda: self._chain.keep_pdf(job_id, pdf))
+
+    def attached(self, job_id):
+        return self._store._commit("receipts.attached", lambda: self._chain.attached(job_id))
+
+    def __getattr__(self, name):
+        return getattr(self._chain, name)

@@ -139,7 +139,8 @@ class Simulation:
             checked = check_all(jobs=jobs, provider=self.provider, crm=self.crm, witness=self.witness,
                                 reminder_count=rule.reminders.count if rule.reminders else None,
                                 reminder_interval=timedelta(days=rule.reminders.interval_days if rule.reminders
-                                                            else 1))
+                                                            else 1),
+                                receipt_head=self.store.receipts.head())
         return self.result(checked.problems, checked.checks)
 
     def result(self, problems: list[str], invariants_checked: int) -> RunResult:

@@ -7,18 +7,24 @@
 4. No job left stuck (every job ends, since every request in a scenario ends) and none parked without a reason.
 5. Nothing acted on without a status confirmation: checked as it happens by the simulated ports (see Witness).
 6. Connector-sent reminders: at most the rule's count per request, and never two within one interval.
+7. One receipt per ended signing (its JSON and its PDF, once each), and the receipts one unbroken chain: numbered
+   from 1 without a gap, each naming the hash of the one before, each seal valid, the head where the last is.
 
 Each function returns the problems it found and how many individual checks it made.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from connector.documents.selection import RECEIPT_SUFFIX
 from connector.ports.provider import SigningState
+from connector.receipts.verify import verify_receipt
 from connector.store import Job, JobState
 from connector.writeback.outcomes import Status
 from tests.simulation.sim_crm import STATUS_FIELD, SimCRM
@@ -115,9 +121,43 @@ def reminders_at_most_once(provider: SimProvider, count: int | None, interval: t
     return result
 
 
+def one_receipt_per_ended_signing_chain_unbroken(jobs: list[Job], crm: SimCRM, head: tuple[int, str | None]) -> Checked:
+    result = Checked([])
+    receipts: dict[int, bytes] = {}
+    for opportunity_id, files in sorted(crm.attached.items()):
+        kept = [f for f in files if f.title.endswith(RECEIPT_SUFFIX)]
+        for receipt in (f for f in kept if f.filename.endswith(".json")):
+            sequence = json.loads(receipt.content)["sequence"]
+            result.expect(sequence not in receipts, f"receipt {sequence} attached twice (on {opportunity_id})")
+            receipts[sequence] = receipt.content
+    by_job = Counter(json.loads(body)["job_id"] for body in receipts.values())
+    for job in jobs:
+        ended = job.state == JobState.DONE and job.request_id and job.outcome in (
+            "completed", "declined", "expired", "cancelled")
+        if ended:
+            result.expect(by_job[job.id] == 1, f"job {job.id[:8]} ({job.outcome}) has {by_job[job.id]} receipts")
+            pdfs = [f for f in crm.attached.get(job.opportunity_id, [])
+                    if f.title.endswith(RECEIPT_SUFFIX) and f.filename.endswith(".pdf")]
+            result.expect(len(pdfs) >= 1, f"job {job.id[:8]}: the receipt's PDF is missing")
+    result.expect(sorted(receipts) == list(range(1, len(receipts) + 1)),
+                  f"receipts attached are numbered {sorted(receipts)}: a gap in the chain")
+    previous = None
+    for sequence in sorted(receipts):
+        body = receipts[sequence]
+        result.expect(all(check.ok for check in verify_receipt(body)), f"receipt {sequence}: seal broken")
+        result.expect(json.loads(body)["previous_receipt_sha256"] == previous,
+                      f"receipt {sequence} does not name receipt {sequence - 1}'s hash")
+        previous = hashlib.sha256(body).hexdigest()
+    result.expect(head == (len(receipts), previous), f"the chain's head {head} is not the last receipt attached "
+                                                     f"({len(receipts)}, {previous})")
+    return result
+
+
 def check_all(*, jobs: list[Job], provider: SimProvider, crm: SimCRM, witness: Witness,
-              reminder_count: int | None, reminder_interval: timedelta) -> Checked:
+              reminder_count: int | None, reminder_interval: timedelta,
+              receipt_head: tuple[int, str | None] = (0, None)) -> Checked:
     parts: Iterable[Checked] = (
+        one_receipt_per_ended_signing_chain_unbroken(jobs, crm, receipt_head),
         one_request_per_job(jobs, provider),
         no_duplicate_files_or_tasks(crm),
         ended_requests_written_back(jobs, provider, crm),

@@ -184,3 +184,22 @@ def test_a_run_that_stops_on_an_unexpected_error_is_a_failed_run_not_the_end_of_
     result = run(RunConfig(seed=3), sim_env)
     assert result.problems == ["the run stopped on an unexpected RuntimeError: the org is gone"]
     assert result.replay_command() == "python -m tests.simulation --replay 3"
+
+
+def test_a_crash_right_after_the_receipt_is_sealed_attaches_that_receipt_once(sim_env):
+    """Sealed and committed at the chain's head, then the process dies: the next daemon attaches the same receipt
+    (invariant 7: one per ended signing, the chain unbroken), never a second one."""
+    point = _point(sim_env, "decline", "store.receipts.issue")
+    result = _inject(sim_env, "decline", (point, FaultKind.CRASH_AFTER))
+    assert result.ok, result.report()
+    assert any("crashes at store.receipts.issue" in line for line in result.trace)
+
+
+def test_a_crash_or_database_error_once_the_receipt_is_attached_never_attaches_it_again(sim_env):
+    """Attached, then the bytes are let go: a crash there resumes from the marked effect and looks for the Files;
+    a database error there (found by seed 7 of the exploration) must not retry the attach, whose mark is gone."""
+    point = _point(sim_env, "decline", "store.receipts.attached")
+    for kind in (FaultKind.CRASH_BEFORE, FaultKind.DB_ERROR):
+        result = _inject(sim_env, "decline", (point, kind))
+        assert result.ok, result.report()
+        assert any("store.receipts.attached" in line for line in result.fault_lines())

@@ -58,7 +58,8 @@ def test_over_the_budget_a_completion_waits_then_is_written_once(world):
     daemon.work()
     done = daemon.store.get_job(job.id)
     assert (done.state, done.outcome) == (JobState.DONE, "completed")
-    assert [f.title for f in world.crm.attached[OPP]] == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert [f.title for f in world.crm.attached[OPP]] == ["Quote Q-1 - signed", "Quote Q-1 - evidence",
+                                                          "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
     assert world.crm.fields[OPP]["Signing_Status__c"] == "Completed"
 
 

@@ -56,7 +56,7 @@ def test_completion_attaches_signed_and_evidence_once(world):
     job = _only_job(daemon)
     assert (job.state, job.outcome) == (JobState.DONE, "completed")
     titles = [f.title for f in world.crm.attached["006000000000001AAA"]]
-    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence", "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
     assert world.crm.fields["006000000000001AAA"]["Signing_Status__c"] == "Completed"
 
 
@@ -81,8 +81,8 @@ def test_a_signer_who_signs_while_sent_is_written_completes_without_waiting_for_
     daemon.run_once()  # no time passes: the callback, not the 30-minute safety net, brings the completion
     job = _only_job(daemon)
     assert (job.state, job.outcome) == (JobState.DONE, "completed")
-    assert [f.title for f in world.crm.attached["006000000000001AAA"]] == ["Quote Q-1 - signed",
-                                                                           "Quote Q-1 - evidence"]
+    assert [f.title for f in world.crm.attached["006000000000001AAA"]] == [
+        "Quote Q-1 - signed", "Quote Q-1 - evidence", "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
 
 
 def test_crash_after_create_finds_the_request_instead_of_sending_again(world):
@@ -112,7 +112,8 @@ def test_lost_writeback_response_does_not_attach_twice(world):
     daemon = world.daemon()
     daemon.run_once()
     assert _only_job(daemon).state == JobState.DONE
-    assert len(world.crm.attached["006000000000001AAA"]) == 2
+    assert sorted(f.filename for f in world.crm.attached["006000000000001AAA"]) == [
+        "Quote Q-1 - evidence.pdf", "Quote Q-1 - receipt.json", "Quote Q-1 - receipt.pdf", "Quote Q-1 - signed.pdf"]
     assert world.crm.tasks["006000000000001AAA"].count(f"Signed: Quote Q-1 (FakeSign {request_id})") == 1
 
 
@@ -231,7 +232,8 @@ def test_a_request_that_ended_before_the_cancel_is_written_back_as_it_ended(worl
 
     assert (_only_job(daemon).state, _only_job(daemon).outcome) == (JobState.DONE, "completed")
     assert world.crm.fields[opportunity.id]["Signing_Status__c"] == "Completed"
-    assert sorted(f.title for f in world.crm.attached[opportunity.id]) == ["Quote Q-1 - evidence", "Quote Q-1 - signed"]
+    assert sorted(f.title for f in world.crm.attached[opportunity.id]) == [
+        "Quote Q-1 - evidence", "Quote Q-1 - receipt", "Quote Q-1 - receipt", "Quote Q-1 - signed"]
 
 
 def test_cancelling_a_request_left_half_created_by_a_crash_does_not_finish_sending_it(world):
@@ -321,7 +323,7 @@ def test_a_completion_downloads_the_signed_documents_and_the_evidence_side_by_si
     job = _completion_with_downloads_that_meet(world, side_by_side=True)
     assert (job.state, job.outcome) == (JobState.DONE, "completed")
     titles = [f.title for f in world.crm.attached["006000000000001AAA"]]
-    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert titles == ["Quote Q-1 - signed", "Quote Q-1 - evidence", "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
 
 
 def test_one_after_the_other_when_side_by_side_is_off(world):

@@ -43,7 +43,7 @@ def test_an_empty_request_state_is_stored_as_nothing_as_a_new_job_has():
 def test_every_pending_effect_keeps_its_stored_string(effect):
     stored = effect_to_text(effect)
     assert stored in {"create", "writeback:sent", "writeback:completed", "writeback:closed", "writeback:failed",
-                      "reminder:1", "reminder:12"}
+                      "writeback:receipt", "reminder:1", "reminder:12"}
     assert effect_from_text(stored) == effect
 
 

@@ -13,7 +13,7 @@ LAYERS: list[set[str]] = [
     {"mappings", "connector.documents"},  # mapping checks read template forms; documents print merge fields
     {"adapters.transport", "connector.store"},
     {"adapters.signrequest", "adapters.onespan", "adapters.legalsign", "adapters.salesforce"},
-    {"connector.triggers", "connector.inbound", "connector.writeback"},
+    {"connector.triggers", "connector.inbound", "connector.writeback", "connector.receipts"},
     {"connector.adminweb"},  # the admin page: reads the store, counts from inbound, the rules
     {"connector.engine"},
     {"connector.runtime", "adapters"},  # the provider registry walks the adapters package

@@ -142,5 +142,6 @@ def test_a_signing_runs_through_it_end_to_end(dummy, tmp_path, monkeypatch):
     daemon.run_once()
     [job] = store.list_jobs()
     assert (job.provider, job.state, job.outcome) == ("dummy", JobState.DONE, "completed")
-    assert [f.title for f in world.crm.attached[opportunity.id]] == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert [f.title for f in world.crm.attached[opportunity.id]] == ["Quote Q-1 - signed", "Quote Q-1 - evidence",
+                                                                     "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
     assert world.crm.fields[opportunity.id]["Signing_Status__c"] == "Completed"

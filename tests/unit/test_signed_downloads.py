@@ -56,7 +56,8 @@ def test_a_signed_file_over_the_limit_parks_the_job_and_tells_the_rep(world):
     world.daemon().run_once()
     assert world.crm.fields[OPP]["Signing_Status__c"] == "Completed"
     assert world.crm.fields[OPP]["Signing_Last_Error__c"] is None
-    assert [f.title for f in world.crm.attached[OPP]] == ["Quote Q-1 - signed", "Quote Q-1 - evidence"]
+    assert [f.title for f in world.crm.attached[OPP]] == ["Quote Q-1 - signed", "Quote Q-1 - evidence",
+                                                          "Quote Q-1 - receipt", "Quote Q-1 - receipt"]
 
 
 def test_a_job_from_before_sizes_were_kept_is_capped_from_the_largest_document(world):

@@ -29,11 +29,11 @@ def test_a_signing_leaves_its_story_in_the_timeline(world: World):
     daemon.run_once()
     entries = daemon.store.timeline(job.id)
     assert [e.kind for e in entries] == [
-        "created", "sent", "step", "written_back", "step", "status", "step", "completed", "step"]
+        "created", "sent", "step", "written_back", "step", "status", "step", "completed", "step", "step"]
     assert f"opportunity {OPP} entered 'Contract Sent'" in entries[0].detail
     assert f"request {request_id} created" in entries[1].detail
     assert entries[2].detail == "new → sent"
-    assert entries[-1].detail == "completing → done"
+    assert [e.detail for e in entries[-2:]] == ["completing → receipt", "receipt → done"]
     assert entries[-1].at == world.clock()
 
 
