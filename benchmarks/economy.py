@@ -50,7 +50,7 @@ def run(profile: Profile, conditions: Conditions) -> list[Figure]:
     figures = []
     calls, done, routes = measure_calls(conditions, 1, profile.economy_budget)
     figures.append(Figure("salesforce-economy", "API calls, one isolated signing", calls / done if done else None,
-                          "calls", 4, "<=", "1 signing", _routes(routes)))
+                          "calls", 5, "<=", "1 signing, receipt on (4 with receipt: false)", _routes(routes)))
     calls, done, routes = measure_calls(conditions, profile.economy_signings, profile.economy_budget)
     note = _routes(routes)
     if done < profile.economy_signings:
