@@ -179,7 +179,9 @@ class DaemonProcess:
         for sample in samples:
             if sample.name == "connector_jobs":
                 jobs[sample.labels["state"]] = jobs.get(sample.labels["state"], 0) + int(sample.value)
+        push = next((s.labels["state"] for s in samples if s.name == "connector_push_state" and s.value == 1), "off")
         return {"poller": any(s.name == "connector_poller" and s.value == 1 for s in samples), "jobs": jobs,
+                "push": {"state": push},
                 "worker_id": next(s.labels["worker_id"] for s in samples if s.name == "connector_replica_info")}
 
     def log_tail(self, chars: int = 2000) -> str:

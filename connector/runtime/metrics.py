@@ -51,6 +51,10 @@ class StateSnapshot:
     ready: bool
     is_poller: bool = False
     worker_id: str = ""
+    push_state: str | None = None  # the change-event source's state; None when push triggers are off
+
+
+PUSH_STATES = ("standby", "connecting", "streaming", "reconnecting", "off")
 
 
 class _StateCollector(Collector):
@@ -88,6 +92,12 @@ class _StateCollector(Collector):
                                 value=1 if state.ready else 0)
         yield GaugeMetricFamily("connector_poller", "1 on the replica that polls Salesforce",
                                 value=1 if state.is_poller else 0)
+        if state.push_state is not None:
+            push = GaugeMetricFamily("connector_push_state", "1 for the change-event source's current state",
+                                     labels=["state"])
+            for name in PUSH_STATES:
+                push.add_metric([name], 1 if state.push_state == name else 0)
+            yield push
         info = GaugeMetricFamily("connector_replica_info", "This replica's worker id (one series per process)",
                                  labels=["worker_id"])
         info.add_metric([state.worker_id], 1)

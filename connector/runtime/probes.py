@@ -31,7 +31,7 @@ def metrics_snapshot(daemon: Daemon) -> StateSnapshot:
         jobs=jobs, parked=parked, salesforce_api_calls=daemon.crm.api_calls, salesforce_usage=daemon.budget.usage(),
         budget_share=daemon.settings.salesforce_api_budget_share, poll_lag_seconds=lag,
         ready=daemon.ready() and all(daemon.readiness.last.values()), is_poller=poller,
-        worker_id=daemon.engine.worker_id)
+        worker_id=daemon.engine.worker_id, push_state=daemon.push.report()["state"] if daemon.push else None)
 
 
 def readiness_checks(daemon: Daemon) -> dict[str, Callable[[], None]]:

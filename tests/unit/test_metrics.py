@@ -75,3 +75,16 @@ def test_the_push_lag_shows_only_once_a_push_source_reports_it():
     metrics.push_lag(12.5)
     metrics.push_lag(3.0)
     assert _samples(metrics)[("connector_push_lag_seconds", ())] == 3.0
+
+
+def test_the_push_source_state_is_one_series_per_state_and_absent_when_push_is_off():
+    snapshot = {"push_state": None}
+    metrics = DaemonMetrics()
+    metrics.watch(lambda: StateSnapshot(
+        jobs={}, parked={}, salesforce_api_calls=0, salesforce_usage=None, budget_share=0.8, poll_lag_seconds=1.0,
+        ready=True, is_poller=True, worker_id="abc", push_state=snapshot["push_state"]))
+    assert not any(name == "connector_push_state" for name, _ in _samples(metrics))
+    snapshot["push_state"] = "streaming"
+    states = {labels[0][1]: value for (name, labels), value in _samples(metrics).items()
+              if name == "connector_push_state"}
+    assert states == {"standby": 0, "connecting": 0, "streaming": 1, "reconnecting": 0, "off": 0}
