@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Unset: receipt-signing-key.pem next to a SQLite database, else in the working directory. Replicas share
     # one chain of receipts: give them all the same key file.
     receipt_key_file: Path | None = None
+    # The chain's receipts name the key that sealed them. A process whose key differs refuses to start (a replica
+    # given another file would seal receipts others cannot verify with the published key); true: this key seals
+    # the chain from now on (a deliberate rotation). Set it for one start, then remove it.
+    receipt_key_rotate: bool = False
 
     # --- Salesforce
     salesforce_login_url: str = "https://login.salesforce.com"

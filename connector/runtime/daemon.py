@@ -103,7 +103,8 @@ class Daemon:
         self.engine = Engine(
             store=self.store, providers=self.providers, crm=self._batcher,
             writebacks=WritebackBuilder(s.writeback), clock=self.clock, salesforce_wait=self.budget.wait,
-            receipts=ReceiptIssuer(self.store, SealKey.load_or_create(s.receipt_key_path), self.clock),
+            receipts=ReceiptIssuer(self.store, SealKey.load_or_create(s.receipt_key_path), self.clock,
+                                   rotate=s.receipt_key_rotate, key_file=s.receipt_key_path),
             observer=self.metrics,
             options=EngineOptions(
                 callback_base_url=s.public_base_url,

@@ -20,7 +20,8 @@ def _manifests() -> dict[str, dict]:
     for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             assert {"apiVersion", "kind", "metadata"} <= document.keys(), path
-            found[document["kind"]] = document
+            kind, name = document["kind"], document["metadata"]["name"]
+            found[kind if kind != "Secret" or name == "esign-connector" else f"Secret {name}"] = document
     return found
 
 
@@ -56,6 +57,12 @@ def test_kubernetes_manifests_have_what_replicas_need():
     mounted = {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
     assert manifests["ConfigMap"]["metadata"]["name"] in mounted
     assert parse_mapping(manifests["ConfigMap"]["data"]["rules.yaml"]).rules  # a valid mapping file
+    # One receipt key for every replica, mounted from its own Secret where the setting points.
+    key_secret = manifests["Secret esign-connector-receipt-key"]
+    [key_volume] = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == key_secret["metadata"]["name"]]
+    [mount] = [m for m in container["volumeMounts"] if m["name"] == key_volume["name"]]
+    [key_name] = key_secret["stringData"]
+    assert env["CONNECTOR_RECEIPT_KEY_FILE"] == f"{mount['mountPath']}/{key_name}"
 
 
 def test_systemd_unit_parses_and_stops_within_its_timeout():

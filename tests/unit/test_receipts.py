@@ -256,3 +256,21 @@ def test_a_self_sealed_forgery_with_odd_types_is_refused_not_crashed(world):
     forged_ok = other.seal({k: v for k, v in genuine.items() if k != "seal"})
     assert [c.name for c in verify_receipt(forged_ok, public_key=SealKey.load(
         world.settings.receipt_key_path).public_raw) if not c.ok] == ["public key"]
+
+
+def test_a_process_with_another_key_refuses_to_start_unless_told_to_rotate(world, tmp_path):
+    first = world.daemon()
+    chain_key = first.engine.receipts.key.key_id
+    other_key = tmp_path / "other-key.pem"
+    world.settings = world.settings.model_copy(update={"receipt_key_file": other_key})
+    with pytest.raises(ReceiptKeyError) as refused:
+        world.daemon()
+    message = str(refused.value)
+    assert chain_key in message and str(other_key) in message and "CONNECTOR_RECEIPT_KEY_ROTATE" in message
+    assert "PRIVATE" not in message
+
+    world.settings = world.settings.model_copy(update={"receipt_key_rotate": True})
+    rotated = world.daemon()
+    assert rotated.engine.receipts.key.key_id == SealKey.load(other_key).key_id != chain_key
+    world.settings = world.settings.model_copy(update={"receipt_key_rotate": False})
+    assert world.daemon().engine.receipts.key.key_id == rotated.engine.receipts.key.key_id  # the new key holds
