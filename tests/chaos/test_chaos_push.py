@@ -26,14 +26,14 @@ DEALS = int(os.environ.get("CONNECTOR_CHAOS_PUSH_DEALS", "30"))
 KILLS = int(os.environ.get("CONNECTOR_CHAOS_PUSH_KILLS", "5"))
 
 
-def streaming(health: str, timeout: float = 30.0) -> None:
-    """Wait until the daemon answers and its change event stream is up."""
+def streaming(metrics: str, timeout: float = 30.0) -> None:
+    """Wait until the daemon answers and its change event stream is up (/healthz tells only liveness)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(health, timeout=1).json().get("push", {}).get("state") == "streaming":
+            if 'connector_push_state{state="streaming"} 1.0' in requests.get(metrics, timeout=1).text:
                 return
-        except (requests.RequestException, ValueError):
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     raise AssertionError("the daemon's change event stream did not come up")
@@ -50,10 +50,10 @@ def test_dropped_streams_and_sigkills_never_duplicate_or_miss_a_stage_entry(tmp_
            "PYTHONUNBUFFERED": "1"}
     daemon = DaemonProcess(env, tmp_path / "daemon.log")
     kill_at = set(rng.sample(range(1, DEALS), min(KILLS, DEALS - 1)))
-    health = f"http://127.0.0.1:{sandbox.settings.webhook_port}/healthz"
+    metrics = f"http://127.0.0.1:{sandbox.settings.webhook_port}/metrics"
     try:
         daemon.start()
-        streaming(health)
+        streaming(metrics)
         for n, deal in enumerate(deals):
             if rng.random() < 0.1:
                 sandbox.salesforce.bus.drop_streams()
@@ -63,7 +63,7 @@ def test_dropped_streams_and_sigkills_never_duplicate_or_miss_a_stage_entry(tmp_
                 daemon.kill()  # a batch may be under way: its replay id is not stored, so it is read again
                 sandbox.salesforce.set_stage(deal, "Contract Sent")  # moved while the daemon is down
                 daemon.start()
-                streaming(health)
+                streaming(metrics)
             else:
                 sandbox.salesforce.set_stage(deal, "Contract Sent")
             time.sleep(rng.uniform(0.05, 0.4))
